@@ -1,0 +1,140 @@
+import { Chunk, Effect } from "effect"
+import * as Event from "../Event.js"
+
+/**
+ * A subscriber's mailbox: never blocks the publisher, never drops an
+ * item-level event, and bounds memory for subscribers that fall behind by
+ * coalescing their deltas.
+ *
+ * While the backlog is below `coalesceAfter` entries every event is kept as
+ * is. Past it, a delta is merged into the backlog's pending delta of the same
+ * item, kind and index (text appended), so the backlog grows with the number
+ * of items and non-delta events, not with the number of deltas. A merged entry
+ * keeps the sequence of its first delta.
+ */
+export class Mailbox {
+  private buffer: Array<Event.Event> = []
+  private head = 0
+  private readonly pendingDeltas = new Map<string, Map<string, number>>()
+  private waiter: (() => void) | undefined = undefined
+  private closed = false
+  coalesced = 0
+
+  constructor(
+    readonly coalesceAfter: number,
+    readonly accepts: ((event: Event.Event) => boolean) | undefined
+  ) {}
+
+  get backlog(): number {
+    return this.buffer.length - this.head
+  }
+
+  offer(event: Event.Event): void {
+    if (this.closed) return
+    if (this.accepts !== undefined && !this.accepts(event)) return
+    const payload = event.payload
+    if (this.backlog >= this.coalesceAfter) {
+      if (Event.isDelta(payload)) {
+        let slots = this.pendingDeltas.get(payload.itemId)
+        if (slots === undefined) {
+          slots = new Map()
+          this.pendingDeltas.set(payload.itemId, slots)
+        }
+        const key = deltaKey(payload)
+        const index = slots.get(key)
+        if (index !== undefined) {
+          this.buffer[index] = mergeDelta(this.buffer[index]!, payload)
+          this.coalesced++
+          return
+        }
+        slots.set(key, this.buffer.length)
+      } else if (payload._tag === "ItemDone") {
+        // No delta of a finished item follows.
+        this.pendingDeltas.delete(payload.item.id)
+      }
+    }
+    this.buffer.push(event)
+    this.wake()
+  }
+
+  close(): void {
+    this.closed = true
+    this.wake()
+  }
+
+  private wake(): void {
+    const waiter = this.waiter
+    if (waiter !== undefined) {
+      this.waiter = undefined
+      waiter()
+    }
+  }
+
+  private drain(max: number): Chunk.Chunk<Event.Event> {
+    if (max >= this.backlog) {
+      const taken = this.head === 0 ? this.buffer : this.buffer.slice(this.head)
+      this.buffer = []
+      this.head = 0
+      this.pendingDeltas.clear()
+      return Chunk.unsafeFromArray(taken)
+    }
+    const taken = this.buffer.slice(this.head, this.head + max)
+    this.head += max
+    // Positions recorded for coalescing may now point at taken entries: forget them.
+    this.pendingDeltas.clear()
+    if (this.head > 1024 && this.head * 2 > this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head)
+      this.head = 0
+    }
+    return Chunk.unsafeFromArray(taken)
+  }
+
+  /**
+   * Takes up to `max` waiting entries, suspending while there is none; an
+   * empty chunk means the mailbox is closed.
+   */
+  take(max: number): Effect.Effect<Chunk.Chunk<Event.Event>> {
+    return Effect.suspend(() => {
+      if (this.backlog > 0) return Effect.succeed(this.drain(max))
+      if (this.closed) return Effect.succeed(Chunk.empty())
+      return Effect.async<Chunk.Chunk<Event.Event>>((resume) => {
+        this.waiter = () => resume(Effect.sync(() => this.drain(max)))
+        return Effect.sync(() => {
+          this.waiter = undefined
+        })
+      })
+    })
+  }
+}
+
+const deltaKey = (delta: Event.Delta): string => {
+  switch (delta._tag) {
+    case "TextDelta":
+    case "RefusalDelta":
+    case "ReasoningDelta":
+      return `${delta._tag}:${delta.contentIndex}`
+    case "ReasoningSummaryDelta":
+      return `${delta._tag}:${delta.summaryIndex}`
+    case "FunctionCallArgumentsDelta":
+      return delta._tag
+  }
+}
+
+const mergeDelta = (previous: Event.Event, next: Event.Delta): Event.Event => {
+  const payload = previous.payload as Event.Delta
+  const merged = (() => {
+    switch (payload._tag) {
+      case "TextDelta":
+        return new Event.TextDelta({ ...payload, delta: payload.delta + next.delta }, true)
+      case "RefusalDelta":
+        return new Event.RefusalDelta({ ...payload, delta: payload.delta + next.delta }, true)
+      case "ReasoningDelta":
+        return new Event.ReasoningDelta({ ...payload, delta: payload.delta + next.delta }, true)
+      case "ReasoningSummaryDelta":
+        return new Event.ReasoningSummaryDelta({ ...payload, delta: payload.delta + next.delta }, true)
+      case "FunctionCallArgumentsDelta":
+        return new Event.FunctionCallArgumentsDelta({ ...payload, delta: payload.delta + next.delta }, true)
+    }
+  })()
+  return new Event.Event({ ...previous, payload: merged }, true)
+}
