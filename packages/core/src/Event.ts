@@ -61,10 +61,20 @@ export class FunctionCallArgumentsDelta extends Schema.TaggedClass<FunctionCallA
   }
 ) {}
 
-/** An item is finished (`completed` or `incomplete`); it carries the whole item. */
+/** How a message should be handled by a busy agent (overrides the agent's own policy). */
+export const BusyPolicy = Schema.Literal("queue", "steer", "interrupt", "drop")
+export type BusyPolicy = typeof BusyPolicy.Type
+
+/**
+ * An item is finished (`completed` or `incomplete`); it carries the whole item.
+ * A message may be addressed to participants (`to`, empty for everybody) and
+ * carry the policy a busy agent should apply to it.
+ */
 export class ItemDone extends Schema.TaggedClass<ItemDone>()("ItemDone", {
   item: ContextItem.ContextItem,
-  runId: Schema.NullOr(Schema.String)
+  runId: Schema.NullOr(Schema.String),
+  to: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  policy: Schema.optionalWith(Schema.NullOr(BusyPolicy), { default: () => null })
 }) {}
 
 /** Deltas: the events a lagging subscriber may receive coalesced. */

@@ -9,10 +9,11 @@
  */
 import { Context, Layer, Schema, Stream } from "effect"
 import type { Queue } from "effect"
+import * as Event from "./Event.js"
 
 /** How a message should be handled by a busy agent (overrides the agent's policy). */
-export const BusyPolicy = Schema.Literal("queue", "steer", "interrupt", "drop")
-export type BusyPolicy = typeof BusyPolicy.Type
+export const BusyPolicy = Event.BusyPolicy
+export type BusyPolicy = Event.BusyPolicy
 
 /** A message typed by a person, optionally addressed to participants. */
 export class Message extends Schema.TaggedClass<Message>()("Message", {

@@ -52,7 +52,8 @@ const appendAt = <A>(parts: ReadonlyArray<A>, index: number, make: (previous: A 
   return next
 }
 
-const applyDelta = (item: ContextItem.ContextItem, delta: Event.Delta): ContextItem.ContextItem => {
+/** Folds one delta into the item it belongs to. */
+export const applyDelta = (item: ContextItem.ContextItem, delta: Event.Delta): ContextItem.ContextItem => {
   switch (delta._tag) {
     case "TextDelta":
       if (item._tag !== "ModelMessage") return item

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 export * as ContextItem from "./ContextItem.js"
+export * as Agent from "./Agent.js"
 export * as Environment from "./Environment.js"
 export * as Event from "./Event.js"
 export * as FunctionCallRunner from "./FunctionCallRunner.js"
@@ -16,3 +17,6 @@ export * as Reducer from "./Reducer.js"
 export * as Tool from "./Tool.js"
 export * as Toolkit from "./Toolkit.js"
 export * as ScriptedModel from "./ScriptedModel.js"
+export * as Activity from "./Activity.js"
+export * as Commands from "./Commands.js"
+export * as Human from "./Human.js"
