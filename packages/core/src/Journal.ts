@@ -6,10 +6,42 @@
  * number. An environment started on a journal that already holds events
  * continues its sequence numbers.
  *
+ * ## Implementations
+ * - {@link layerMemory}: fast, lost with the process.
+ * - {@link layerFile}: JSON lines in one file, the embedded default.
+ * - {@link layerSql} / {@link layerSqlite}: a table through `@effect/sql`
+ *   (SQLite by default). `@effect/sql` and `@effect/sql-sqlite-node` are
+ *   optional peer dependencies, loaded only when one of these layers is built.
+ *
+ * ## Durability (`durability: "fsync"`, the default)
+ * `append` returns once its batch is written **and** forced to stable storage
+ * (`fsync` of the file; `PRAGMA synchronous = FULL` for SQLite), so an
+ * environment's `flush` means: this survives a process crash *and* a power
+ * loss. With `durability: "none"` the batch is handed to the operating system
+ * only: it survives a crash of the process (the kernel still writes it) but
+ * the last batches may be lost on a power loss or kernel crash. Either way a
+ * crash never leaves a half-written event behind: a torn last line of a file
+ * is cut off when it is next opened (and reported in `repairs`), SQLite rolls
+ * back an unfinished transaction.
+ *
+ * ## Validation
+ * The file journal checks every line when it opens: a line that is not a
+ * decodable event anywhere but at the end, or sequences that are not
+ * contiguous and increasing, fail with {@link JournalCorrupted} naming the
+ * file and line — nothing is skipped. The SQL journal checks that sequences
+ * are contiguous when it opens and decodes each row as it is read.
+ *
+ * One journal has one writer: do not open the same file or table from two
+ * processes at once.
+ *
  * @since 0.1.0
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
+import type { Scope } from "effect"
 import type * as Event from "./Event.js"
+import * as internalFile from "./internal/journalFile.js"
 
 /** The journal could not be read or written. */
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
@@ -22,18 +54,25 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
   }
 }
 
-/** A journal line (or row) that cannot be decoded, anywhere but a torn last line. */
+/**
+ * A journal line (or row) that cannot be decoded, anywhere but a torn last
+ * line, or sequences that are not contiguous. `location` names the file (or
+ * the table), `line` the 1-based line (or row, in sequence order) and
+ * `sequence` the event's sequence when it is known.
+ */
 export class JournalCorrupted extends Schema.TaggedError<JournalCorrupted>()("JournalCorrupted", {
   location: Schema.String,
   line: Schema.Number,
-  detail: Schema.String
+  detail: Schema.String,
+  sequence: Schema.optional(Schema.Number)
 }) {
   override get message() {
-    return `journal ${this.location} is corrupted at line ${this.line}: ${this.detail}`
+    const sequence = this.sequence === undefined ? "" : ` (sequence ${this.sequence})`
+    return `journal ${this.location} is corrupted at line ${this.line}${sequence}: ${this.detail}`
   }
 }
 
-/** A repair made when the journal was opened (a torn last line that was cut off). */
+/** A repair made when the journal was opened: a torn last line (1-based `line`) of `bytes` bytes was cut off. */
 export interface Repair {
   readonly line: number
   readonly bytes: number
@@ -99,3 +138,107 @@ export const lowerBound = (events: ReadonlyArray<Event.Event>, from: number): nu
 
 /** The in-memory journal as a layer. */
 export const layerMemory: Layer.Layer<Journal> = Layer.effect(Journal, makeMemory)
+
+/**
+ * How hard a durable journal works to keep a batch before `append` returns:
+ * `"fsync"` (default) survives a power loss, `"none"` survives a crash of the
+ * process only. See the module documentation.
+ */
+export type Durability = "fsync" | "none"
+
+/** Options of the file journal. */
+export interface FileOptions {
+  /** Default `"fsync"`: every batch is written, then `fsync`ed, before `append` returns. */
+  readonly durability?: Durability | undefined
+}
+
+/**
+ * Opens (or creates) a JSON-lines journal file: one Schema-encoded event per
+ * line, appended and flushed per batch. Every line is checked on open; a torn
+ * last line is cut off and reported in `repairs`, any other bad line or a
+ * sequence gap fails with {@link JournalCorrupted}. The parent directory must
+ * exist. The file is closed with the scope.
+ */
+export const makeFile = (
+  path: string,
+  options?: FileOptions
+): Effect.Effect<Service, JournalError | JournalCorrupted, FileSystem.FileSystem | Scope.Scope> =>
+  internalFile.make(path, options?.durability ?? "fsync")
+
+/**
+ * The file journal as a layer: the embedded default.
+ *
+ * @example
+ * import { NodeContext } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { Environment, Journal } from "@chorus/core"
+ *
+ * // An environment that resumes from `chorus.jsonl` when it starts again.
+ * const EnvironmentLive = Environment.layer().pipe(
+ *   Layer.provide(Journal.layerFile("chorus.jsonl")),
+ *   Layer.provide(NodeContext.layer)
+ * )
+ */
+export const layerFile = (
+  path: string,
+  options?: FileOptions
+): Layer.Layer<Journal, JournalError | JournalCorrupted, FileSystem.FileSystem> =>
+  Layer.scoped(Journal, makeFile(path, options))
+
+/** Options of the SQL journal. */
+export interface SqlOptions {
+  /** The events table, default `chorus_events`; its migrations are recorded in `<table>_migrations`. */
+  readonly table?: string | undefined
+  /**
+   * SQLite only (other databases follow their server's settings): `"fsync"`
+   * (default) sets `PRAGMA synchronous = FULL`, `"none"` sets `OFF`.
+   */
+  readonly durability?: Durability | undefined
+}
+
+/** Options of the SQLite journal. */
+export interface SqliteOptions extends SqlOptions {
+  /** The database file; created when missing (its directory must exist). */
+  readonly filename: string
+}
+
+const loadSql = Effect.tryPromise({
+  try: () => import("./internal/journalSql.js"),
+  catch: (cause) =>
+    new JournalError({
+      operation: "open",
+      detail: "the SQL journal needs the optional peer dependencies @effect/sql (and @effect/sql-sqlite-node for SQLite)",
+      cause
+    })
+})
+
+/**
+ * Opens a journal in a SQL table through the `SqlClient` in context. The
+ * table is created by a migration; each batch is appended in one
+ * transaction; a row that does not decode fails the read with
+ * {@link JournalCorrupted} naming its sequence.
+ */
+export const makeSql = (
+  options?: SqlOptions
+): Effect.Effect<Service, JournalError | JournalCorrupted, SqlClient.SqlClient> =>
+  Effect.flatMap(loadSql, (internal) => internal.make(options ?? {}))
+
+/** The SQL journal as a layer, on the `SqlClient` in context. */
+export const layerSql = (
+  options?: SqlOptions
+): Layer.Layer<Journal, JournalError | JournalCorrupted, SqlClient.SqlClient> => Layer.effect(Journal, makeSql(options))
+
+/**
+ * The SQL journal on a SQLite file (`@effect/sql-sqlite-node`), which this
+ * layer opens and closes itself.
+ *
+ * @example
+ * import { Layer } from "effect"
+ * import { Environment, Journal } from "@chorus/core"
+ *
+ * const EnvironmentLive = Environment.layer().pipe(
+ *   Layer.provide(Journal.layerSqlite({ filename: "chorus.db" }))
+ * )
+ */
+export const layerSqlite = (options: SqliteOptions): Layer.Layer<Journal, JournalError | JournalCorrupted> =>
+  Layer.unwrapEffect(Effect.map(loadSql, (internal) => internal.layerSqlite(options)))
