@@ -1,4 +1,4 @@
-import { Effect, Queue } from "effect"
+import { Effect, Fiber, Queue, TestClock } from "effect"
 import type { Layer } from "effect"
 import { Agent, Environment, Event, FunctionCallRunner, Human, InputStream, ScriptedModel, Toolkit } from "@chorus/core"
 
@@ -42,4 +42,17 @@ export const runEnded = (participant: string, count = 1) =>
     let seen = 0
     return yield* env.waitFor((event): event is Event.Event =>
       event.payload._tag === "RunEnded" && event.payload.participant === participant && ++seen === count)
+  })
+
+/** Waits for the n-th run of an agent to end, advancing the TestClock a second at a time meanwhile. */
+export const runEndedAdvancing = (participant: string, count = 1) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(runEnded(participant, count))
+    for (let i = 0; i < 3_600; i++) {
+      const done = yield* Fiber.poll(fiber)
+      if (done._tag === "Some") break
+      yield* TestClock.adjust("1 second")
+      yield* Effect.yieldNow()
+    }
+    return yield* Fiber.join(fiber)
   })

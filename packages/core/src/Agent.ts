@@ -282,6 +282,8 @@ interface RunState {
   readonly open: Map<string, ContextItem.ContextItem>
   readonly calls: Map<string, ContextItem.FunctionCall>
   readonly answered: Set<string>
+  /** Outputs published so far, by call id. */
+  readonly outputs: Map<string, ContextItem.FunctionCallOutput>
   /** Set when the run has published its end: an interrupt after that has no effect. */
   ended: boolean
 }
@@ -447,6 +449,7 @@ const run = (options: Options, inbox: Participant.Inbox) =>
           isError: result.isError
         }, true)
         state.answered.add(call.callId)
+        state.outputs.set(call.callId, item)
         yield* publish(new Event.ItemAdded({ item, runId: state.runId }))
         yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
         return item
@@ -759,7 +762,12 @@ const run = (options: Options, inbox: Participant.Inbox) =>
         }
         const cancelledCalls: Array<string> = []
         for (const call of state.calls.values()) {
-          if (state.answered.has(call.callId)) continue
+          const published = state.outputs.get(call.callId)
+          if (published !== undefined) {
+            // Finished before the stop: its output enters the context, in call order.
+            yield* Ref.update(view, (current) => addToView(current, published))
+            continue
+          }
           cancelledCalls.push(call.callId)
           yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason }))
           const item = yield* publishOutput(state, call, {
@@ -783,6 +791,7 @@ const run = (options: Options, inbox: Participant.Inbox) =>
           open: new Map(),
           calls: new Map(),
           answered: new Set(),
+          outputs: new Map(),
           ended: false
         }
         for (const entry of batch) {
