@@ -27,28 +27,28 @@ export class ItemAdded extends Schema.TaggedClass<ItemAdded>()("ItemAdded", {
 /** A piece of a model message's text. */
 export class TextDelta extends Schema.TaggedClass<TextDelta>()("TextDelta", {
   itemId: Schema.String,
-  contentIndex: Schema.Number,
+  contentIndex: Schema.NonNegativeInt,
   delta: Text
 }) {}
 
 /** A piece of a model message's refusal. */
 export class RefusalDelta extends Schema.TaggedClass<RefusalDelta>()("RefusalDelta", {
   itemId: Schema.String,
-  contentIndex: Schema.Number,
+  contentIndex: Schema.NonNegativeInt,
   delta: Text
 }) {}
 
 /** A piece of a reasoning summary. */
 export class ReasoningSummaryDelta extends Schema.TaggedClass<ReasoningSummaryDelta>()("ReasoningSummaryDelta", {
   itemId: Schema.String,
-  summaryIndex: Schema.Number,
+  summaryIndex: Schema.NonNegativeInt,
   delta: Text
 }) {}
 
 /** A piece of reasoning content. */
 export class ReasoningDelta extends Schema.TaggedClass<ReasoningDelta>()("ReasoningDelta", {
   itemId: Schema.String,
-  contentIndex: Schema.Number,
+  contentIndex: Schema.NonNegativeInt,
   delta: Text
 }) {}
 
@@ -86,11 +86,11 @@ export type Delta = TextDelta | RefusalDelta | ReasoningSummaryDelta | Reasoning
 
 /** Token usage of one inference. */
 export class Usage extends Schema.Class<Usage>("Usage")({
-  inputTokens: Schema.Number,
-  outputTokens: Schema.Number,
-  totalTokens: Schema.Number,
-  cachedInputTokens: Schema.Number,
-  reasoningTokens: Schema.Number
+  inputTokens: Schema.Finite,
+  outputTokens: Schema.Finite,
+  totalTokens: Schema.Finite,
+  cachedInputTokens: Schema.Finite,
+  reasoningTokens: Schema.Finite
 }) {
   /** No tokens. */
   static readonly zero = new Usage({
@@ -187,8 +187,8 @@ export class FunctionCallStarted extends Schema.TaggedClass<FunctionCallStarted>
 /** Progress reported by a running call. */
 export class FunctionCallProgress extends Schema.TaggedClass<FunctionCallProgress>()("FunctionCallProgress", {
   callId: Schema.String,
-  progress: Schema.Number,
-  total: Schema.NullOr(Schema.Number),
+  progress: Schema.Finite,
+  total: Schema.NullOr(Schema.Finite),
   message: Schema.NullOr(Schema.String)
 }) {}
 
@@ -218,7 +218,7 @@ export class FunctionCallCancelled extends Schema.TaggedClass<FunctionCallCancel
 export class InputQueued extends Schema.TaggedClass<InputQueued>()("InputQueued", {
   participant: Schema.String,
   itemId: Schema.String,
-  position: Schema.Number
+  position: Schema.Finite
 }) {}
 
 /** The message was steered into the current run. */
@@ -270,7 +270,7 @@ export class ParticipantFailed extends Schema.TaggedClass<ParticipantFailed>()("
 /** A failed participant was restarted by its supervision schedule. */
 export class ParticipantRestarted extends Schema.TaggedClass<ParticipantRestarted>()("ParticipantRestarted", {
   participant: Schema.String,
-  attempt: Schema.Number
+  attempt: Schema.Finite
 }) {}
 
 /** Somebody asked to stop a participant's current run (or the named run). */
@@ -347,8 +347,8 @@ export class ClarificationAnswered extends Schema.TaggedClass<ClarificationAnswe
 
 /** The journal's torn last line was cut off when the environment opened it. */
 export class JournalRepaired extends Schema.TaggedClass<JournalRepaired>()("JournalRepaired", {
-  line: Schema.Number,
-  bytes: Schema.Number
+  line: Schema.Finite,
+  bytes: Schema.Finite
 }) {}
 
 /** Any event payload. */
@@ -398,9 +398,9 @@ export type Payload = typeof Payload.Type
 
 /** A stamped event: a payload with the environment's sequence, its author and a `Clock` timestamp (ms). */
 export class Event extends Schema.Class<Event>("Event")({
-  sequence: Schema.Number,
+  sequence: Schema.NonNegativeInt,
   author: Schema.String,
-  timestamp: Schema.Number,
+  timestamp: Schema.Finite,
   payload: Payload
 }) {}
 
