@@ -485,4 +485,25 @@ describe("OpenAiChatCompletions", () => {
         assert.strictEqual(received!.headers.authorization, undefined)
       }).pipe(Effect.scoped))
   })
+
+  const hasKey = typeof process.env.OPENAI_API_KEY === "string" && process.env.OPENAI_API_KEY !== ""
+  it.live.skipIf(!hasKey)(
+    hasKey
+      ? "smoke: the real Chat Completions API streams a short answer"
+      : "smoke: the real Chat Completions API streams a short answer (skipped: OPENAI_API_KEY is not set)",
+    () =>
+      Effect.gen(function*() {
+        const runner = yield* OpenAiChatCompletions.make({
+          apiKey: Redacted.make(process.env.OPENAI_API_KEY ?? ""),
+          model: "gpt-4o-mini",
+          maxOutputTokens: 50
+        })
+        const events = yield* collect(
+          runner,
+          request({ items: [ContextItem.userText({ id: "u1", author: "alice", text: "Say hello in one word." })] })
+        )
+        assertWellFormed(events)
+        assert.isAbove(finished(events).usage.outputTokens, 0)
+      })
+  )
 })
