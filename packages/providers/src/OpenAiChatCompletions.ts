@@ -415,7 +415,7 @@ export const make = (options: Options): Effect.Effect<InferenceRunner.Service> =
     const stream = (request: InferenceRunner.Request): Stream.Stream<InferenceRunner.StreamEvent, InferenceError> => {
       const body = toBody(options, request)
       const model = typeof body.model === "string" ? body.model : options.model
-      return Stream.unwrap(Effect.map(idBase, (base) =>
+      const attempt = Stream.unwrap(Effect.map(idBase, (base) =>
         Provider.attempt<unknown>({
           open: (signal) =>
             client.chat.completions.create(
@@ -425,18 +425,19 @@ export const make = (options: Options): Effect.Effect<InferenceRunner.Service> =
           decoder: () => decoder(request, model, base),
           secret,
           idleTimeout
-        }))).pipe(
-          (attempt) => Provider.retrying(attempt, policy),
-          Stream.withSpan("OpenAiChatCompletions.stream", {
-            kind: "client",
-            attributes: {
-              "gen_ai.operation.name": "chat",
-              "gen_ai.system": "openai",
-              "gen_ai.request.model": model,
-              "chorus.run_id": request.runId
-            }
-          })
-        )
+        })))
+      return Provider.retrying(attempt, policy).pipe(
+        Stream.withSpan("OpenAiChatCompletions.stream", {
+          kind: "client",
+          attributes: {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "openai",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": model,
+            "chorus.run_id": request.runId
+          }
+        })
+      )
     }
     return { model: options.model, stream }
   })

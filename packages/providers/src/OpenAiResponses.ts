@@ -528,6 +528,7 @@ export const make = (options: Options): Effect.Effect<InferenceRunner.Service> =
           attributes: {
             "gen_ai.operation.name": "chat",
             "gen_ai.system": "openai",
+            "gen_ai.provider.name": "openai",
             "gen_ai.request.model": model,
             "chorus.run_id": request.runId
           }

@@ -35,7 +35,7 @@ export interface ClientOptions {
   /**
    * Fails the inference with a `timeout` error when the provider sends nothing
    * for this long (waiting for the response headers or for the next event).
-   * Measured with `Clock`. Default: 10 minutes.
+   * Measured with `Clock`. Default: 10 minutes; `Duration.infinity` waits forever.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
 }
@@ -312,8 +312,8 @@ export const attempt = <Raw>(options: Attempt<Raw>): Stream.Stream<StreamEvent, 
 /**
  * Retries an inference on transient errors, only while it has emitted
  * nothing: once an event went downstream a retry would duplicate output, so
- * later errors fail the stream. The provider's `retryAfterMs` is a minimum
- * delay on top of the policy's own.
+ * later errors fail the stream. The provider's `retryAfterMs` is a minimum:
+ * the wait is the longer of it and the policy's delay.
  */
 export const retrying = <A>(
   self: Stream.Stream<A, InferenceError>,
