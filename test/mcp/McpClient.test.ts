@@ -237,4 +237,35 @@ describe("McpClient", () => {
       const [status] = yield* client.status
       assert.isFalse(status?.connected)
     }).pipe(Effect.scoped))
+
+  it.live("a server that never answers initialize fails to start after connectTimeout", () =>
+    Effect.gen(function*() {
+      const client = yield* McpClient.make(
+        McpConfig.make([
+          McpConfig.stdio("silent", { command: process.execPath, args: ["-e", "setInterval(() => {}, 1000)"] })
+        ]),
+        { connectTimeout: "1 second" }
+      )
+      assert.deepStrictEqual(client.startupFailures.map((failure) => failure.server), ["silent"])
+      assert.include(client.startupFailures[0]?.message, "no answer to initialize within 1s")
+      // Its process was ended with the failed connection.
+      const leftovers = Servers.children().filter((child) => child.command.includes("setInterval"))
+      assert.deepStrictEqual(leftovers, [])
+    }).pipe(Effect.scoped))
+
+  it.live("servers' log messages and lost servers are logged through Effect", () =>
+    Effect.gen(function*() {
+      const logs = yield* Servers.captureLogs
+      yield* Effect.gen(function*() {
+        const client = yield* McpClient.make(McpConfig.make([Servers.everything()]))
+        yield* client.callTool("everything", "toggle-simulated-logging", {})
+        const forwarded = yield* Servers.nextLog(logs.lines, (line) => line.message.includes("-level message"))
+        assert.strictEqual(forwarded.annotations.mcpServer, "everything")
+        const [status] = yield* client.status
+        process.kill(status?.pid ?? -1, "SIGKILL")
+        const lost = yield* Servers.nextLog(logs.lines, (line) => line.level === "WARN")
+        assert.include(lost.message, "MCP server \"everything\" crashed")
+        assert.strictEqual(lost.annotations.mcpServer, "everything")
+      }).pipe(Effect.provide(logs.layer))
+    }).pipe(Effect.scoped))
 })

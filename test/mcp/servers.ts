@@ -5,7 +5,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
+import { Effect, HashMap, Layer, Logger, LogLevel, Queue } from "effect"
 import { McpConfig } from "@chorus/mcp"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
@@ -101,3 +101,27 @@ export const children = (): ReadonlyArray<{ readonly pid: number; readonly comma
         return []
       }
     })
+
+/** A log line as captured. */
+export interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/** Captures Effect log lines into a queue; provide `layer` outermost so background fibers log there too. */
+export const captureLogs = Effect.gen(function*() {
+  const lines = yield* Queue.unbounded<LogLine>()
+  const logger = Logger.make(({ annotations, logLevel, message }) => {
+    Queue.unsafeOffer(lines, {
+      level: logLevel.label,
+      message: Array.isArray(message) ? message.map(String).join(" ") : String(message),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
+  })
+  return { lines, layer: Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.All)) }
+})
+
+/** The next captured line matching the predicate. */
+export const nextLog = (lines: Queue.Dequeue<LogLine>, predicate: (line: LogLine) => boolean) =>
+  Queue.take(lines).pipe(Effect.repeat({ until: predicate }))

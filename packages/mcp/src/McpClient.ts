@@ -27,7 +27,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
-import { ErrorCode, McpError, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import {
+  ErrorCode,
+  LoggingMessageNotificationSchema,
+  McpError,
+  ToolListChangedNotificationSchema
+} from "@modelcontextprotocol/sdk/types.js"
 import type * as Sdk from "@modelcontextprotocol/sdk/types.js"
 import type { Tool } from "@chorus/core"
 import {
@@ -40,6 +45,7 @@ import {
   Fiber,
   FiberSet,
   Layer,
+  LogLevel,
   Option,
   PubSub,
   Queue,
@@ -339,6 +345,23 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
+// Waits (boundedly) until a process that was told to end has ended, so that none outlives its scope.
+const awaitExit = (pid: number) =>
+  Effect.gen(function*() {
+    for (let attempt = 0; attempt < 250 && isAlive(pid); attempt++) yield* Effect.sleep("20 millis")
+  })
+
+const logLevels: Record<Sdk.LoggingLevel, LogLevel.LogLevel> = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  notice: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  critical: LogLevel.Error,
+  alert: LogLevel.Error,
+  emergency: LogLevel.Error
+}
+
 const secretValues = (config: McpConfig.Server): ReadonlyArray<string> =>
   Object.values(config._tag === "StdioServer" ? config.env : config.headers)
     .map((value) => Redacted.value(value))
@@ -632,6 +655,16 @@ export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpC
           })
         )
       }
+      // Servers' own log messages go to the Effect logger.
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+        const { level, logger, data } = notification.params
+        const text = typeof data === "string" ? data : JSON.stringify(data)
+        runFork(
+          Effect.logWithLevel(logLevels[level] ?? LogLevel.Info, redactText(server, text ?? "")).pipe(
+            Effect.annotateLogs({ mcpServer: server.name, ...(logger === undefined ? {} : { mcpLogger: logger }) })
+          )
+        )
+      })
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
         if (connection === undefined) return
         const current = connection
@@ -645,7 +678,8 @@ export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpC
           )
         )
       })
-      let pid: number | null = null
+      // The server process, known as soon as it is spawned (the SDK forgets it when it starts closing).
+      let processId: number | null = null
       yield* Scope.addFinalizer(
         scope,
         Effect.gen(function*() {
@@ -655,17 +689,18 @@ export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpC
               Effect.ignore
             )
           }
+          // The SDK ends stdin, waits, then sends SIGTERM and finally SIGKILL without waiting for the end.
           yield* Effect.promise(() => client.close().catch(() => undefined))
-          // The SDK ends stdin, then SIGTERM, then SIGKILL without waiting: make sure nothing outlives the scope.
-          if (pid !== null && isAlive(pid)) {
-            const stuck = pid
-            yield* Effect.sync(() => process.kill(stuck, "SIGKILL")).pipe(Effect.ignore)
-            yield* Effect.sleep("20 millis").pipe(Effect.repeat({ until: () => !isAlive(stuck), times: 100 }))
-          }
+          if (processId !== null) yield* awaitExit(processId)
         })
       )
       const started = yield* Effect.tryPromise({
-        try: (signal) => client.connect(transport, { signal, timeout: noSdkTimeout }),
+        try: (signal) => {
+          const connecting = client.connect(transport, { signal, timeout: noSdkTimeout })
+          // `connect` spawns the process synchronously, before its first await.
+          if (transport instanceof StdioClientTransport) processId = transport.pid
+          return connecting
+        },
         catch: (error) => error
       }).pipe(
         Effect.timeoutFail({
@@ -674,7 +709,7 @@ export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpC
         }),
         Effect.either
       )
-      pid = transport instanceof StdioClientTransport ? transport.pid : null
+      const pid = transport instanceof StdioClientTransport ? transport.pid : null
       connection = { generation, client, pid, scope, broken }
       if (started._tag === "Left") {
         const problem = yield* Ref.get(broken)
