@@ -22,7 +22,9 @@
  * the last batches may be lost on a power loss or kernel crash. Either way a
  * crash never leaves a half-written event behind: a torn last line of a file
  * is cut off when it is next opened (and reported in `repairs`), SQLite rolls
- * back an unfinished transaction.
+ * back an unfinished transaction. One limit: the directory entry of a journal
+ * file created on open is not synced (the platform `FileSystem` cannot sync a
+ * directory), so a power loss right after creation may lose the new file.
  *
  * ## Validation
  * The file journal checks every line when it opens: a line that is not a
@@ -163,7 +165,7 @@ export const makeFile = (
   path: string,
   options?: FileOptions
 ): Effect.Effect<Service, JournalError | JournalCorrupted, FileSystem.FileSystem | Scope.Scope> =>
-  internalFile.make(path, options?.durability ?? "fsync")
+  internalFile.make(path, options?.durability ?? "fsync").pipe(Effect.withSpan("Journal.makeFile", { attributes: { path } }))
 
 /**
  * The file journal as a layer: the embedded default.
@@ -202,14 +204,17 @@ export interface SqliteOptions extends SqlOptions {
   readonly filename: string
 }
 
+const missingPeer = (peers: string) => (cause: unknown) =>
+  new JournalError({ operation: "open", detail: `this journal needs the optional peer dependencies ${peers}`, cause })
+
+// Loaded on first use: applications without a SQL journal need neither @effect/sql nor a native driver.
 const loadSql = Effect.tryPromise({
   try: () => import("./internal/journalSql.js"),
-  catch: (cause) =>
-    new JournalError({
-      operation: "open",
-      detail: "the SQL journal needs the optional peer dependencies @effect/sql (and @effect/sql-sqlite-node for SQLite)",
-      cause
-    })
+  catch: missingPeer("@effect/sql")
+})
+const loadSqlite = Effect.tryPromise({
+  try: () => import("./internal/journalSqlite.js"),
+  catch: missingPeer("@effect/sql and @effect/sql-sqlite-node")
 })
 
 /**
@@ -221,7 +226,9 @@ const loadSql = Effect.tryPromise({
 export const makeSql = (
   options?: SqlOptions
 ): Effect.Effect<Service, JournalError | JournalCorrupted, SqlClient.SqlClient> =>
-  Effect.flatMap(loadSql, (internal) => internal.make(options ?? {}))
+  Effect.flatMap(loadSql, (internal) => internal.make(options ?? {})).pipe(
+    Effect.withSpan("Journal.makeSql", { attributes: { table: options?.table ?? "chorus_events" } })
+  )
 
 /** The SQL journal as a layer, on the `SqlClient` in context. */
 export const layerSql = (
@@ -241,4 +248,4 @@ export const layerSql = (
  * )
  */
 export const layerSqlite = (options: SqliteOptions): Layer.Layer<Journal, JournalError | JournalCorrupted> =>
-  Layer.unwrapEffect(Effect.map(loadSql, (internal) => internal.layerSqlite(options)))
+  Layer.unwrapEffect(Effect.map(loadSqlite, (internal) => internal.layerSqlite(options)))

@@ -1,7 +1,6 @@
 /**
- * The SQL journal, on `@effect/sql`. Loaded on demand by `Journal.makeSql`
- * and `Journal.layerSqlite`, so `@effect/sql` and `@effect/sql-sqlite-node`
- * stay optional.
+ * The SQL journal, on `@effect/sql`. Loaded on demand by `Journal.makeSql`,
+ * so `@effect/sql` stays an optional peer dependency.
  *
  * Table: `sequence INTEGER PRIMARY KEY, author TEXT, timestamp INTEGER,
  * tag TEXT, payload TEXT` where `payload` is the JSON of the Schema-encoded
@@ -12,8 +11,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Chunk, Effect, Either, Layer, Option, Stream } from "effect"
+import { Chunk, Effect, Either, Option, Stream } from "effect"
 import type * as Event from "../Event.js"
 import * as Journal from "../Journal.js"
 import * as Codec from "./journalCodec.js"
@@ -195,23 +193,3 @@ export const make = (
       repairs: []
     } satisfies Journal.Service
   })
-
-/** The SQL journal on a SQLite file that this layer opens and closes. */
-export const layerSqlite = (options: Journal.SqliteOptions): Layer.Layer<Journal.Journal, Journal.JournalError | Journal.JournalCorrupted> =>
-  Layer.effect(Journal.Journal, make(options)).pipe(
-    Layer.provide(
-      SqliteClient.layer({ filename: options.filename }).pipe(
-        // better-sqlite3 throws when the file cannot be opened (missing directory, not a database...).
-        Layer.catchAllCause((cause) => {
-          const error = Cause.squash(cause)
-          return Layer.fail(
-            new Journal.JournalError({
-              operation: "open",
-              detail: `${options.filename}: ${error instanceof Error ? error.message : Cause.pretty(cause)}`,
-              cause: error
-            })
-          )
-        })
-      )
-    )
-  )

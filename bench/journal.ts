@@ -1,0 +1,167 @@
+/**
+ * Journal benchmarks: append throughput of the memory, file and SQLite
+ * journals (through an environment, and directly with the batches that
+ * environment made), and the time to replay 100,000 events on start.
+ *
+ * The workload is an agent's: turns of one user message, one model message
+ * streamed as 20 text deltas, and its final item (23 events), the producer
+ * going back to the event loop between turns so the environment's writer
+ * batches what piles up while it writes. `direct` appends the batches that
+ * environment made; `direct.single` appends one event per batch (one write
+ * and one fsync each: the rate of durable single events). Both durable
+ * journals run with their default durability (`fsync` per batch).
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Layer, Stream } from "effect"
+import { ContextItem, Environment, Event, Journal } from "@chorus/core"
+
+/** One measured figure. */
+export interface Result {
+  readonly name: string
+  readonly unit: string
+  readonly value: number
+}
+
+type Kind = "memory" | "file" | "sqlite"
+
+const appendEvents = 46_000
+const replayEvents = 100_000
+
+const turn = (n: number): ReadonlyArray<readonly [string, Event.Payload]> => {
+  const id = `m${n}`
+  const words = Array.from({ length: 20 }, (_, i) => `word${i} `)
+  return [
+    ["alice", new Event.ItemAdded({ item: ContextItem.userText({ id: `${id}-q`, author: "alice", text: `question ${n}` }), runId: null })],
+    ["agent", new Event.ItemAdded({ item: new ContextItem.ModelMessage({ id, author: "agent", status: "in_progress", content: [] }), runId: id })],
+    ...words.map((word) => ["agent", new Event.TextDelta({ itemId: id, contentIndex: 0, delta: word })] as const),
+    ["agent", new Event.ItemDone({ item: ContextItem.modelText({ id, author: "agent", text: words.join("") }), runId: id })]
+  ]
+}
+
+/** A journal layer of this kind in `directory`, each build opening the same storage. */
+const journalLayer = (kind: Kind, directory: string) => {
+  switch (kind) {
+    case "memory":
+      return Journal.layerMemory
+    case "file":
+      return Journal.layerFile(join(directory, "journal.jsonl")).pipe(Layer.provide(NodeFileSystem.layer))
+    case "sqlite":
+      return Journal.layerSqlite({ filename: join(directory, "journal.db") })
+  }
+}
+
+/** Wraps the journal in context so the batches it is given are recorded. */
+const recording = (batches: Array<ReadonlyArray<Event.Event>>) =>
+  Layer.effect(
+    Journal.Journal,
+    Effect.map(Journal.Journal, (journal): Journal.Service => ({
+      ...journal,
+      append: (batch) => {
+        batches.push(batch)
+        return journal.append(batch)
+      }
+    }))
+  )
+
+const nextTick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+const seconds = (start: number) => (performance.now() - start) / 1000
+
+/** Publishes the workload through an environment; returns events/s and the batches it wrote. */
+const throughEnvironment = (kind: Kind, directory: string) =>
+  Effect.gen(function*() {
+    const batches: Array<ReadonlyArray<Event.Event>> = []
+    const journal = recording(batches).pipe(Layer.provide(journalLayer(kind, directory)))
+    const turns = Array.from({ length: Math.ceil(appendEvents / 23) }, (_, n) => turn(n))
+    const elapsed = yield* Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const start = performance.now()
+      for (const payloads of turns) {
+        for (const [author, payload] of payloads) yield* env.publish(author, payload)
+        // Back to the event loop between turns, as a producer fed by a socket is.
+        yield* nextTick
+      }
+      yield* env.flush
+      return seconds(start)
+    }).pipe(Effect.provide(Environment.layer().pipe(Layer.provide(journal))))
+    const events = batches.reduce((sum, batch) => sum + batch.length, 0)
+    return { rate: events / elapsed, batches, events }
+  })
+
+/** Appends the same batches directly to a fresh journal; returns events/s. */
+const direct = (kind: Kind, directory: string, batches: ReadonlyArray<ReadonlyArray<Event.Event>>) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal.Journal
+    const start = performance.now()
+    for (const batch of batches) yield* journal.append(batch)
+    const events = batches.reduce((sum, batch) => sum + batch.length, 0)
+    return events / seconds(start)
+  }).pipe(Effect.provide(journalLayer(kind, directory)))
+
+/** Appends `count` events one per batch: one write (and one fsync) per event. */
+const singleEvents = (kind: Kind, directory: string, count: number) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal.Journal
+    const events = turnsOf(count).map(([author, payload], sequence) =>
+      new Event.Event({ sequence, author, timestamp: 1_700_000_000_000 + sequence, payload }, true))
+    const start = performance.now()
+    for (const event of events) yield* journal.append([event])
+    return count / seconds(start)
+  }).pipe(Effect.provide(journalLayer(kind, directory)))
+
+const turnsOf = (count: number) => Array.from({ length: Math.ceil(count / 23) }, (_, n) => turn(n)).flat().slice(0, count)
+
+/** Fills a journal with `replayEvents` events, then times opening it and reading everything. */
+const replay = (kind: "file" | "sqlite", directory: string) =>
+  Effect.gen(function*() {
+    const events = turnsOf(replayEvents).map(([author, payload], sequence) =>
+      new Event.Event({ sequence, author, timestamp: 1_700_000_000_000 + sequence, payload }, true))
+    yield* Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      for (let i = 0; i < events.length; i += 1_000) yield* journal.append(events.slice(i, i + 1_000))
+    }).pipe(Effect.provide(journalLayer(kind, directory)))
+    const start = performance.now()
+    const count = yield* Effect.flatMap(Journal.Journal, (journal) => Stream.runCount(journal.read())).pipe(
+      Effect.provide(journalLayer(kind, directory))
+    )
+    if (count !== replayEvents) return yield* Effect.dieMessage(`replayed ${count} events, expected ${replayEvents}`)
+    return seconds(start) * 1000
+  })
+
+const fresh = () => mkdtempSync(join(tmpdir(), "chorus-bench-journal-"))
+
+/** Runs the journal benchmarks. */
+export const journalBench = async (): Promise<Array<Result>> => {
+  const results: Array<Result> = []
+  const directories: Array<string> = []
+  const directory = () => {
+    const created = fresh()
+    directories.push(created)
+    return created
+  }
+  try {
+    for (const kind of ["memory", "file", "sqlite"] as const) {
+      const viaEnvironment = await Effect.runPromise(throughEnvironment(kind, directory()))
+      results.push({ name: `journal.${kind}.append.environment`, unit: "events/s", value: Math.round(viaEnvironment.rate) })
+      results.push({
+        name: `journal.${kind}.append.environment.batch`,
+        unit: "events/batch",
+        value: Math.round(viaEnvironment.events / viaEnvironment.batches.length)
+      })
+      const directRate = await Effect.runPromise(direct(kind, directory(), viaEnvironment.batches))
+      results.push({ name: `journal.${kind}.append.direct`, unit: "events/s", value: Math.round(directRate) })
+      const singleRate = await Effect.runPromise(singleEvents(kind, directory(), kind === "memory" ? 10_000 : 500))
+      results.push({ name: `journal.${kind}.append.direct.single`, unit: "events/s", value: Math.round(singleRate) })
+    }
+    for (const kind of ["file", "sqlite"] as const) {
+      const ms = await Effect.runPromise(replay(kind, directory()))
+      results.push({ name: `journal.${kind}.replay.100k`, unit: "ms", value: Math.round(ms) })
+    }
+  } finally {
+    for (const created of directories) rmSync(created, { recursive: true, force: true })
+  }
+  return results
+}
