@@ -50,6 +50,7 @@ import {
   Schema,
   Stream
 } from "effect"
+import * as Commands from "./Commands.js"
 import * as ContextItem from "./ContextItem.js"
 import * as Environment from "./Environment.js"
 import * as Event from "./Event.js"
@@ -161,6 +162,11 @@ export interface Options {
   /** Offer the model an `ask_human` tool that pauses the run until a person answers. */
   readonly askHuman?: boolean | undefined
   readonly inference?: InferenceRunner.Options | undefined
+  /**
+   * Resume from the environment's journal when joining (default true): rebuild the context, keep pending
+   * approvals pending, run approved calls once, close runs cut by a restart, re-queue queued input.
+   */
+  readonly resume?: boolean | undefined
 }
 
 /** A hook failed; the run ended and the agent is idle again. */
@@ -294,6 +300,15 @@ type Pending =
 
 type Decision = { readonly approved: boolean; readonly by: string; readonly reason: string }
 
+/** Where a call resumes: from scratch, or after a restart at the step it had reached. */
+type Stage = "new" | "requested" | "awaiting_approval" | "approved"
+
+/** Where a run cut by a restart resumes: its calls still to finish, after its last inference. */
+interface Resume {
+  readonly turn: number
+  readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
+}
+
 type Signal =
   | { readonly _tag: "Event"; readonly event: Event.Event }
   | { readonly _tag: "RunFinished"; readonly runId: string }
@@ -328,12 +343,13 @@ export const make = (
 > => ({
   id: options.id,
   kind: "agent",
-  // The controller needs finished items and control events, never deltas.
+  // The controller needs finished items and control events, never live deltas.
   accepts: (event) => !Event.isDelta(event.payload),
-  run: (inbox) => run(options, inbox)
+  replay: options.resume ?? true,
+  run: (inbox, start) => run(options, inbox, start)
 })
 
-const run = (options: Options, inbox: Participant.Inbox) =>
+const run = (options: Options, inbox: Participant.Inbox, start: Participant.Start) =>
   Effect.gen(function*() {
     const me = options.id
     const env = yield* Environment.Environment
@@ -364,13 +380,19 @@ const run = (options: Options, inbox: Participant.Inbox) =>
     const deferred = new Set<string>()
     let exchanges = 0
 
-    const kindOf = (id: string) =>
+    const kindOfMember = (id: string) =>
       Effect.map(env.members, (members) => members.find((member) => member.id === id)?.kind)
+    const kindOf = kindOfMember
 
     const addressedToMe = (item: ContextItem.Message, done: Event.ItemDone) =>
       done.to.includes(me) || ContextItem.text(item).includes(`@${me}`)
 
-    const triggers = (item: ContextItem.Message, event: Event.Event, done: Event.ItemDone) =>
+    const triggers = (
+      item: ContextItem.Message,
+      event: Event.Event,
+      done: Event.ItemDone,
+      kindOf: (id: string) => Effect.Effect<Event.ParticipantKind | undefined> = kindOfMember
+    ) =>
       Effect.gen(function*() {
         if (item.author === me || item.status !== "completed") return false
         if (item._tag !== "UserMessage" && item._tag !== "ModelMessage") return false
@@ -544,16 +566,18 @@ const run = (options: Options, inbox: Participant.Inbox) =>
         return { skipped: false as const, produced, calls }
       })
 
-    const awaitApproval = (state: RunState, call: ContextItem.FunctionCall) =>
+    const awaitApproval = (state: RunState, call: ContextItem.FunctionCall, announce: boolean) =>
       Effect.gen(function*() {
         const deferred = yield* Deferred.make<Decision>()
         yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId: state.runId, deferred } as Pending))
-        yield* publish(new Event.ApprovalRequested({
-          runId: state.runId,
-          callId: call.callId,
-          name: call.name,
-          arguments: call.arguments
-        }))
+        if (announce) {
+          yield* publish(new Event.ApprovalRequested({
+            runId: state.runId,
+            callId: call.callId,
+            name: call.name,
+            arguments: call.arguments
+          }))
+        }
         const waiting = Deferred.await(deferred)
         const decision = approvalTimeout === undefined
           ? yield* waiting
@@ -600,16 +624,23 @@ const run = (options: Options, inbox: Participant.Inbox) =>
         return { output: answer, isError: false } satisfies Tool.Result
       })
 
-    const callOnce = (state: RunState, original: ContextItem.FunctionCall, definitions: ReadonlyArray<Tool.Definition>) =>
+    const callOnce = (
+      state: RunState,
+      original: ContextItem.FunctionCall,
+      definitions: ReadonlyArray<Tool.Definition>,
+      stage: Stage
+    ) =>
       Effect.gen(function*() {
-        yield* publish(new Event.FunctionCallRequested({
-          runId: state.runId,
-          callId: original.callId,
-          name: original.name,
-          arguments: original.arguments
-        }))
+        if (stage === "new") {
+          yield* publish(new Event.FunctionCallRequested({
+            runId: state.runId,
+            callId: original.callId,
+            name: original.name,
+            arguments: original.arguments
+          }))
+        }
         let call = original
-        for (const hook of hooks) {
+        for (const hook of stage === "new" || stage === "requested" ? hooks : []) {
           if (hook.beforeFunctionCall === undefined) continue
           const decision = yield* runHook("beforeFunctionCall", hook.beforeFunctionCall(call))
           if (decision === undefined) continue
@@ -620,9 +651,12 @@ const run = (options: Options, inbox: Participant.Inbox) =>
           call = new ContextItem.FunctionCall({ ...call, arguments: decision.arguments }, true)
         }
         const definition = definitions.find((definition) => definition.name === call.name)
-        if (call.name !== askHumanTool && Tool.needsApproval(approvalPolicy(definition, call.name), call.arguments)) {
+        const needsApproval = stage === "awaiting_approval" ||
+          (stage !== "approved" && call.name !== askHumanTool &&
+            Tool.needsApproval(approvalPolicy(definition, call.name), call.arguments))
+        if (needsApproval) {
           yield* setState(state, "awaiting-approval")
-          const decision = yield* awaitApproval(state, call)
+          const decision = yield* awaitApproval(state, call, stage !== "awaiting_approval")
           if (!decision.approved) {
             yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `rejected: ${decision.reason}` }))
             return {
@@ -677,14 +711,14 @@ const run = (options: Options, inbox: Participant.Inbox) =>
         return { call, result }
       })
 
-    const runFunctionCalls = (state: RunState, calls: ReadonlyArray<ContextItem.FunctionCall>) =>
+    const runFunctionCalls = (state: RunState, calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>) =>
       Effect.gen(function*() {
         yield* setState(state, "function-calls")
         const definitions = yield* toolDefinitions
         const results = yield* Effect.forEach(
           calls,
-          (call) =>
-            Effect.flatMap(callOnce(state, call, definitions), ({ call, result }) =>
+          ([call, stage]) =>
+            Effect.flatMap(callOnce(state, call, definitions, stage), ({ call, result }) =>
               // Each output is published as it finishes...
               Effect.map(publishOutput(state, call, result), (item) => item)),
           { concurrency }
@@ -703,14 +737,20 @@ const run = (options: Options, inbox: Participant.Inbox) =>
         }
       })
 
-    const runLoop = (state: RunState) =>
+    const runLoop = (state: RunState, resume?: Resume) =>
       Effect.gen(function*() {
-        for (let turn = 1; turn <= maxTurns; turn++) {
+        let first = 1
+        if (resume !== undefined) {
+          // A run cut by a restart while its calls waited: finish them, then go on.
+          yield* runFunctionCalls(state, resume.calls)
+          first = resume.turn + 1
+        }
+        for (let turn = first; turn <= maxTurns; turn++) {
           if (turn > 1) yield* takeSteered(state)
           const outcome = yield* inferOnce(state, turn)
           if (outcome.skipped) return { outcome: "skipped" as const, detail: "beforeInference skipped the inference" }
           if (outcome.calls.length === 0) return { outcome: "completed" as const, detail: null }
-          yield* runFunctionCalls(state, outcome.calls)
+          yield* runFunctionCalls(state, outcome.calls.map((call) => [call, "new"] as const))
         }
         return { outcome: "turn_limit" as const, detail: `stopped after ${maxTurns} inferences` }
       }).pipe(
@@ -719,9 +759,9 @@ const run = (options: Options, inbox: Participant.Inbox) =>
         })
       )
 
-    const runEffect = (state: RunState) =>
+    const runEffect = (state: RunState, resume?: Resume) =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(runLoop(state))
+        const exit = yield* Effect.exit(runLoop(state, resume))
         yield* Effect.uninterruptible(endRun(state, exit))
         yield* signals.offer({ _tag: "RunFinished", runId: state.runId })
       })
@@ -966,6 +1006,175 @@ const run = (options: Options, inbox: Participant.Inbox) =>
         }
       })
 
+    // --- resume after a restart --------------------------------------------------------------------
+    const history: Array<Event.Event> = []
+
+    const restore = (events: ReadonlyArray<Event.Event>) =>
+      Effect.gen(function*() {
+        let transcript = Reducer.transcript.initial
+        let commands = Commands.reducer.initial
+        const kinds = new Map<string, Event.ParticipantKind>()
+        const order: Array<string> = []
+        const hidden = new Set<string>()
+        const handled = new Set<string>()
+        const messages = new Map<string, Queued & { readonly done: Event.ItemDone }>()
+        const queuedIds: Array<string> = []
+        const runOfItem = new Map<string, string>()
+        const inferences = new Map<string, number>()
+        let openRun: string | undefined = undefined
+        let presentSince = -1
+        for (const event of events) {
+          transcript = Reducer.transcript.reduce(transcript, event)
+          commands = Commands.reducer.reduce(commands, event)
+          const payload = event.payload
+          switch (payload._tag) {
+            case "ParticipantJoined":
+              kinds.set(payload.participant, payload.kind)
+              if (payload.participant === me) presentSince = event.sequence
+              break
+            case "ItemAdded":
+              if (event.author === me && payload.runId !== null) runOfItem.set(payload.item.id, payload.runId)
+              break
+            case "ItemDone": {
+              const item = payload.item
+              if (item.status === "in_progress") break
+              if (item.author !== me && isMessage(item)) {
+                messages.set(item.id, { item, event, done: payload })
+              }
+              if (item.author === me || sees(item)) order.push(item.id)
+              break
+            }
+            case "RunStarted":
+              if (payload.participant !== me) break
+              openRun = payload.runId
+              if (payload.trigger !== null) handled.add(payload.trigger)
+              break
+            case "RunEnded":
+              if (payload.participant === me && payload.runId === openRun) openRun = undefined
+              break
+            case "InferenceStarted":
+              if (event.author === me) inferences.set(payload.runId, (inferences.get(payload.runId) ?? 0) + 1)
+              break
+            case "InputQueued":
+              if (payload.participant !== me) break
+              handled.add(payload.itemId)
+              hidden.add(payload.itemId)
+              if (!queuedIds.includes(payload.itemId)) queuedIds.push(payload.itemId)
+              break
+            case "InputDropped":
+              if (payload.participant !== me) break
+              handled.add(payload.itemId)
+              hidden.add(payload.itemId)
+              break
+            case "InputDequeued":
+            case "InputSteered": {
+              if (payload.participant !== me) break
+              const at = queuedIds.indexOf(payload.itemId)
+              if (at >= 0) queuedIds.splice(at, 1)
+              hidden.delete(payload.itemId)
+              order.push(payload.itemId)
+              break
+            }
+            case "FunctionCallApproved":
+            case "FunctionCallRejected":
+              yield* Ref.update(decided, HashSet.add(payload.callId))
+              break
+          }
+        }
+        // Messages that reached this agent while it was present but were never handled died with the process.
+        const kindFromHistory = (id: string) => Effect.succeed(kinds.get(id))
+        for (const entry of messages.values()) {
+          if (handled.has(entry.item.id) || entry.event.sequence <= presentSince) continue
+          if (!(yield* triggers(entry.item, entry.event, entry.done, kindFromHistory))) continue
+          handled.add(entry.item.id)
+          hidden.add(entry.item.id)
+          queuedIds.push(entry.item.id)
+        }
+        // The context: each item at its last position, without what is still queued or was dropped.
+        const last = new Map<string, number>()
+        order.forEach((id, index) => last.set(id, index))
+        let restored = emptyView
+        order.forEach((id, index) => {
+          if (last.get(id) !== index || hidden.has(id)) return
+          const item = HashMap.get(transcript.items, id)
+          if (Option.isSome(item)) restored = addToView(restored, item.value)
+        })
+        yield* Ref.set(view, restored)
+        for (const id of queuedIds) {
+          const entry = messages.get(id)
+          if (entry === undefined) continue
+          deferred.add(id)
+          queue.push({ item: entry.item, event: entry.event })
+        }
+        if (openRun === undefined) return
+        // A run cut by the restart.
+        const runId = openRun
+        const state: RunState = {
+          runId,
+          state: "idle",
+          inferenceId: null,
+          open: new Map(),
+          calls: new Map(),
+          answered: new Set(),
+          outputs: new Map(),
+          ended: false
+        }
+        const resumable: Array<readonly [ContextItem.FunctionCall, Stage]> = []
+        for (const item of Reducer.items(transcript)) {
+          if (item.author !== me) continue
+          if (item._tag === "FunctionCallOutput") {
+            if (state.calls.has(item.callId)) {
+              state.answered.add(item.callId)
+              state.outputs.set(item.callId, item)
+            }
+            continue
+          }
+          if (runOfItem.get(item.id) !== runId) continue
+          if (item.status === "in_progress") state.open.set(item.id, item)
+          else if (item._tag === "FunctionCall") state.calls.set(item.callId, item)
+        }
+        for (const call of state.calls.values()) {
+          if (state.answered.has(call.callId)) continue
+          const command = HashMap.get(commands, call.callId)
+          const status = Option.isSome(command) ? command.value.status : "new"
+          if (status === "running") {
+            // At most once: a call that had started is never run again silently.
+            yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: "interrupted by a restart" }))
+            const output = yield* publishOutput(state, call, {
+              output: "The call was interrupted by a restart before it finished: it may or may not have taken effect, " +
+                "and it was not run again.",
+              isError: true
+            })
+            yield* Ref.update(view, (current) => addToView(current, output))
+          } else if (status === "new" || status === "requested" || status === "awaiting_approval" || status === "approved") {
+            resumable.push([call, status === "new" ? "requested" : status])
+          }
+        }
+        if (state.open.size === 0 && resumable.length > 0) {
+          yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
+          const fiber = yield* Effect.forkDaemon(runEffect(state, { turn: inferences.get(runId) ?? 1, calls: resumable }))
+          current = { state, fiber }
+          return
+        }
+        // Cut mid-inference: it ends as interrupted, its partial output kept as incomplete.
+        const { cancelledCalls, incompleteItems } = yield* closeOpen(state, "interrupted by a restart")
+        yield* publish(new Event.RunInterrupted({ participant: me, runId, incompleteItems, cancelledCalls }))
+        yield* publish(new Event.RunEnded({ participant: me, runId, outcome: "interrupted", detail: "interrupted by a restart" }))
+      })
+
+    const caughtUp = (event: Event.Event) =>
+      Effect.gen(function*() {
+        if (event.sequence > start.history) return true
+        history.push(event)
+        if (event.sequence === start.history) {
+          yield* restore(history.splice(0))
+          yield* startNext
+        }
+        return false
+      })
+
+    if (start.history < 0) yield* startNext
+
     yield* inbox.pipe(
       Stream.runForEach((event) => signals.offer({ _tag: "Event", event })),
       Effect.ensuring(signals.shutdown),
@@ -976,7 +1185,7 @@ const run = (options: Options, inbox: Participant.Inbox) =>
       while (true) {
         const signal = yield* signals.take
         if (signal._tag === "Event") {
-          yield* onEvent(signal.event)
+          if (yield* caughtUp(signal.event)) yield* onEvent(signal.event)
         } else if (current !== undefined && current.state.runId === signal.runId) {
           current = undefined
           yield* startNext

@@ -322,13 +322,14 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
     const supervise = <E, R>(
       participant: Participant.Participant<E, R>,
       inbox: Participant.Inbox,
+      start: Participant.Start,
       restart: JoinOptions["restart"]
     ): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
         const driver = restart === undefined ? undefined : yield* Schedule.driver(restart)
         let attempt = 0
         while (true) {
-          const exit = yield* Effect.exit(participant.run(inbox))
+          const exit = yield* Effect.exit(participant.run(inbox, start))
           if (Exit.isSuccess(exit)) {
             yield* publish(author, new Event.ParticipantLeft({ participant: participant.id }))
             return
@@ -357,13 +358,19 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
         if (members.has(participant.id)) {
           return yield* new ParticipantAlreadyJoined({ participant: participant.id })
         }
+        // Registered in one synchronous step with reading the history bound: no gap, no duplicate.
+        const history = participant.replay === true ? nextSequence - 1 : -1
         const mailbox = openMailbox(participant.accepts)
         members.set(participant.id, { kind: participant.kind, mailbox })
         yield* publish(author, new Event.ParticipantJoined({ participant: participant.id, kind: participant.kind }))
+        const live = liveStream(mailbox, options?.restart === undefined ? Number.POSITIVE_INFINITY : 1)
+        const inbox: Participant.Inbox = history < 0
+          ? live
+          : Stream.concat(Stream.unwrap(Effect.as(flushUpTo(history), journal.read({ from: 0, to: history }))), live)
         yield* FiberMap.run(
           fibers,
           participant.id,
-          supervise(participant, liveStream(mailbox, options?.restart === undefined ? Number.POSITIVE_INFINITY : 1), options?.restart).pipe(
+          supervise(participant, inbox, { history }, options?.restart).pipe(
             Effect.ensuring(Effect.suspend(() => members.get(participant.id)?.mailbox === mailbox ? removeMember(participant.id) : Effect.void))
           )
         )

@@ -12,13 +12,25 @@ import type * as Journal from "./Journal.js"
 /** The events a participant receives, in publication order. */
 export type Inbox = Stream.Stream<Event.Event, Journal.JournalError | Journal.JournalCorrupted>
 
+/** What a participant learns when it starts. */
+export interface Start {
+  /**
+   * With `replay`, the inbox first delivers the journal's history: every event
+   * with `sequence <= history` (unfiltered), then live events. `-1` when
+   * there is no history to replay.
+   */
+  readonly history: number
+}
+
 /** A participant. */
 export interface Participant<E = never, R = never> {
   readonly id: string
   readonly kind: Event.ParticipantKind
-  /** Which events reach the inbox (all when absent); applied when they are published. */
+  /** Which live events reach the inbox (all when absent); applied when they are published. */
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
-  readonly run: (inbox: Inbox) => Effect.Effect<void, E, R>
+  /** Replay the journal's history into the inbox before live events (to resume after a restart). */
+  readonly replay?: boolean | undefined
+  readonly run: (inbox: Inbox, start: Start) => Effect.Effect<void, E, R>
 }
 
 /** Makes a participant. */
