@@ -575,7 +575,7 @@ export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpC
       const generation = yield* Ref.updateAndGet(generations, (n) => n + 1)
       const broken = yield* Ref.make(Option.none<string>())
       yield* Ref.set(entry.stderr, "")
-      const transport: Transport & { readonly pid?: number | null } = server._tag === "StdioServer"
+      const transport: Transport = server._tag === "StdioServer"
         ? new StdioClientTransport({
           command: server.command,
           args: [...server.args],
@@ -928,9 +928,8 @@ export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpC
       Effect.withSpan("McpClient.callTool", { attributes: { "mcp.server": server, "gen_ai.tool.name": name } })
     )
 
-  const service: Service = {
+  const service: Omit<Service, "startupFailures"> = {
     servers: names,
-    startupFailures: [],
     status: Effect.forEach(config.servers, (server) =>
       Effect.gen(function*() {
         const entry = entries.get(server.name)!
@@ -1075,7 +1074,8 @@ export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpC
       ),
     { concurrency: "unbounded" }
   )
-  return { ...service, startupFailures: startupFailures.flatMap(Option.toArray) } satisfies Service
+  const client: Service = { ...service, startupFailures: startupFailures.flatMap(Option.toArray) }
+  return client
 })
 
 /** The client as a layer; its connections close with the layer. */

@@ -277,7 +277,8 @@ export const make = <R = never>(
             })
           }
           if (route._tag === "Local") {
-            return yield* local!.run(request)
+            // A local route exists only when there is a local runner.
+            return local === undefined ? yield* Effect.die("no local runner") : yield* local.run(request)
           }
           const args = yield* parseArguments(request.call.name, request.call.arguments)
           const call = client.callTool(route.server, route.tool.name, args, { onProgress: request.progress }).pipe(
