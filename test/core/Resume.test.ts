@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Schema, TestClock } from "effect"
+import { Duration, Effect, Layer, Ref, Schema, TestClock } from "effect"
 import { Agent, ContextItem, Environment, Event, Human, InputStream, Journal, ScriptedModel, Tool, Toolkit } from "@chorus/core"
 import { events, joinHuman, payloads, runEnded } from "../support/agents.js"
 
@@ -10,7 +10,7 @@ const lifetimes = Effect.gen(function*() {
   return <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, environment)
 })
 
-const counterTool = (runs: Ref.Ref<ReadonlyArray<string>>, options?: { readonly sleep?: string }) =>
+const counterTool = (runs: Ref.Ref<ReadonlyArray<string>>, options?: { readonly sleep?: Duration.DurationInput }) =>
   Tool.make("deploy", {
     description: "Deploys",
     parameters: Schema.Struct({ target: Schema.String }),
@@ -19,7 +19,7 @@ const counterTool = (runs: Ref.Ref<ReadonlyArray<string>>, options?: { readonly 
       Effect.zipRight(Ref.update(runs, (all) => [...all, target]), Effect.as(Effect.sleep(options?.sleep ?? "0 millis"), `deployed ${target}`))
   })
 
-const joinOps = (turns: ReadonlyArray<ScriptedModel.Turn>, toolkit: Toolkit.Toolkit, latency?: string) =>
+const joinOps = (turns: ReadonlyArray<ScriptedModel.Turn>, toolkit: Toolkit.Toolkit, latency?: Duration.DurationInput) =>
   Effect.gen(function*() {
     const env = yield* Environment.Environment
     const model = yield* ScriptedModel.make({ turns, latency })

@@ -123,10 +123,11 @@ export const make = (options: Options): Effect.Effect<ScriptedModel> =>
     const latency = options.latency === undefined ? undefined : Duration.decode(options.latency)
     const model = options.model ?? "scripted"
 
-    const nextId = (prefix: string) => Ref.modify(counter, (n) => [`${prefix}_${n + 1}`, n + 1] as const)
 
     const play = (request: InferenceRunner.Request, steps: ReadonlyArray<Step>) => {
       const author = request.agent
+      // Ids unique across runs and restarts: the run id is.
+      const nextId = (prefix: string) => Ref.modify(counter, (n) => [`${prefix}_${request.runId}_${n + 1}`, n + 1] as const)
       type Action = Effect.Effect<Option.Option<InferenceRunner.StreamEvent>, InferenceRunner.InferenceError>
       const actions: Array<Action> = []
       const emit = (event: InferenceRunner.StreamEvent): Action => Effect.succeed(Option.some(event))
