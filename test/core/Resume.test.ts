@@ -131,6 +131,23 @@ describe("Resume after a restart", () => {
       assert.strictEqual(payloads(all, "InputDequeued").length, 1)
     }))
 
+  it.effect("a message that arrived just before the process died is handled after the restart", () =>
+    Effect.gen(function*() {
+      const inEnvironment = yield* lifetimes
+      yield* inEnvironment(Effect.gen(function*() {
+        yield* joinOps([[ScriptedModel.text("never played")]], Toolkit.empty)
+        // Published, journaled, and the process ends before the agent could look at it.
+        yield* Human.say("alice", "are you there?")
+      }))
+      const model = yield* inEnvironment(Effect.gen(function*() {
+        const model = yield* joinOps([[ScriptedModel.text("yes")]], Toolkit.empty)
+        yield* runEnded("ops")
+        return model
+      }))
+      const [request] = yield* model.requests
+      assert.deepStrictEqual(request!.items.map(ContextItem.text), ["alice: are you there?"])
+    }))
+
   it.effect("sequence numbers continue across lifetimes", () =>
     Effect.gen(function*() {
       const inEnvironment = yield* lifetimes

@@ -1032,6 +1032,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
               kinds.set(payload.participant, payload.kind)
               if (payload.participant === me) presentSince = event.sequence
               break
+            case "ParticipantLeft":
+              // Messages sent while it was away (not crashed) were not its to handle.
+              if (payload.participant === me) presentSince = -1
+              break
             case "ItemAdded":
               if (event.author === me && payload.runId !== null) runOfItem.set(payload.item.id, payload.runId)
               break
@@ -1084,7 +1088,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         // Messages that reached this agent while it was present but were never handled died with the process.
         const kindFromHistory = (id: string) => Effect.succeed(kinds.get(id))
         for (const entry of messages.values()) {
-          if (handled.has(entry.item.id) || entry.event.sequence <= presentSince) continue
+          if (presentSince < 0 || handled.has(entry.item.id) || entry.event.sequence <= presentSince) continue
           if (!(yield* triggers(entry.item, entry.event, entry.done, kindFromHistory))) continue
           handled.add(entry.item.id)
           hidden.add(entry.item.id)
