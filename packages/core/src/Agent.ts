@@ -533,6 +533,14 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             }
           }),
           Effect.either,
+          Effect.tap(() =>
+            Effect.suspend(() =>
+              Effect.annotateCurrentSpan({
+                "gen_ai.usage.input_tokens": usage.inputTokens,
+                "gen_ai.usage.output_tokens": usage.outputTokens
+              })
+            )
+          ),
           Effect.withSpan(`chat ${inference.model}`, {
             attributes: {
               "gen_ai.operation.name": "chat",
@@ -547,10 +555,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           state.inferenceId = null
           return yield* Effect.fail(error)
         }
-        yield* Effect.annotateCurrentSpan({
-          "gen_ai.usage.input_tokens": usage.inputTokens,
-          "gen_ai.usage.output_tokens": usage.outputTokens
-        })
         yield* publish(new Event.InferenceCompleted({ runId: state.runId, inferenceId, usage, incompleteReason }))
         state.inferenceId = null
         for (const hook of hooks) {
