@@ -1083,11 +1083,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
               order.push(payload.itemId)
               break
             }
-            case "FunctionCallApproved":
-            case "FunctionCallRejected":
-              yield* Ref.update(decided, HashSet.add(payload.callId))
-              break
           }
+        }
+        // This agent's calls that were answered: a later answer is refused as a second one.
+        for (const command of HashMap.values(commands)) {
+          if (command.agent === me && command.answeredBy !== null) yield* Ref.update(decided, HashSet.add(command.callId))
         }
         // Messages that reached this agent while it was present but were never handled died with the process.
         const kindFromHistory = (id: string) => Effect.succeed(kinds.get(id))
