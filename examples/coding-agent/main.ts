@@ -1,0 +1,177 @@
+/**
+ * `pnpm demo`: a terminal coding assistant working in a sandbox directory.
+ *
+ * - The model: OpenAI (Responses API) when `OPENAI_API_KEY` is set —
+ *   `OPENAI_MODEL` (default `gpt-4.1-mini`) and `OPENAI_BASE_URL` (any
+ *   OpenAI-compatible server) apply — otherwise a scripted model that shows
+ *   the same things on a scripted task.
+ * - The tools: the real `@modelcontextprotocol/server-filesystem` on the
+ *   sandbox (`CHORUS_SANDBOX`, default `./sandbox`, created if missing);
+ *   writes ask for approval in the terminal.
+ * - The conversation is journaled in `<sandbox>/.chorus/journal.jsonl`:
+ *   running the demo again resumes it.
+ *
+ * Ctrl-C stops the current run (keeping the partial answer); Ctrl-C when idle,
+ * Ctrl-C twice, or `/quit` leaves.
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Agent, Environment, FunctionCallRunner, Human, InputStream, Journal } from "@chorus/core"
+import { McpClient, McpConfig, McpToolkit } from "@chorus/mcp"
+import { OpenAiResponses } from "@chorus/providers"
+import { Cause, Config, Deferred, Effect, HashMap, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import * as Path from "node:path"
+import * as Screen from "./Screen.js"
+import * as Script from "./Script.js"
+import * as Terminal from "./Terminal.js"
+
+/** The demo could not start; the message says why and what to do. */
+class DemoError extends Schema.TaggedError<DemoError>()("DemoError", { reason: Schema.String }) {
+  override get message() {
+    return this.reason
+  }
+}
+
+const agentId = "assistant"
+const humanId = "you"
+
+const instructions = (sandbox: string) =>
+  "You are a coding assistant working in a sandbox directory through filesystem tools. " +
+  `The sandbox is ${sandbox}; use paths relative to it (they resolve inside it). ` +
+  "Look before you change things: list and read files first. Writing, editing, moving files and creating " +
+  "directories needs the user's approval, which they give in the terminal; if they reject a call, ask what they " +
+  "want instead. Never touch the .chorus directory (it holds this conversation). Keep answers short and concrete."
+
+/** The filesystem server's bin script, resolved from node_modules (no npx, no network). */
+const filesystemServer = Effect.try({
+  try: () => {
+    const require = createRequire(import.meta.url)
+    const manifest = require.resolve("@modelcontextprotocol/server-filesystem/package.json")
+    const bin = (JSON.parse(readFileSync(manifest, "utf8")) as { bin?: Record<string, string> }).bin
+    const script = bin?.["mcp-server-filesystem"]
+    if (script === undefined) throw new Error("its package.json names no mcp-server-filesystem bin")
+    return Path.join(Path.dirname(manifest), script)
+  },
+  catch: (error) =>
+    new DemoError({
+      reason: `@modelcontextprotocol/server-filesystem is not installed (${
+        error instanceof Error ? error.message : String(error)
+      }); run pnpm install.`
+    })
+})
+
+/** Creates the sandbox and its `.chorus` folder; returns the sandbox's real path. */
+const prepareSandbox = (setting: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const directory = Path.resolve(setting)
+    yield* fs.makeDirectory(Path.join(directory, ".chorus"), { recursive: true })
+    return yield* fs.realPath(directory)
+  }).pipe(
+    Effect.mapError((error) =>
+      new DemoError({ reason: `cannot use ${setting} as the sandbox (CHORUS_SANDBOX): ${error.message}` })
+    )
+  )
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error)
+
+const program = (screen: Screen.Screen) => Effect.gen(function*() {
+  const apiKey = yield* Config.option(Config.redacted("OPENAI_API_KEY"))
+  const model = yield* Config.string("OPENAI_MODEL").pipe(Config.withDefault("gpt-4.1-mini"))
+  const baseUrl = yield* Config.option(Config.string("OPENAI_BASE_URL"))
+  const sandboxSetting = yield* Config.string("CHORUS_SANDBOX").pipe(Config.withDefault("sandbox"))
+
+  screen.line(
+    Option.isSome(apiKey)
+      ? `Chorus coding agent · OpenAI ${model}${Option.match(baseUrl, { onNone: () => "", onSome: (url) => ` at ${url}` })}`
+      : "Chorus coding agent · scripted model (set OPENAI_API_KEY to use OpenAI)",
+    Screen.Style.bold
+  )
+
+  const sandbox = yield* prepareSandbox(sandboxSetting)
+  const journal = Path.join(sandbox, ".chorus", "journal.jsonl")
+  const server = yield* filesystemServer
+  screen.line(`sandbox: ${sandbox}  (conversation: ${Path.relative(sandbox, journal)})`, Screen.Style.dim)
+
+  const inference = Option.isSome(apiKey) ? OpenAiResponses.layerConfig({ model }) : Script.layer()
+  const tools = McpToolkit.layerServers(
+    McpConfig.make([McpConfig.stdio("filesystem", { command: process.execPath, args: [server, sandbox], cwd: sandbox })])
+  )
+  const environment = Environment.layer().pipe(
+    Layer.provide(Journal.layerFile(journal)),
+    Layer.catchAll((error) =>
+      Layer.fail(
+        new DemoError({
+          reason: `${error.message}\nThe conversation in ${journal} cannot be resumed: move the file away to start a new one.`
+        })
+      )
+    )
+  )
+
+  yield* Effect.gen(function*() {
+    const env = yield* Environment.Environment
+    const client = yield* McpClient.McpClient
+    const runner = yield* FunctionCallRunner.FunctionCallRunner
+    for (const failure of client.startupFailures) {
+      screen.line(`the filesystem tools are not available: ${failure.message}`, Screen.Style.red)
+    }
+    const definitions = yield* runner.tools
+    const asking = definitions.filter((tool) => tool.approval !== "never").map((tool) => tool.name)
+    screen.line(
+      `tools: ${definitions.length} from the filesystem server; these ask for approval: ${asking.join(", ") || "none"}`,
+      Screen.Style.dim
+    )
+    screen.line("Type a message and press Enter. Ctrl-C stops the assistant; Ctrl-C when idle, or /quit, leaves.", Screen.Style.dim)
+
+    const terminal = yield* Terminal.make({ screen, agent: agentId, human: humanId })
+    // The renderer first: it prints the earlier conversation, then sees the agent resume.
+    yield* env.join(terminal.renderer)
+    yield* env.join(Agent.make({ id: agentId, instructions: instructions(sandbox) })).pipe(
+      Effect.provide(inference),
+      Effect.provide(Layer.succeed(FunctionCallRunner.FunctionCallRunner, runner))
+    )
+    yield* env.join(Human.make({ id: humanId })).pipe(Effect.provide(InputStream.layerQueue(terminal.input)))
+    yield* terminal.keyboard
+    yield* Deferred.await(terminal.quit)
+  }).pipe(Effect.scoped, Effect.provide(Layer.merge(environment, tools)))
+
+  screen.close()
+  screen.line(`Bye. The conversation is saved in ${journal}; run the demo again to resume it.`, Screen.Style.dim)
+}).pipe(
+  Effect.catchAll((error) =>
+    Effect.sync(() => {
+      screen.close()
+      process.stderr.write(`${describe(error)}\n`)
+      process.exitCode = 1
+    })
+  ),
+  Effect.catchAllDefect((defect) =>
+    Effect.sync(() => {
+      screen.close()
+      process.stderr.write(`The demo crashed: ${Cause.pretty(Cause.die(defect))}\n`)
+      process.exitCode = 1
+    })
+  )
+)
+
+/** Logs go through the screen, so they never break the input line. */
+const logger = (screen: Screen.Screen) =>
+  Logger.make(({ annotations, logLevel, message }) => {
+    const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+    const server = HashMap.get(annotations, "mcpServer")
+    screen.line(
+      `  [${logLevel.label.toLowerCase()}${Option.isSome(server) ? ` ${String(server.value)}` : ""}] ${text}`,
+      logLevel.ordinal >= LogLevel.Error.ordinal ? Screen.Style.red : Screen.Style.dim
+    )
+  })
+
+const screen = Screen.make(process.stdout)
+
+program(screen).pipe(
+  Effect.provide(Logger.replace(Logger.defaultLogger, logger(screen))),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain
+)
