@@ -136,9 +136,13 @@ const program = (screen: Screen.Screen) => Effect.gen(function*() {
     yield* env.join(Human.make({ id: humanId })).pipe(Effect.provide(InputStream.layerQueue(terminal.input)))
     yield* terminal.keyboard
     yield* Deferred.await(terminal.quit)
-  }).pipe(Effect.scoped, Effect.provide(Layer.merge(environment, tools)))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(Layer.merge(environment, tools)),
+    // Also when a signal (SIGINT, SIGTERM from outside) interrupts the program.
+    Effect.ensuring(Effect.sync(() => screen.close()))
+  )
 
-  screen.close()
   screen.line(`Bye. The conversation is saved in ${journal}; run the demo again to resume it.`, Screen.Style.dim)
 }).pipe(
   Effect.catchAll((error) =>
