@@ -60,6 +60,29 @@ describe("Resume after a restart", () => {
       assert.strictEqual(output.output, "deployed prod")
     }))
 
+  it.effect("an approval answered the moment the agent rejoins, before it has caught up, is not lost", () =>
+    Effect.gen(function*() {
+      const inEnvironment = yield* lifetimes
+      const runs = yield* Ref.make<ReadonlyArray<string>>([])
+      const toolkit = Toolkit.make(counterTool(runs))
+      yield* inEnvironment(Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        yield* joinOps([[ScriptedModel.functionCall("deploy", { target: "prod" }, { callId: "d1" })]], toolkit)
+        yield* Human.say("alice", "deploy prod")
+        yield* env.waitFor((event) => event.payload._tag === "ApprovalRequested")
+      }))
+      yield* inEnvironment(Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        yield* joinHuman("alice")
+        yield* joinOps([[ScriptedModel.text("done")]], toolkit)
+        // No yield: the answer is published before the agent has replayed its history.
+        yield* env.publish("alice", new Event.ApprovalAnswered({ callId: "d1", approved: true, reason: null }))
+        const ended = yield* runEnded("ops")
+        assert.strictEqual((ended.payload as Event.RunEnded).outcome, "completed")
+      }))
+      assert.deepStrictEqual(yield* Ref.get(runs), ["prod"])
+    }))
+
   it.effect("a call approved but not started runs once; one started but not finished is never re-run", () =>
     Effect.gen(function*() {
       const inEnvironment = yield* lifetimes

@@ -572,7 +572,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const awaitApproval = (state: RunState, call: ContextItem.FunctionCall, announce: boolean) =>
       Effect.gen(function*() {
-        const deferred = yield* Deferred.make<Decision>()
+        // A restored run finds its request registered already, so no early answer is lost.
+        const registered = HashMap.get(yield* Ref.get(pending), call.callId)
+        const deferred = Option.isSome(registered) && registered.value._tag === "Approval"
+          ? registered.value.deferred
+          : yield* Deferred.make<Decision>()
         yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId: state.runId, deferred } as Pending))
         if (announce) {
           yield* publish(new Event.ApprovalRequested({
@@ -1159,6 +1163,12 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }
         }
         if (state.open.size === 0 && resumable.length > 0) {
+          // Answers may arrive before the resumed run reaches its calls: register the waits now.
+          for (const [call, stage] of resumable) {
+            if (stage !== "awaiting_approval") continue
+            const deferred = yield* Deferred.make<Decision>()
+            yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId, deferred } as Pending))
+          }
           yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
           const fiber = yield* Effect.forkDaemon(runEffect(state, { turn: inferences.get(runId) ?? 1, calls: resumable }))
           current = { state, fiber }
