@@ -1215,40 +1215,29 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     )
   }).pipe(Effect.scoped)
 
-const withAuthor = (item: ContextItem.ContextItem, author: string): ContextItem.ContextItem => {
+/** The item with another author or status (same class, no re-validation). */
+const patch = (
+  item: ContextItem.ContextItem,
+  fields: { readonly author?: string; readonly status?: ContextItem.Status }
+): ContextItem.ContextItem => {
   switch (item._tag) {
     case "SystemMessage":
-      return new ContextItem.SystemMessage({ ...item, author }, true)
+      return new ContextItem.SystemMessage({ ...item, ...fields }, true)
     case "DeveloperMessage":
-      return new ContextItem.DeveloperMessage({ ...item, author }, true)
+      return new ContextItem.DeveloperMessage({ ...item, ...fields }, true)
     case "UserMessage":
-      return new ContextItem.UserMessage({ ...item, author }, true)
+      return new ContextItem.UserMessage({ ...item, ...fields }, true)
     case "ModelMessage":
-      return new ContextItem.ModelMessage({ ...item, author }, true)
+      return new ContextItem.ModelMessage({ ...item, ...fields }, true)
     case "Reasoning":
-      return new ContextItem.Reasoning({ ...item, author }, true)
+      return new ContextItem.Reasoning({ ...item, ...fields }, true)
     case "FunctionCall":
-      return new ContextItem.FunctionCall({ ...item, author }, true)
+      return new ContextItem.FunctionCall({ ...item, ...fields }, true)
     case "FunctionCallOutput":
-      return new ContextItem.FunctionCallOutput({ ...item, author }, true)
+      return new ContextItem.FunctionCallOutput({ ...item, ...fields }, true)
   }
 }
 
-const withStatus = (item: ContextItem.ContextItem, status: ContextItem.Status): ContextItem.ContextItem => {
-  switch (item._tag) {
-    case "SystemMessage":
-      return new ContextItem.SystemMessage({ ...item, status }, true)
-    case "DeveloperMessage":
-      return new ContextItem.DeveloperMessage({ ...item, status }, true)
-    case "UserMessage":
-      return new ContextItem.UserMessage({ ...item, status }, true)
-    case "ModelMessage":
-      return new ContextItem.ModelMessage({ ...item, status }, true)
-    case "Reasoning":
-      return new ContextItem.Reasoning({ ...item, status }, true)
-    case "FunctionCall":
-      return new ContextItem.FunctionCall({ ...item, status }, true)
-    case "FunctionCallOutput":
-      return new ContextItem.FunctionCallOutput({ ...item, status }, true)
-  }
-}
+const withAuthor = (item: ContextItem.ContextItem, author: string) => patch(item, { author })
+
+const withStatus = (item: ContextItem.ContextItem, status: ContextItem.Status) => patch(item, { status })

@@ -522,18 +522,7 @@ export const make = (options: Options): Effect.Effect<InferenceRunner.Service> =
         secret,
         idleTimeout
       })
-      return Provider.retrying(attempt, policy).pipe(
-        Stream.withSpan("OpenAiResponses.stream", {
-          kind: "client",
-          attributes: {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.system": "openai",
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": model,
-            "chorus.run_id": request.runId
-          }
-        })
-      )
+      return Provider.retrying(attempt, policy).pipe(Provider.withClientSpan("OpenAiResponses.stream", model, request.runId))
     }
     return { model: options.model, stream }
   })

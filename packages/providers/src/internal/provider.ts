@@ -381,3 +381,17 @@ export const mergeOptions = (
   }
   return merged as InferenceRunner.Options
 }
+
+/** The client span of one provider request, with OpenTelemetry GenAI attributes. */
+export const withClientSpan = (name: string, model: string, runId: string) =>
+<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+  Stream.withSpan(stream, name, {
+    kind: "client",
+    attributes: {
+      "gen_ai.operation.name": "chat",
+      "gen_ai.system": "openai",
+      "gen_ai.provider.name": "openai",
+      "gen_ai.request.model": model,
+      "chorus.run_id": runId
+    }
+  })
