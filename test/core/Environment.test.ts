@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Deferred, Effect, Fiber, Option, Ref, Schedule, Stream, TestClock } from "effect"
-import { ContextItem, Environment, Event, Participant, Reducer } from "@chorus/core"
+import { Cause, Chunk, Deferred, Effect, Fiber, Layer, Option, Ref, Schedule, Stream, TestClock } from "effect"
+import { ContextItem, Environment, Event, Journal, Participant, Reducer } from "@chorus/core"
 
 const delta = (itemId: string, text: string) => new Event.TextDelta({ itemId, contentIndex: 0, delta: text })
 const added = (id: string) =>
@@ -226,4 +226,48 @@ describe("Environment", () => {
       assert.isTrue(Option.isSome(Option.some(event)))
       assert.isFalse(Cause.isEmpty(Cause.die("x")))
     }).pipe(Effect.provide(Environment.layerMemory())))
+})
+
+describe("Environment on a failing journal", () => {
+  const flaky = (failures: number) =>
+    Effect.gen(function*() {
+      const memory = yield* Journal.makeMemory
+      let left = failures
+      const journal: Journal.Service = {
+        ...memory,
+        append: (events) =>
+          Effect.suspend(() =>
+            left-- > 0 ? Effect.fail(new Journal.JournalError({ operation: "append", detail: "disk full" })) : memory.append(events)
+          )
+      }
+      return journal
+    })
+
+  it.effect("a failed append is retried, and nothing is lost", () =>
+    Effect.gen(function*() {
+      const journal = yield* flaky(2)
+      yield* Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        yield* env.publish("a", interruptFor("x"))
+        const flushed = yield* Effect.fork(env.flush)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(flushed)
+      }).pipe(Effect.provide(Environment.layer().pipe(Layer.provide(Layer.succeed(Journal.Journal, journal)), Layer.orDie)))
+      const stored = yield* Stream.runCollect(journal.read())
+      assert.deepStrictEqual(Chunk.toReadonlyArray(stored).map((event) => event.payload._tag), ["InterruptRequested"])
+    }))
+
+  it.effect("a journal that keeps failing makes flush fail with the journal's error", () =>
+    Effect.gen(function*() {
+      const journal = yield* flaky(1_000)
+      const error = yield* Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        yield* env.publish("a", interruptFor("x"))
+        const flushed = yield* Effect.fork(Effect.flip(env.flush))
+        yield* TestClock.adjust("1 minute")
+        return yield* Fiber.join(flushed)
+      }).pipe(Effect.provide(Environment.layer().pipe(Layer.provide(Layer.succeed(Journal.Journal, journal)), Layer.orDie)))
+      assert.strictEqual(error._tag, "JournalError")
+      assert.include(error.message, "disk full")
+    }))
 })

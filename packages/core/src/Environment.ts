@@ -138,6 +138,8 @@ export class Environment extends Context.Tag("@chorus/core/Environment")<Environ
 export interface Options {
   /** Backlog (entries) past which a lagging subscriber's deltas are coalesced. Default 4096. */
   readonly coalesceAfter?: number | undefined
+  /** How a failed journal append is retried before the journal is declared broken. Default: 5 times, exponential from 100 ms. */
+  readonly appendRetry?: Schedule.Schedule<unknown, Journal.JournalError> | undefined
 }
 
 /** The author of the events the environment itself publishes. */
@@ -169,6 +171,7 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
     const members = new Map<string, { readonly kind: Event.ParticipantKind; readonly mailbox: Mailbox }>()
 
     // --- journal writer -----------------------------------------------------
+    const appendRetry = options?.appendRetry ?? Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
     let pending: Array<Event.Event> = []
     let persisted = nextSequence - 1
     let writerFailure: Journal.JournalError | undefined = undefined
@@ -201,7 +204,9 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
     const writer = Effect.gen(function*() {
       while (true) {
         const batch = yield* nextBatch
-        const written = yield* Effect.either(journal.append(batch))
+        // A failed append is retried (a full disk may be freed, a locked database unlocked) before the journal is
+        // declared broken: then `flush` fails with the error and it is logged.
+        const written = yield* Effect.either(journal.append(batch).pipe(Effect.retry(appendRetry)))
         if (Either.isLeft(written)) {
           writerFailure = written.left
           yield* Effect.logError("environment: the journal could not be written", written.left)
