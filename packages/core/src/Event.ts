@@ -86,11 +86,11 @@ export type Delta = TextDelta | RefusalDelta | ReasoningSummaryDelta | Reasoning
 
 /** Token usage of one inference. */
 export class Usage extends Schema.Class<Usage>("Usage")({
-  inputTokens: Schema.Finite,
-  outputTokens: Schema.Finite,
-  totalTokens: Schema.Finite,
-  cachedInputTokens: Schema.Finite,
-  reasoningTokens: Schema.Finite
+  inputTokens: Schema.NonNegativeInt,
+  outputTokens: Schema.NonNegativeInt,
+  totalTokens: Schema.NonNegativeInt,
+  cachedInputTokens: Schema.NonNegativeInt,
+  reasoningTokens: Schema.NonNegativeInt
 }) {
   /** No tokens. */
   static readonly zero = new Usage({
