@@ -1,0 +1,43 @@
+/**
+ * Linearity: the cost per delta of the Chorus run of `throughput.ts` (one
+ * agent, one observer, in-memory journal) at 10,000, 100,000 and 1,000,000
+ * deltas. A warm-up run at each size, then the median of several runs
+ * (fewer at the larger sizes). Nothing may grow with the length of the
+ * stream: the 1M cost should stay within 1.3x of the 10k cost.
+ */
+import { chorusEvents, chorusRun, script } from "./frameworks.js"
+import { compare, type Figure, gc, median } from "./support.js"
+
+const sizes = [
+  { n: 10_000, runs: 7 },
+  { n: 100_000, runs: 3 },
+  { n: 1_000_000, runs: 2 }
+] as const
+
+export const linearityBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
+  const costs: Array<{ readonly n: number; readonly nsPerDelta: number }> = []
+  for (const { n, runs } of sizes) {
+    const scripted = script(n)
+    const events = chorusEvents(scripted, "assistant")
+    gc()
+    await chorusRun(scripted, events)
+    const samples: Array<number> = []
+    for (let i = 0; i < runs; i++) {
+      gc()
+      const observed = await chorusRun(scripted, events)
+      samples.push((observed.ms * 1e6) / n)
+    }
+    log(`linearity ${n}: ${samples.map((ns) => ns.toFixed(0)).join(", ")} ns/delta`)
+    costs.push({ n, nsPerDelta: median(samples) })
+  }
+  const first = costs[0]!
+  return costs.map(({ n, nsPerDelta }) =>
+    n === first.n
+      ? { name: `linearity.chorus.${n}`, unit: "ns/delta", value: Math.round(nsPerDelta) }
+      : compare(
+        { name: `linearity.chorus.${n}`, unit: "ns/delta", value: Math.round(nsPerDelta) },
+        { name: `cost at ${first.n}`, value: Math.round(first.nsPerDelta) },
+        n === 1_000_000 ? { text: "<= 1.3x the cost at 10k", atMost: 1.3 } : undefined
+      )
+  )
+}

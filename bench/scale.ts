@@ -1,0 +1,212 @@
+/**
+ * Scale.
+ *
+ * - **Agents streaming at once**: N agents in one environment (in-memory
+ *   journal), each with its own scripted model of 1,000 text deltas (no
+ *   latency), all started by one user message, and one observer counting the
+ *   text. Agents use `visibility: { scope: "triggers" }`, so none keeps the
+ *   other agents' messages in its context (they only react to the user's
+ *   message anyway). Timed from the user message to the observer seeing the
+ *   N-th `RunEnded`; total deltas per second, CPU time, and the peak RSS
+ *   sampled every 10 ms (and its rise over the RSS before the run, scripts
+ *   included). A lagging observer receives deltas coalesced (the
+ *   environment's backpressure), so it is checked on the text, not on the
+ *   number of delta events.
+ * - **Idle agents**: N idle agents joined to one environment; after a full
+ *   GC before and after, the growth of the V8 heap (and of RSS) divided by N.
+ *   It includes each agent's fibers, queue, closures and mailbox, and its
+ *   `ParticipantJoined` event in the in-memory journal. The time until the
+ *   process is idle again is reported too: every agent's inbox receives the
+ *   join events of the agents after it.
+ *
+ * Agents as `Agent.make` builds them read every non-delta event of the
+ * environment through their controller (~10 µs of CPU per event per agent
+ * here), and by default (`resume: true`) replay the whole journal when they
+ * join, so N agents cost O(N²) in control events and replay alone: 1,000
+ * agents streaming, or joining 10,000 agents, takes minutes (10,000 default
+ * agents ran out of a 4 GB heap). Those two runs use **lean** agents: the
+ * inbox narrowed (`Participant.accepts`) to the events the controller acts
+ * on — `ItemDone` from others, `InterruptRequested` for itself, approval and
+ * clarification answers — which is the change suggested for `Agent.make` and
+ * changes nothing the agent does, and `resume: false` (a fresh environment
+ * has nothing to resume). Default agents are measured beside them at sizes
+ * that fit the run.
+ */
+import { Deferred, Effect, Layer } from "effect"
+import { Agent, Environment, type Event, InferenceRunner, Participant, Toolkit } from "@chorus/core"
+import { chorusEvents, playing, script, userMessage } from "./frameworks.js"
+import { compare, type Figure, gc, now, sampleRss } from "./support.js"
+
+const deltasPerAgent = 1_000
+
+type Kind = "default" | "lean"
+
+/** An agent; `lean`: no journal replay, and its inbox holds only the events its controller acts on. */
+const agent = (options: Agent.Options, kind: Kind) => {
+  if (kind === "default") return Agent.make(options)
+  const participant = Agent.make({ ...options, resume: false })
+  return {
+    ...participant,
+    accepts: (event: Event.Event) => {
+      const payload = event.payload
+      switch (payload._tag) {
+        case "ItemDone":
+          return event.author !== participant.id
+        case "InterruptRequested":
+          return payload.participant === participant.id
+        case "ApprovalAnswered":
+        case "ClarificationAnswered":
+          return true
+        default:
+          return false
+      }
+    }
+  }
+}
+
+/**
+ * Waits until the burst of work is over: less than 50 ms of CPU time over
+ * 200 ms (the GC's background threads may still sweep a large heap), at
+ * most 10 minutes.
+ */
+const quiesce = Effect.gen(function*() {
+  for (let i = 0; i < 3_000; i++) {
+    const before = process.cpuUsage()
+    yield* Effect.sleep("200 millis")
+    const used = process.cpuUsage(before)
+    if ((used.user + used.system) / 1000 < 50) return
+  }
+})
+
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since)
+  return (used.user + used.system) / 1e6
+}
+
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
+
+const concurrent = (agents: number, kind: Kind) =>
+  Effect.gen(function*() {
+    const env = yield* Environment.Environment
+    const scripted = script(deltasPerAgent)
+    const runners = Array.from({ length: agents }, (_, i) => playing(chorusEvents(scripted, `agent-${i}`, `msg_agent-${i}`)))
+    let chars = 0
+    let ended = 0
+    const allEnded = yield* Deferred.make<number>()
+    yield* env.join(Participant.observer("observer", (event) => {
+      const payload = event.payload
+      if (payload._tag === "TextDelta") {
+        chars += payload.delta.length
+      } else if (payload._tag === "RunEnded" && ++ended === agents) {
+        return Deferred.succeed(allEnded, now())
+      }
+      return Effect.void
+    }))
+    for (let i = 0; i < agents; i++) {
+      yield* env.join(agent({ id: `agent-${i}`, visibility: { scope: "triggers" } }, kind)).pipe(
+        Effect.provide(Layer.succeed(InferenceRunner.InferenceRunner, runners[i]!)),
+        Effect.provide(Toolkit.empty.layer)
+      )
+    }
+    // Every agent has started and read the join events before the clock starts.
+    yield* quiesce
+    gc()
+    const before = process.memoryUsage().rss
+    const rss = sampleRss()
+    const cpu = process.cpuUsage()
+    const start = now()
+    yield* env.publishAll("alice", userMessage("question", "alice", "Everybody, go."))
+    const end = yield* Deferred.await(allEnded)
+    const peak = rss.stop()
+    const cpuUsed = cpuSeconds(cpu)
+    if (chars !== agents * scripted.text.length) {
+      return yield* Effect.dieMessage(`the observer saw ${chars} chars of text, expected ${agents * scripted.text.length}`)
+    }
+    const seconds = (end - start) / 1000
+    return { seconds, rate: (agents * deltasPerAgent) / seconds, cpu: cpuUsed, peak, before }
+  }).pipe(Effect.provide(Environment.layerMemory()), Effect.scoped)
+
+const idleAgents = (agents: number, kind: Kind) =>
+  Effect.gen(function*() {
+    const env = yield* Environment.Environment
+    const runner = Layer.succeed(InferenceRunner.InferenceRunner, playing([]))
+    yield* quiesce
+    gc()
+    const heapBefore = process.memoryUsage().heapUsed
+    const rssBefore = process.memoryUsage().rss
+    const cpu = process.cpuUsage()
+    const start = now()
+    for (let i = 0; i < agents; i++) {
+      yield* env.join(agent({ id: `idle-${i}` }, kind)).pipe(Effect.provide(runner), Effect.provide(Toolkit.empty.layer))
+    }
+    yield* quiesce
+    // The quiet period that ends `quiesce` is not joining time.
+    const seconds = (now() - start) / 1000 - 0.2
+    const cpuUsed = cpuSeconds(cpu)
+    gc()
+    const heapAfter = process.memoryUsage().heapUsed
+    const rssAfter = process.memoryUsage().rss
+    const members = (yield* env.members).length
+    if (members !== agents) return yield* Effect.dieMessage(`${members} members, expected ${agents}`)
+    return { heap: (heapAfter - heapBefore) / agents, rss: (rssAfter - rssBefore) / agents, seconds, cpu: cpuUsed }
+  }).pipe(Effect.provide(Environment.layerMemory()), Effect.scoped)
+
+export const scaleBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
+  const figures: Array<Figure> = []
+  const streaming = async (agents: number, kind: Kind) => {
+    gc()
+    const run = await Effect.runPromise(concurrent(agents, kind))
+    log(
+      `scale: ${agents} ${kind} agents x ${deltasPerAgent} deltas in ${run.seconds.toFixed(2)} s ` +
+        `(${run.cpu.toFixed(1)} s CPU); RSS ${mib(run.before)} MiB before, peak ${mib(run.peak)} MiB`
+    )
+    return run
+  }
+  const idle = async (agents: number, kind: Kind) => {
+    gc()
+    const run = await Effect.runPromise(idleAgents(agents, kind))
+    log(
+      `scale: ${agents} idle ${kind} agents joined and settled in ${run.seconds.toFixed(2)} s (${run.cpu.toFixed(1)} s CPU); ` +
+        `${(run.heap / 1024).toFixed(2)} KiB heap, ${(run.rss / 1024).toFixed(2)} KiB RSS each`
+    )
+    return run
+  }
+  const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits
+  const kib = (bytes: number) => round(bytes / 1024, 2)
+
+  const small = 200
+  const smallDefault = await streaming(small, "default")
+  const smallLean = await streaming(small, "lean")
+  figures.push({ name: `scale.${small}-agents.default.throughput`, unit: "deltas/s", value: round(smallDefault.rate) })
+  figures.push({ name: `scale.${small}-agents.default.cpu`, unit: "s", value: round(smallDefault.cpu, 1) })
+  figures.push(compare(
+    { name: `scale.${small}-agents.lean.throughput`, unit: "deltas/s", value: round(smallLean.rate) },
+    { name: "default agents", value: round(smallDefault.rate) }
+  ))
+  const large = await streaming(1_000, "lean")
+  figures.push({ name: "scale.1000-agents.lean.throughput", unit: "deltas/s", value: round(large.rate) })
+  figures.push({ name: "scale.1000-agents.lean.cpu", unit: "s", value: round(large.cpu, 1) })
+  figures.push({ name: "scale.1000-agents.lean.peak-rss", unit: "MiB", value: mib(large.peak) })
+  figures.push({ name: "scale.1000-agents.lean.rss-rise", unit: "MiB", value: mib(large.peak - large.before) })
+
+  const idleDefault = await idle(1_000, "default")
+  figures.push({
+    name: "scale.1000-idle-agents.default.heap",
+    unit: "KiB/agent",
+    value: kib(idleDefault.heap),
+    target: { text: "< 10 KB (9.77 KiB)", holds: idleDefault.heap < 10_000 }
+  })
+  figures.push({ name: "scale.1000-idle-agents.default.join", unit: "s", value: round(idleDefault.seconds, 2) })
+  figures.push({ name: "scale.1000-idle-agents.default.join-cpu", unit: "s", value: round(idleDefault.cpu, 1) })
+  const idleLean = await idle(10_000, "lean")
+  figures.push({
+    name: "scale.10000-idle-agents.lean.heap",
+    unit: "KiB/agent",
+    value: kib(idleLean.heap),
+    target: { text: "< 10 KB (9.77 KiB)", holds: idleLean.heap < 10_000 }
+  })
+  figures.push({ name: "scale.10000-idle-agents.lean.rss", unit: "KiB/agent", value: kib(idleLean.rss) })
+  figures.push({ name: "scale.10000-idle-agents.lean.join", unit: "s", value: round(idleLean.seconds, 2) })
+  figures.push({ name: "scale.10000-idle-agents.lean.join-cpu", unit: "s", value: round(idleLean.cpu, 1) })
+  return figures
+}
