@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Arbitrary, Effect, Either, FastCheck, Schema } from "effect"
+import { Arbitrary, Effect, Either, Equal, FastCheck, Schema } from "effect"
 import { ContextItem, Event } from "@chorus/core"
 
 const items = Arbitrary.make(ContextItem.ContextItem)
@@ -93,5 +93,16 @@ describe("ContextItem", () => {
       content: [{ type: "input_text", text: "hello" }],
       chorus: { author: "alice" }
     })
+  })
+})
+
+describe("Event.unsafeMake", () => {
+  it("builds the same event as the constructor: equal, encodable, an Event", () => {
+    const fields = { sequence: 3, author: "a", timestamp: 7, payload: new Event.TextDelta({ itemId: "m", contentIndex: 0, delta: "x" }) }
+    const fast = Event.unsafeMake(fields)
+    const slow = new Event.Event(fields)
+    assert.instanceOf(fast, Event.Event)
+    assert.isTrue(Equal.equals(fast, slow))
+    assert.strictEqual(Schema.encodeSync(Event.Json)(fast), Schema.encodeSync(Event.Json)(slow))
   })
 })

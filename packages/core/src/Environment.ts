@@ -233,7 +233,7 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
     const stamp = (author: string, payload: Event.Payload): Event.Event => {
       const now = clock.unsafeCurrentTimeMillis()
       if (now > lastTimestamp) lastTimestamp = now
-      const event = new Event.Event({ sequence: nextSequence++, author, timestamp: lastTimestamp, payload }, true)
+      const event = Event.unsafeMake({ sequence: nextSequence++, author, timestamp: lastTimestamp, payload })
       pending.push(event)
       for (const mailbox of mailboxes) mailbox.offer(event)
       return event

@@ -404,6 +404,18 @@ export class Event extends Schema.Class<Event>("Event")({
   payload: Payload
 }) {}
 
+/**
+ * Builds a stamped event without the class constructor's defaults merge and
+ * validation: the environment's hot path, for fields it has just produced.
+ * The result is an ordinary `Event` instance (same prototype, same own fields).
+ */
+export const unsafeMake = (fields: {
+  readonly sequence: number
+  readonly author: string
+  readonly timestamp: number
+  readonly payload: Payload
+}): Event => Object.assign(Object.create(Event.prototype) as Event, fields)
+
 /** Events in their JSON form, for journals and wires. */
 export const Json = Schema.parseJson(Event)
 
