@@ -17,10 +17,12 @@ import { throughputBench } from "./throughput.js"
 
 const sections: ReadonlyArray<readonly [string, (log: (line: string) => void) => Promise<ReadonlyArray<Figure>>]> = [
   ["fanout", fanoutBench],
+  // Each throughput run has a process of its own; the peers run in this process only in `stop`, after the
+  // Chorus-only sections (a framework that ran in a process changes how fast the others run there).
   ["throughput", throughputBench],
-  ["stop", stopBench],
   ["linearity", linearityBench],
   ["scale", scaleBench],
+  ["stop", stopBench],
   // The journal benchmarks (bench/journal.ts) are another engineer's module; their figures are included as they are.
   ["journal", () => journalBench()]
 ]
