@@ -285,7 +285,8 @@ interface RunState {
   readonly runId: string
   state: Event.AgentState
   inferenceId: string | null
-  readonly open: Map<string, ContextItem.ContextItem>
+  /** Items streaming now, with their deltas so far (folded only if the run is cut: deltas stay cheap). */
+  readonly open: Map<string, { readonly item: ContextItem.ContextItem; readonly deltas: Array<Event.Delta> }>
   readonly calls: Map<string, ContextItem.FunctionCall>
   readonly answered: Set<string>
   /** Outputs published so far, by call id. */
@@ -509,7 +510,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             switch (event._tag) {
               case "ItemAdded": {
                 const item = event.item.author === me ? event.item : withAuthor(event.item, me)
-                state.open.set(item.id, item)
+                state.open.set(item.id, { item, deltas: [] })
                 return publish(new Event.ItemAdded({ item, runId: state.runId }, true))
               }
               case "ItemDone": {
@@ -526,8 +527,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
                 incompleteReason = event.incompleteReason
                 return Effect.void
               default: {
-                const open = state.open.get(event.itemId)
-                if (open !== undefined) state.open.set(event.itemId, Reducer.applyDelta(open, event))
+                state.open.get(event.itemId)?.deltas.push(event)
                 return publish(event)
               }
             }
@@ -802,7 +802,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const closeOpen = (state: RunState, reason: string) =>
       Effect.gen(function*() {
         const incompleteItems: Array<string> = []
-        for (const item of [...state.open.values()]) {
+        for (const { deltas, item: added } of [...state.open.values()]) {
+          const item = deltas.reduce(Reducer.applyDelta, added)
           incompleteItems.push(item.id)
           const closed = withStatus(item, "incomplete")
           if (closed._tag === "FunctionCall") state.calls.set(closed.callId, closed)
@@ -1142,7 +1143,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             continue
           }
           if (runOfItem.get(item.id) !== runId) continue
-          if (item.status === "in_progress") state.open.set(item.id, item)
+          // The transcript has folded its deltas already.
+          if (item.status === "in_progress") state.open.set(item.id, { item, deltas: [] })
           else if (item._tag === "FunctionCall") state.calls.set(item.callId, item)
         }
         for (const call of state.calls.values()) {
