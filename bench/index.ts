@@ -6,13 +6,13 @@
  *
  * `pnpm bench fanout stop` runs only the named sections.
  */
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { fanoutBench } from "./fanout.js"
 import { journalBench } from "./journal.js"
 import { linearityBench } from "./linearity.js"
 import { scaleBench } from "./scale.js"
 import { stopBench } from "./stop.js"
-import { type Figure, gc, machine, now, table } from "./support.js"
+import { type Figure, gc, machine, markdownTable, now, table } from "./support.js"
 import { throughputBench } from "./throughput.js"
 
 const sections: ReadonlyArray<readonly [string, (log: (line: string) => void) => Promise<ReadonlyArray<Figure>>]> = [
@@ -38,7 +38,8 @@ if (unknown.length > 0) {
 
 const host = machine()
 process.stdout.write(
-  `Chorus benchmarks on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Node ${host.node}\n` +
+  `Chorus benchmarks at ${host.commit}${host.packagesModified ? " (packages/ modified)" : ""} on ${host.cpu}, ` +
+    `${host.cores} cores, ${host.memoryGiB} GiB, Node ${host.node}\n` +
     `${Object.entries(host.versions).map(([name, version]) => `${name} ${version}`).join(", ")}\n\n`
 )
 
@@ -76,3 +77,23 @@ const results = {
 const file = new URL(wanted.length === 0 ? "./results.json" : "./results.partial.json", import.meta.url)
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
 process.stdout.write(`figures written to ${file.pathname}\n`)
+
+// A full run also refreshes the table of latest figures in BENCHMARKS.md (between its markers).
+if (wanted.length === 0) {
+  const notes = new URL("../BENCHMARKS.md", import.meta.url)
+  const start = "<!-- latest figures: start -->"
+  const end = "<!-- latest figures: end -->"
+  try {
+    const text = readFileSync(notes, "utf8")
+    const from = text.indexOf(start)
+    const to = text.indexOf(end)
+    if (from >= 0 && to > from) {
+      const header = `Run of ${results.date.slice(0, 16).replace("T", " ")} UTC on commit ${host.commit}` +
+        `${host.packagesModified ? " (with uncommitted changes in packages/)" : ""}, ${seconds} s in all:`
+      writeFileSync(notes, `${text.slice(0, from + start.length)}\n${header}\n\n${markdownTable(figures)}\n${text.slice(to)}`)
+      process.stdout.write(`latest figures written to ${notes.pathname}\n`)
+    }
+  } catch {
+    // No BENCHMARKS.md: nothing to refresh.
+  }
+}

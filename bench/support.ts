@@ -3,6 +3,7 @@
  * garbage collector handle, memory sampling and the description of the
  * machine the figures were taken on.
  */
+import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as Os from "node:os"
 import { setFlagsFromString } from "node:v8"
@@ -103,8 +104,20 @@ const versionOf = (path: string): string => {
   }
 }
 
+/** The commit the figures were taken on, and whether the packages' sources differed from it. */
+const source = () => {
+  const git = (...args: Array<string>) =>
+    execFileSync("git", args, { cwd: new URL("..", import.meta.url), encoding: "utf8" }).trim()
+  try {
+    return { commit: git("rev-parse", "--short", "HEAD"), packagesModified: git("status", "--porcelain", "--", "packages").length > 0 }
+  } catch {
+    return { commit: "unknown", packagesModified: false }
+  }
+}
+
 /** The machine and the versions the figures were taken with. */
 export const machine = () => ({
+  ...source(),
   cpu: Os.cpus()[0]?.model ?? "unknown",
   cores: Os.availableParallelism(),
   memoryGiB: Math.round(Os.totalmem() / 2 ** 30),
@@ -127,6 +140,21 @@ const formatNumber = (value: number): string => {
   if (abs >= 100) return value.toFixed(0)
   if (abs >= 10) return value.toFixed(1)
   return value.toFixed(2)
+}
+
+/** The figures as a Markdown table. */
+export const markdownTable = (figures: ReadonlyArray<Figure>): string => {
+  const rows = figures.map((figure) =>
+    [
+      `\`${figure.name}\``,
+      `${formatNumber(figure.value)} ${figure.unit}`,
+      figure.baseline === undefined ? "" : `${formatNumber(figure.baseline.value)} (${figure.baseline.name})`,
+      figure.ratio === undefined ? "" : `${figure.ratio.toFixed(2)}x`,
+      figure.target === undefined ? "" : `${figure.target.holds ? "holds" : "**missed**"}: ${figure.target.text}`
+    ].join(" | ")
+  )
+  return ["| figure | value | baseline | ratio | target |", "| --- | --- | --- | --- | --- |", ...rows.map((row) => `| ${row} |`)]
+    .join("\n")
 }
 
 /** The figures as a plain-text table. */
