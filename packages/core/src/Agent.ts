@@ -295,6 +295,17 @@ interface RunState {
   ended: boolean
 }
 
+const newRunState = (runId: string): RunState => ({
+  runId,
+  state: "idle",
+  inferenceId: null,
+  open: new Map(),
+  calls: new Map(),
+  answered: new Set(),
+  outputs: new Map(),
+  ended: false
+})
+
 type Pending =
   | { readonly _tag: "Approval"; readonly runId: string; readonly deferred: Deferred.Deferred<Decision> }
   | { readonly _tag: "Clarification"; readonly runId: string; readonly deferred: Deferred.Deferred<string> }
@@ -833,16 +844,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const startRun = (trigger: Queued, batch: ReadonlyArray<Queued>) =>
       Effect.gen(function*() {
         const runId = `${me}_run_${trigger.event.sequence}`
-        const state: RunState = {
-          runId,
-          state: "idle",
-          inferenceId: null,
-          open: new Map(),
-          calls: new Map(),
-          answered: new Set(),
-          outputs: new Map(),
-          ended: false
-        }
+        const state = newRunState(runId)
         for (const entry of batch) {
           if (deferred.delete(entry.item.id)) {
             yield* Ref.update(view, (current) => addToView(current, entry.item))
@@ -1122,16 +1124,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         if (openRun === undefined) return
         // A run cut by the restart.
         const runId = openRun
-        const state: RunState = {
-          runId,
-          state: "idle",
-          inferenceId: null,
-          open: new Map(),
-          calls: new Map(),
-          answered: new Set(),
-          outputs: new Map(),
-          ended: false
-        }
+        const state = newRunState(runId)
         const resumable: Array<readonly [ContextItem.FunctionCall, Stage]> = []
         for (const item of Reducer.items(transcript)) {
           if (item.author !== me) continue
