@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Deferred, Effect, Fiber, Layer, Option, Ref, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Layer, Ref, Schedule, Stream, TestClock } from "effect"
 import { ContextItem, Environment, Event, Journal, Participant, Reducer } from "@chorus/core"
 
 const delta = (itemId: string, text: string) => new Event.TextDelta({ itemId, contentIndex: 0, delta: text })
@@ -222,9 +222,11 @@ describe("Environment", () => {
       yield* env.join(Participant.make({ id: "dies", kind: "agent", run: () => Effect.die(new Error("kaput")) }))
       const failed = yield* env.waitFor((event) => event.payload._tag === "ParticipantFailed")
       assert.include((failed.payload as Event.ParticipantFailed).cause, "kaput")
+      // The environment goes on: the failed participant is gone, the next event is published and journaled.
+      assert.deepStrictEqual(yield* env.members, [])
       const event = yield* env.publish("a", interruptFor("z"))
-      assert.isTrue(Option.isSome(Option.some(event)))
-      assert.isFalse(Cause.isEmpty(Cause.die("x")))
+      const seen = yield* env.waitFor((e) => e.sequence === event.sequence)
+      assert.strictEqual(seen.payload._tag, "InterruptRequested")
     }).pipe(Effect.provide(Environment.layerMemory())))
 })
 

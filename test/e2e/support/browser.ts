@@ -3,7 +3,7 @@ import { Clock, Context, Data, Duration, Effect, Layer } from "effect"
 import { chromium } from "playwright-core"
 import type * as Playwright from "playwright-core"
 
-/** Where Debian's chromium lives (installed by scripts/ensure-chromium.sh). */
+/** Where Debian's chromium lives (installed by scripts/ensure-system-packages.sh). */
 export const executablePath = "/usr/bin/chromium"
 
 /** A browser call failed, or a page never reached the state a test waited for. */
@@ -36,7 +36,7 @@ export const layer = Layer.scoped(
               "--disable-sync"
             ]
           }))
-        : Effect.fail(new BrowserError({ detail: `${executablePath} is missing: run scripts/ensure-chromium.sh` }))
+        : Effect.fail(new BrowserError({ detail: `${executablePath} is missing: run scripts/ensure-system-packages.sh` }))
     ),
     (browser) => Effect.promise(() => browser.close())
   )
