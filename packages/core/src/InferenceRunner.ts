@@ -10,7 +10,7 @@
  */
 import { Context, Schema } from "effect"
 import type { Stream } from "effect"
-import type * as ContextItem from "./ContextItem.js"
+import * as ContextItem from "./ContextItem.js"
 import * as Event from "./Event.js"
 import type * as Tool from "./Tool.js"
 
@@ -52,6 +52,52 @@ export type StreamEvent =
   | Event.ReasoningDelta
   | Event.FunctionCallArgumentsDelta
   | Event.ItemDone
+  | Finished
+
+// ---------------------------------------------------------------------------
+// Provider-neutral parts (the contract every runner speaks)
+// ---------------------------------------------------------------------------
+
+/** The kind of item a part stream opens. */
+export const ItemKind = Schema.Literal("message", "reasoning", "function_call")
+export type ItemKind = typeof ItemKind.Type
+
+/**
+ * An item starts. Its deltas follow (keyed by `itemId`), then its {@link ItemEnd}.
+ * A function call names its `callId` and tool `name` here; other kinds leave them `null`.
+ */
+export class ItemStart extends Schema.TaggedClass<ItemStart>()("ItemStart", {
+  itemId: Schema.String,
+  kind: ItemKind,
+  callId: Schema.NullOr(Schema.String),
+  name: Schema.NullOr(Schema.String)
+}) {}
+
+/**
+ * An item ends. `final` is what the provider says the finished item holds, when it says
+ * anything (an encrypted reasoning blob, arguments sent only at the end, a final text);
+ * core reconciles it with the deltas already published by one documented rule.
+ */
+export class ItemEnd extends Schema.TaggedClass<ItemEnd>()("ItemEnd", {
+  itemId: Schema.String,
+  final: Schema.NullOr(ContextItem.ContextItem)
+}) {}
+
+/**
+ * What an inference stream yields: for each item an {@link ItemStart}, its deltas
+ * (the delta classes of {@link Event}), an {@link ItemEnd}; then one {@link Finished}.
+ * Items may interleave. Core assembles parts into items and checks their order: a delta
+ * before its item's start, a second start, an end for an item never started or a delta
+ * after its end is an `InferenceError` with reason `malformed_stream`.
+ */
+export type Part =
+  | ItemStart
+  | Event.TextDelta
+  | Event.RefusalDelta
+  | Event.ReasoningSummaryDelta
+  | Event.ReasoningDelta
+  | Event.FunctionCallArgumentsDelta
+  | ItemEnd
   | Finished
 
 /** Why an inference failed. */
