@@ -8,7 +8,7 @@ describe("examples/debate", () => {
   it.effect("two sides answer each other, a person interjects mid-debate, the judge closes after the exchanges", () =>
     Effect.gen(function*() {
       const env = yield* Environment.Environment
-      const models = yield* Debate.scriptedModels("100 millis")
+      const models = yield* Debate.scriptedModels("Tabs beat spaces", "100 millis")
       const verdict = yield* Debate.start({ topic: "Tabs beat spaces", exchanges: 3, models })
       const done = yield* Effect.fork(verdict)
       yield* Human.say("moderator", "Pro, you open.", { to: [Debate.pro] })
@@ -27,6 +27,8 @@ describe("examples/debate", () => {
       assert.strictEqual(count(Debate.judge), 1)
       assert.isAtLeast(count(Debate.pro), 3)
       assert.isAtLeast(count(Debate.con), 3)
+      // The scripted sides argue about the topic they were given.
+      for (const item of messages) assert.match(ContextItem.text(item), /tabs beat spaces/i, `${item.author}: ${ContextItem.text(item)}`)
       const answers = messages.filter((item) => ContextItem.text(item).includes("time zones"))
       assert.deepStrictEqual(answers.map((item) => item.author).sort(), [Debate.con, Debate.pro])
       // Nobody speaks after the verdict.

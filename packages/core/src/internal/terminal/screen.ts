@@ -60,6 +60,19 @@ export const inputRow = (input: InputLine, width: number): { readonly prompt: Li
   return { prompt, text: text.slice(start, start + room).join(""), column: used + input.cursor - start }
 }
 
+/** A line cut to the width, so that the terminal never wraps it (the region's height would be wrong). */
+export const fit = (line: Line, width: number): Line => {
+  let room = width
+  const spans: Array<Line[number]> = []
+  for (const span of line) {
+    if (room <= 0) break
+    const text = chars(span.text)
+    spans.push(text.length <= room ? span : { ...span, text: `${text.slice(0, Math.max(0, room - 1)).join("")}…` })
+    room -= text.length
+  }
+  return spans
+}
+
 /** Makes a screen over an output. */
 export const make = (output: Output): Screen => {
   const tty = output.isTTY === true
@@ -86,8 +99,8 @@ export const make = (output: Output): Screen => {
       }
       if (closed) return
       let out = erase()
-      for (const line of commit) out += `${paint(line, true)}\r\n`
-      for (const line of live) out += `${paint(line, true)}\r\n`
+      for (const line of commit) out += `${paint(fit(line, width()), true)}\r\n`
+      for (const line of live) out += `${paint(fit(line, width()), true)}\r\n`
       drawn = live.length + 1
       if (input !== undefined) {
         const row = inputRow(input, width())

@@ -84,7 +84,11 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
 
     const draw = (commit: ReadonlyArray<Line>) => {
       if (screen.width() !== view.width) view = View.resize(view, screen.width())
-      frame = { live: View.live(view, screen.liveRows()), input: typing ? inputLine() : undefined }
+      const hint = typing ? View.hint(view) : undefined
+      frame = {
+        live: hint === undefined ? View.live(view, screen.liveRows()) : [...View.live(view, screen.liveRows() - 1), hint],
+        input: typing ? inputLine() : undefined
+      }
       screen.draw(commit, frame.live, frame.input)
     }
 

@@ -250,7 +250,9 @@ export const update = (before: View, event: Event.Event): Update => {
     case "ClarificationAnswered":
       return { view: withoutPrompt(view, payload.callId), commit: status(`↳ ${event.author}: ${oneLine(payload.answer, 300)}`, width, "dim") }
     case "InputQueued": {
-      const text = view.messages.get(payload.itemId) ?? ""
+      // People's messages; agents queue each other's answers all the time, which says nothing to the reader.
+      const text = view.messages.get(payload.itemId)
+      if (text === undefined) return same()
       return {
         view: { ...view, queued: [...view.queued, { participant: payload.participant, itemId: payload.itemId, text }] },
         commit: status(`(queued for ${payload.participant}: it reads it when its current run ends)`, width, "dim")
@@ -338,11 +340,21 @@ export const live = (view: View, rows: number): Array<Line> => {
 }
 
 /** The input line's prompt. */
-export const promptText = (view: View): { readonly text: string; readonly style: "yellow" | "green" | "bold" } => {
+export const promptText = (view: View): { readonly text: string; readonly style: "yellow" | "bold" } => {
   const prompt = currentPrompt(view)
-  if (prompt?._tag === "Approval") return { text: `approve ${prompt.name}? y · n [reason] · or say what to do instead › `, style: "yellow" }
+  if (prompt?._tag === "Approval") return { text: `approve ${prompt.name}? › `, style: "yellow" }
   if (prompt?._tag === "Question") return { text: `answer ${prompt.author} › `, style: "yellow" }
-  const working = busy(view)
-  if (working.length > 0) return { text: `[${working.join(", ")} working · Ctrl-C stops] ${view.human} › `, style: "green" }
   return { text: `${view.human} › `, style: "bold" }
+}
+
+/** The line above the input line: how to answer the question asked, or who is working. */
+export const hint = (view: View): Line | undefined => {
+  const prompt = currentPrompt(view)
+  if (prompt?._tag === "Approval") {
+    return [{ text: `${indent}y approves · n [reason] rejects · anything else rejects and says what to do instead`, style: "yellow" }]
+  }
+  if (prompt?._tag === "Question") return [{ text: `${indent}${oneLine(prompt.question, view.width - 4)}`, style: "yellow" }]
+  const working = busy(view)
+  if (working.length > 0) return [{ text: `${indent}${working.join(", ")} working · Ctrl-C stops`, style: "dim" }]
+  return undefined
 }
