@@ -70,8 +70,9 @@ export const session = (tmux: Tmux, name: string, command: string, size: { reado
 export const blocks = (screen: string): Array<{ readonly label: string; readonly body: string }> => {
   const found: Array<{ label: string; body: string }> = []
   for (const line of screen.split("\n")) {
-    // Blank lines, and notes in parentheses under a block (queued, steered...).
-    if (line.trim() === "" || /^ +\(.*\)$/.test(line)) continue
+    // Blank lines, notes in parentheses under a block (queued, steered...), and the lines above the input line
+    // (who is working, how to answer, the queue): they are not part of any block.
+    if (line.trim() === "" || /^ +\(.*\)$/.test(line) || /^ +(⧗ queued for |y approves · )|^ +\S.* working · Ctrl-C stops$/.test(line)) continue
     if (!line.startsWith(" ")) found.push({ label: line.trim(), body: "" })
     else if (found.length > 0) found[found.length - 1]!.body += ` ${line.trim()}`
   }

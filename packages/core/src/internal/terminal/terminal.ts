@@ -69,6 +69,8 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
     let editor = Editor.empty
     let ctrlC = 0
     let inputEnded = false
+    /** Lines read from input that is not a terminal, given one at a time, as a person would type them. */
+    const pending: Array<string> = []
     let sent = 0
     let seen = 0
     let lastSequence = -1
@@ -139,18 +141,31 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
           return onLine(submitted.line)
         }
         case "Line":
-          return onLine(key.text)
+          pending.push(key.text)
+          return Effect.void
         default:
           editor = Editor.edit(editor, key)
           return Effect.void
       }
     }
 
-    // After the input ends, the terminal is done once everything it sent was answered and all stays quiet.
-    const settleCheck = (timer: FiberHandle.FiberHandle) =>
-      inputEnded && seen >= sent && View.isQuiet(view)
+    // Piped input is typed as a person would: the next line once the question it may answer is asked, or once
+    // everything is quiet (what was sent is answered); after the last line, the terminal is done when all is quiet.
+    const settleCheck = (timer: FiberHandle.FiberHandle): Effect.Effect<unknown> => {
+      if (pending.length > 0 && View.currentPrompt(view) !== undefined) {
+        return Effect.zipRight(onLine(pending.shift() ?? ""), Effect.suspend(() => settleCheck(timer)))
+      }
+      return (pending.length > 0 || inputEnded) && seen >= sent && View.isQuiet(view)
         ? FiberHandle.run(timer, Effect.zipRight(Effect.sleep(settleMillis), Queue.offer(signals, { _tag: "Settled", after: lastSequence })))
         : FiberHandle.clear(timer)
+    }
+
+    const onSettled = (timer: FiberHandle.FiberHandle, after: number): Effect.Effect<unknown> => {
+      if (after !== lastSequence || !View.isQuiet(view)) return Effect.void
+      const line = pending.shift()
+      if (line === undefined) return inputEnded ? leave : Effect.void
+      return Effect.zipRight(onLine(line), Effect.suspend(() => settleCheck(timer)))
+    }
 
     const renderer: Participant.Participant = {
       id: options.id ?? "terminal",
@@ -184,7 +199,7 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
                   return settleCheck(timer)
                 }))
               case "Settled":
-                return signal.after === lastSequence && View.isQuiet(view) ? leave : Effect.void
+                return onSettled(timer, signal.after)
             }
           }
           draw([])

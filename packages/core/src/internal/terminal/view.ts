@@ -221,7 +221,11 @@ export const update = (before: View, event: Event.Event): Update => {
       return { view: withoutPrompt(view, payload.callId), commit: status(`✓ approved by ${payload.by}`, width, "green") }
     case "FunctionCallRejected": {
       // The person's own words (or nothing), never the text the model is shown about the rejection.
-      const reason = payload.reason.trim() === "" || payload.reason === "rejected" ? "" : `: ${oneLine(payload.reason, 300)}`
+      const reason = payload.reason.trim() === "" || payload.reason === "rejected"
+        ? ""
+        : payload.reason.startsWith("instead: ")
+        ? `, who asked instead: ${oneLine(payload.reason.slice("instead: ".length), 300)}`
+        : `: ${oneLine(payload.reason, 300)}`
       return {
         view: settle(view, payload.callId),
         commit: status(`✗ ${nameOf(view, payload.callId)} rejected by ${payload.by}${reason}`, width, "red")
