@@ -3,8 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema, TestClock } from "effect"
 import { PassThrough } from "node:stream"
-import { Environment, Human, InputStream, ScriptedModel, Terminal, Tool, Toolkit } from "@chorus/core"
-import type { Event } from "@chorus/core"
+import { ContextItem, Environment, Event, Human, InputStream, ScriptedModel, Terminal, Tool, Toolkit } from "@chorus/core"
 import { events, joinAgent, joinHuman, runEnded, runEndedAdvancing } from "../support/agents.js"
 
 const poem = "Streams of small words arrive, each one as soon as it is written, and nobody has to wait for the end of the answer."
@@ -32,6 +31,8 @@ const blocks = (lines: ReadonlyArray<string>) => {
   }
   return found.map((block) => ({ ...block, body: block.body.trim() }))
 }
+
+const callFields = { id: "c1", author: "assistant", status: "completed" as const, callId: "call-1", name: "write_file" }
 
 const wordsOf = (text: string) => new Set(text.split(/\s+/).filter((word) => word !== ""))
 
@@ -144,6 +145,24 @@ describe("Terminal", () => {
       for (const event of yield* events) after = Terminal.update(after, event).view
       assert.deepStrictEqual(plainLines(Terminal.live(after, 20)), [])
       assert.include(Terminal.render(yield* events, { width: 70 }), "(queued for assistant")
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("what a model or a tool says never reaches the terminal as a control sequence", () =>
+    Effect.gen(function*() {
+      const written: Array<string> = []
+      const terminal = yield* Terminal.make({ output: { write: (chunk: string) => written.push(chunk), isTTY: true, columns: 80, rows: 24 }, history: false })
+      const env = yield* Environment.Environment
+      yield* env.join(terminal.renderer)
+      const item = ContextItem.modelText({ id: "m1", author: "assistant", text: "ok \x1b[2J\x1b[H\x1b]0;pwned\x07gone\u009b31m\r\n\tdone\u0000" })
+      yield* env.publish("assistant", new Event.ItemDone({ item, runId: null, to: [], policy: null }))
+      yield* env.publish("assistant", new Event.ItemDone({ item: new ContextItem.FunctionCall({ ...callFields, arguments: "{\"path\": \"a.py\"" }), runId: null, to: [], policy: null }))
+      yield* TestClock.adjust("1 second")
+      const out = written.join("")
+      // Only our own sequences: styles, clear to end of screen, cursor up and right.
+      assert.notInclude(out.replace(/\x1b\[(?:[0-9;]*m|J|[0-9]+A|[0-9]+C)/g, ""), "\x1b")
+      for (const control of ["\x07", "\u009b", "\u0000"]) assert.notInclude(out, control)
+      assert.include(out, "ok [2J[H]0;pwnedgone31m\r\n    done")
+      assert.include(out, `(arguments are not JSON) {"path": "a.py"`)
     }).pipe(Effect.provide(Environment.layerMemory())))
 
   it("approval answers: y approves, n takes a reason, other text redirects, blank asks again", () => {
