@@ -18,7 +18,7 @@ class MemoryProvider implements OAuthClientProvider {
   saved: OAuthTokens | undefined
   verifier = ""
   code: string | undefined
-  constructor(readonly clientMetadataUrl?: string) {}
+  constructor(readonly clientMetadataUrl: string) {}
   get redirectUrl() { return redirect }
   get clientMetadata() { return { client_name: "sdk-baseline", redirect_uris: [redirect] } }
   clientInformation() { return this.info }
