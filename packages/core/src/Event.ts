@@ -411,6 +411,15 @@ export class ElicitationCancelled extends Schema.TaggedClass<ElicitationCancelle
   reason: Schema.String
 }) {}
 
+/**
+ * An MCP server needs a person to authorize access (OAuth authorization code): open `url` in a browser; the
+ * redirect comes back to the client on 127.0.0.1. The URL holds no secret (PKCE keeps the code useless to others).
+ */
+export class AuthorizationRequested extends Schema.TaggedClass<AuthorizationRequested>()("AuthorizationRequested", {
+  server: Schema.String,
+  url: Schema.String
+}) {}
+
 /** Any event payload. */
 export const Payload = Schema.Union(
   ItemAdded,
@@ -457,7 +466,8 @@ export const Payload = Schema.Union(
   ElicitationAnswered,
   ElicitationResolved,
   ElicitationAnswerRefused,
-  ElicitationCancelled
+  ElicitationCancelled,
+  AuthorizationRequested
 )
 export type Payload = typeof Payload.Type
 
@@ -554,7 +564,8 @@ const wireNames: { readonly [K in Payload["_tag"]]: string } = {
   ElicitationAnswered: "chorus.elicitation.answered",
   ElicitationResolved: "chorus.elicitation.resolved",
   ElicitationAnswerRefused: "chorus.elicitation.answer_refused",
-  ElicitationCancelled: "chorus.elicitation.cancelled"
+  ElicitationCancelled: "chorus.elicitation.cancelled",
+  AuthorizationRequested: "chorus.authorization.requested"
 }
 
 /** The event's name on an external wire: OpenResponses names, or `chorus.`-prefixed extensions. */
