@@ -32,7 +32,7 @@
  */
 import type { Event as CoreEvent, Tool } from "@chorus/core"
 import { Context, Data, Layer } from "effect"
-import type { Duration, Effect, Queue, Schedule, Scope } from "effect"
+import type { Duration, Effect, Option, Queue, Schedule, Scope } from "effect"
 import * as internal from "./internal/client.js"
 import type { McpServerError } from "./internal/error.js"
 import type * as McpConfig from "./McpConfig.js"
@@ -167,6 +167,8 @@ export interface ElicitationRequest {
   readonly requestedSchema: Readonly<Record<string, unknown>>
   /** Completes, with why, when no answer is needed any more (the call ended, the server withdrew it or was lost). */
   readonly cancelled: Effect.Effect<string>
+  /** Why it was cancelled, if it was (without waiting). */
+  readonly cancelledReason: Effect.Effect<Option.Option<string>>
 }
 
 /** The answer to an elicitation; accepted content is checked and completed with the schema's defaults. */

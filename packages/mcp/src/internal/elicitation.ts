@@ -37,7 +37,9 @@ export const handle = (options: Options, params: ElicitRequest["params"]) =>
       callId: call?.callId ?? null,
       message: params.message,
       requestedSchema,
-      cancelled: Deferred.await(cancelled)
+      cancelled: Deferred.await(cancelled),
+      cancelledReason: Effect.flatMap(Deferred.poll(cancelled), (done) =>
+        done._tag === "None" ? Effect.succeedNone : Effect.asSome(done.value))
     }).pipe(
       Effect.raceFirst(Deferred.await(cancelled).pipe(Effect.as<McpClient.ElicitationResult>({ action: "cancel" }))),
       // Interrupted by the SDK (the server cancelled the request, or the connection closed).
