@@ -226,7 +226,7 @@ const OAuthEntry = Schema.Struct({
 const HttpEntry = Schema.Struct({
   url: HttpUrl,
   headers: Schema.optionalWith(Secrets, { exact: true }),
-  oauth: Schema.optionalWith(Schema.Union(Schema.Literal(true), OAuthEntry), { exact: true })
+  oauth: Schema.optionalWith(OAuthEntry, { exact: true })
 })
 
 const Common = Schema.Struct({
@@ -351,7 +351,9 @@ const decodeEntry = (name: string, entry: unknown): Either.Either<Server | null,
   }
   if (httpWanted) {
     if (!hasUrl) return fail("url", "is required")
-    return Either.flatMap(parse(HttpEntry, entry), (decoded) => {
+    // `"oauth": true` is the authorization code grant with every default.
+    const withOAuth = entry.oauth === true ? { ...entry, oauth: {} } : entry
+    return Either.flatMap(parse(HttpEntry, withOAuth), (decoded) => {
       const oauth = decoded.oauth === undefined ? undefined : oauthOf(decoded.oauth)
       if (oauth?.grant === "client_credentials" && oauth.clientId === undefined) {
         return fail("oauth.clientId", "is required for the client_credentials grant")
