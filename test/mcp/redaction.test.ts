@@ -5,7 +5,7 @@ import * as Http from "node:http"
 import type * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { McpClient, McpConfig } from "@chorus/mcp"
-import { Cause, Effect, Layer, Queue } from "effect"
+import { Cause, Effect, Queue } from "effect"
 import * as Servers from "./servers.js"
 
 const token = "tok_9f8e7d6c5b4a39281706"
