@@ -59,7 +59,7 @@ const logAuthorization = (request: McpClient.AuthorizationRequest) =>
     Effect.annotateLogs({ mcpServer: request.server })
   )
 
-export const make = Effect.fnUntraced(function*(config: McpConfig.McpConfig, options?: McpClient.Options) {
+export const make = Effect.fn("McpClient.make")(function*(config: McpConfig.McpConfig, options?: McpClient.Options) {
   const mainScope = yield* Effect.scope
   const runFork = yield* FiberSet.makeRuntime<never>()
   // Connections live in this scope; the finalizer added below (after it, so it runs before it) marks every
