@@ -253,12 +253,12 @@ export const open = (context: Context, entry: Entry): Effect.Effect<Connection, 
     const pid = transport instanceof StdioClientTransport ? transport.pid : null
     connection = { client, pid, scope, broken }
     if (started._tag === "Right") return connection
-    const problem = yield* Ref.get(broken)
     yield* Scope.close(scope, Exit.void)
-    if (Option.isSome(problem)) {
-      return yield* McpServerError.of(server.name, "malformed_response", problem.value, { cause: started.left })
-    }
     const typed = yield* classifyOn(entry, connection, "initialize", started.left)
+    const problem = yield* Ref.get(broken)
+    if (Option.isSome(problem)) {
+      return yield* McpServerError.of(server.name, "malformed_response", problem.value, { cause: typed.cause })
+    }
     if (typed.reason === "unauthorized") return yield* typed
     const tail = yield* stderrTail(entry)
     const where = server._tag === "StdioServer" ? `"${server.command}"` : new URL(server.url).origin
