@@ -165,6 +165,32 @@ describe("Terminal", () => {
       assert.include(out, `(arguments are not JSON) {"path": "a.py"`)
     }).pipe(Effect.provide(Environment.layerMemory())))
 
+  it.effect("an MCP elicitation is a prompt: a bad value is refused with the reason, name=value pairs answer it", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const written: Array<string> = []
+      const terminal = yield* Terminal.make({ output: { write: (chunk: string) => written.push(chunk) }, history: false })
+      yield* env.join(terminal.renderer)
+      const requestedSchema = {
+        type: "object",
+        properties: { name: { type: "string" }, age: { type: "integer", minimum: 0 } },
+        required: ["name", "age"]
+      }
+      yield* env.publish("mcp", new Event.ElicitationRequested({ elicitationId: "e1", callId: null, server: "everything", message: "Who are you?", requestedSchema }))
+      yield* terminal.key({ _tag: "Line", text: "name=Ada, age=many" })
+      yield* terminal.key({ _tag: "Line", text: "name=Ada, age=36" })
+      const answered = yield* env.waitFor((event) => event.payload._tag === "ElicitationAnswered")
+      assert.strictEqual(answered.author, "you")
+      assert.deepStrictEqual((answered.payload as Event.ElicitationAnswered).content, { name: "Ada", age: 36 })
+      assert.strictEqual((answered.payload as Event.ElicitationAnswered).action, "accept")
+      const out = written.join("")
+      assert.include(out, "everything · asks you\n  Who are you?\n  fields: name (string, required), age (integer, required)")
+      assert.include(out, "try again")
+      assert.deepStrictEqual(Terminal.parseElicitation("decline", requestedSchema), { action: "decline", content: null })
+      assert.deepStrictEqual(Terminal.parseElicitation("{\"name\":\"Bo\",\"age\":3}", requestedSchema), { action: "accept", content: { name: "Bo", age: 3 } })
+      assert.isUndefined(Terminal.parseElicitation("just words", requestedSchema))
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
   it("approval answers: y approves, n takes a reason, other text redirects, blank asks again", () => {
     assert.deepStrictEqual(Terminal.parseApproval("y"), { _tag: "Approve" })
     assert.deepStrictEqual(Terminal.parseApproval(" Yes "), { _tag: "Approve" })

@@ -10,9 +10,10 @@
  * - Reasoning is dimmed; a tool call shows its arguments once, formatted,
  *   then its status (approved, running, its result, rejected with the
  *   person's reason, failed, cancelled).
- * - Approvals and clarification questions become prompts: `y`, `n` with a
- *   reason (`n too risky`), or any other text to reject the call and say what
- *   to do instead. Messages waiting in an agent's queue stay shown until it
+ * - Approvals, clarification questions and MCP elicitations become prompts:
+ *   `y`, `n` with a reason (`n too risky`), or any other text to reject the
+ *   call and say what to do instead; an elicitation takes `name=value` pairs
+ *   (or a JSON object), `decline` or `cancel`. Messages waiting in an agent's queue stay shown until it
  *   reads them.
  * - The input line has line editing (arrows, Home/End, Ctrl-A/E/U/K/W) and
  *   history (Up/Down). Ctrl-C stops the agents' runs, and quits when nothing
@@ -44,6 +45,7 @@
  * @since 0.1.0
  */
 import type { Effect, Layer, Scope } from "effect"
+import type * as Environment from "./Environment.js"
 import type * as Event from "./Event.js"
 import * as editor from "./internal/terminal/editor.js"
 import * as keyboard from "./internal/terminal/keyboard.js"
@@ -65,7 +67,7 @@ export type Style = Text.Style
 /** A terminal. */
 export interface Terminal {
   /** The renderer: join it to the environment first, so it sees everything (and the history of a resumed one). */
-  readonly renderer: Participant.Participant
+  readonly renderer: Participant.Participant<never, Environment.Environment>
   /** What the person does, for a `Human`: `env.join(Human.make({ id })).pipe(Effect.provide(terminal.layer))`. */
   readonly layer: Layer.Layer<InputStream.InputStream>
   /** Reads the keyboard until the scope closes, then restores the terminal's mode. */
@@ -104,6 +106,13 @@ export const render: (events: Iterable<Event.Event>, options: { readonly width: 
 
 /** What an answer to an approval means: approve, reject with an optional reason, or do something else instead. */
 export const parseApproval: (line: string) => editor.Approval | undefined = editor.parseApproval
+
+/** What an answer to an MCP elicitation means: `name=value` pairs or a JSON object accept, `decline`, `cancel`. */
+export const parseElicitation: (
+  line: string,
+  schema: Readonly<Record<string, unknown>>
+) => { readonly action: "accept" | "decline" | "cancel"; readonly content: Record<string, unknown> | null } | undefined =
+  editor.parseElicitation
 
 /** The line editor: the line, its cursor, its history. */
 export type Editor = editor.Editor

@@ -151,8 +151,48 @@ export const parseApproval = (line: string): Approval | undefined => {
   return { _tag: "Redirect", instead: text }
 }
 
+/** What a person's answer to an elicitation means; `undefined` when the line answers nothing. */
+export const parseElicitation = (
+  line: string,
+  schema: Readonly<Record<string, unknown>>
+): { readonly action: "accept" | "decline" | "cancel"; readonly content: Record<string, unknown> | null } | undefined => {
+  const text = line.trim()
+  if (text === "") return undefined
+  if (/^(decline|no|n)$/i.test(text)) return { action: "decline", content: null }
+  if (/^cancel$/i.test(text)) return { action: "cancel", content: null }
+  if (text.startsWith("{")) {
+    try {
+      const parsed: unknown = JSON.parse(text)
+      return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+        ? { action: "accept", content: parsed as Record<string, unknown> }
+        : undefined
+    } catch {
+      return undefined
+    }
+  }
+  const properties = typeof schema.properties === "object" && schema.properties !== null ? schema.properties as Record<string, { readonly type?: unknown }> : {}
+  const names = Object.keys(properties)
+  const typed = (name: string, value: string): unknown => {
+    const type = properties[name]?.type
+    if (type === "number" || type === "integer") return value.trim() === "" ? value : Number(value)
+    if (type === "boolean") return /^(true|yes|y)$/i.test(value) ? true : /^(false|no|n)$/i.test(value) ? false : value
+    if (type === "array") return value.split("|").map((item) => item.trim())
+    return value
+  }
+  // One field: the line is its value.
+  if (!text.includes("=") && names.length === 1 && names[0] !== undefined) return { action: "accept", content: { [names[0]]: typed(names[0], text) } }
+  const content: Record<string, unknown> = {}
+  for (const pair of text.split(/[,;](?=\s*[\w-]+\s*=)/)) {
+    const at = pair.indexOf("=")
+    if (at < 0) return undefined
+    const name = pair.slice(0, at).trim()
+    content[name] = typed(name, pair.slice(at + 1).trim())
+  }
+  return { action: "accept", content }
+}
+
 /** The input a submitted line gives under a prompt, or `undefined` when it answers nothing (ask again). */
-export const reply = (prompt: Prompt, line: string): InputStream.Input | undefined => {
+export const reply = (prompt: Exclude<Prompt, { readonly _tag: "Elicitation" }>, line: string): InputStream.Input | undefined => {
   if (prompt._tag === "Question") {
     return line.trim() === "" ? undefined : new InputStream.Answer({ callId: prompt.callId, answer: line.trim() })
   }

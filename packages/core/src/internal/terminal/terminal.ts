@@ -4,8 +4,10 @@
  *
  * @internal
  */
-import { Deferred, Effect, FiberHandle, Layer, Queue, Stream } from "effect"
+import { Deferred, Effect, Either, FiberHandle, Layer, Queue, Stream } from "effect"
 import type { Scope } from "effect"
+import * as Elicitation from "../../Elicitation.js"
+import * as Environment from "../../Environment.js"
 import type * as Event from "../../Event.js"
 import * as InputStream from "../../InputStream.js"
 import type * as Participant from "../../Participant.js"
@@ -43,7 +45,7 @@ type Signal =
 
 /** A terminal. */
 export interface Terminal {
-  readonly renderer: Participant.Participant
+  readonly renderer: Participant.Participant<never, Environment.Environment>
   readonly layer: Layer.Layer<InputStream.InputStream>
   readonly key: (key: Editor.Key) => Effect.Effect<void>
   readonly keyboard: Effect.Effect<void, never, Scope.Scope>
@@ -98,12 +100,33 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
 
     const leave = Deferred.succeed(quit, undefined)
 
+    /** The environment the renderer joined (set when it starts), to answer elicitations in. */
+    const joined = yield* Deferred.make<Environment.Environment["Type"]>()
+    const environment = Deferred.await(joined)
+
     const offer = (input: InputStream.Input) => Queue.offer(inputs, input)
 
     const onLine = (line: string): Effect.Effect<unknown> => {
       const text = line.trim()
       if (text === "/quit" || text === "/exit") return leave
       const prompt = View.currentPrompt(view)
+      if (prompt?._tag === "Elicitation") {
+        const parsed = Editor.parseElicitation(line, prompt.schema)
+        const checked = parsed === undefined || parsed.action !== "accept" || parsed.content === null
+          ? Either.right(parsed?.content ?? null)
+          : Either.map(Elicitation.validate(prompt.schema, parsed.content), (content): Record<string, unknown> | null => content)
+        if (parsed === undefined || Either.isLeft(checked)) {
+          say(Either.isLeft(checked) ? `${checked.left.message}; try again.` : "Answer name=value, … (or a JSON object), decline, or cancel.", "yellow")
+          return Effect.void
+        }
+        view = View.answer(view, prompt.callId)
+        return Effect.flatMap(environment, (env) =>
+          Elicitation.answer(human, {
+            elicitationId: prompt.callId,
+            action: parsed.action,
+            content: checked.right as Event.ElicitationContent | null
+          }).pipe(Effect.provideService(Environment.Environment, env), Effect.orDie))
+      }
       if (prompt !== undefined) {
         const input = Editor.reply(prompt, line)
         if (input === undefined) {
@@ -167,12 +190,13 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
       return Effect.zipRight(onLine(line), Effect.suspend(() => settleCheck(timer)))
     }
 
-    const renderer: Participant.Participant = {
+    const renderer: Participant.Participant<never, Environment.Environment> = {
       id: options.id ?? "terminal",
       kind: "observer",
       replay: options.history ?? true,
       run: (inbox, start) =>
         Effect.gen(function*() {
+          yield* Deferred.succeed(joined, yield* Environment.Environment)
           const timer = yield* FiberHandle.make()
           const history: Array<Line> = []
           const onEvent = (event: Event.Event) => {

@@ -32,6 +32,14 @@ export interface Block {
 export type Prompt =
   | { readonly _tag: "Approval"; readonly callId: string; readonly author: string; readonly name: string }
   | { readonly _tag: "Question"; readonly callId: string; readonly author: string; readonly question: string }
+  /** An MCP server asks for a form (`callId` is the elicitation's id). */
+  | {
+    readonly _tag: "Elicitation"
+    readonly callId: string
+    readonly author: string
+    readonly server: string
+    readonly schema: Readonly<Record<string, unknown>>
+  }
 
 /** A message waiting in an agent's queue. */
 export interface Queued {
@@ -253,6 +261,40 @@ export const update = (before: View, event: Event.Event): Update => {
     }
     case "ClarificationAnswered":
       return { view: withoutPrompt(view, payload.callId), commit: status(`↳ ${event.author}: ${oneLine(payload.answer, 300)}`, width, "dim") }
+    case "ElicitationRequested": {
+      const prompt: Prompt = {
+        _tag: "Elicitation",
+        callId: payload.elicitationId,
+        author: event.author,
+        server: payload.server,
+        schema: payload.requestedSchema
+      }
+      const fields = fieldsOf(payload.requestedSchema)
+      return {
+        view: { ...view, prompts: [...view.prompts, prompt] },
+        commit: [
+          header(payload.server, "asks you", "yellow"),
+          ...body(payload.message, width, "yellow"),
+          ...(fields.length === 0 ? [] : status(`fields: ${fields.join(", ")}`, width, "dim"))
+        ]
+      }
+    }
+    case "ElicitationResolved":
+      return {
+        view: withoutPrompt(view, payload.elicitationId),
+        commit: status(`↳ ${payload.action === "accept" ? "answered" : payload.action === "decline" ? "declined" : "cancelled"} by ${payload.by}`, width, "dim")
+      }
+    case "ElicitationCancelled":
+      return { view: withoutPrompt(view, payload.elicitationId), commit: status(`(the question was withdrawn: ${oneLine(payload.reason, 200)})`, width, "dim") }
+    case "ElicitationAnswerRefused": {
+      // Ask again: the answer did not count.
+      const answered = new Set(view.answered)
+      answered.delete(payload.elicitationId)
+      return {
+        view: { ...view, answered },
+        commit: status(`(answer not applied: ${payload.reason.replace(/_/g, " ")}${payload.detail === null ? "" : `: ${oneLine(payload.detail, 200)}`})`, width, "yellow")
+      }
+    }
     case "InputQueued": {
       // People's messages; agents queue each other's answers all the time, which says nothing to the reader.
       const text = view.messages.get(payload.itemId)
@@ -343,11 +385,22 @@ export const live = (view: View, rows: number): Array<Line> => {
   return [...shown.slice(Math.max(0, shown.length - room)), ...queued.slice(0, rows)]
 }
 
+/** The fields of an elicitation's form: `name (type, required)`. */
+export const fieldsOf = (schema: Readonly<Record<string, unknown>>): Array<string> => {
+  const properties = typeof schema.properties === "object" && schema.properties !== null ? schema.properties as Record<string, unknown> : {}
+  const required = Array.isArray(schema.required) ? schema.required : []
+  return Object.entries(properties).map(([name, property]) => {
+    const type = typeof property === "object" && property !== null && "type" in property ? String(property.type) : "value"
+    return `${name} (${type}${required.includes(name) ? ", required" : ""})`
+  })
+}
+
 /** The input line's prompt. */
 export const promptText = (view: View): { readonly text: string; readonly style: "yellow" | "bold" } => {
   const prompt = currentPrompt(view)
   if (prompt?._tag === "Approval") return { text: `approve ${prompt.name}? › `, style: "yellow" }
   if (prompt?._tag === "Question") return { text: `answer ${prompt.author} › `, style: "yellow" }
+  if (prompt?._tag === "Elicitation") return { text: `answer ${prompt.server} › `, style: "yellow" }
   return { text: `${view.human} › `, style: "bold" }
 }
 
@@ -358,6 +411,9 @@ export const hint = (view: View): Line | undefined => {
     return [{ text: `${indent}y approves · n [reason] rejects · anything else rejects and says what to do instead`, style: "yellow" }]
   }
   if (prompt?._tag === "Question") return [{ text: `${indent}${oneLine(prompt.question, view.width - 4)}`, style: "yellow" }]
+  if (prompt?._tag === "Elicitation") {
+    return [{ text: `${indent}name=value, … (or a JSON object) answers · decline · cancel`, style: "yellow" }]
+  }
   const working = busy(view)
   if (working.length > 0) return [{ text: `${indent}${working.join(", ")} working · Ctrl-C stops`, style: "dim" }]
   return undefined
