@@ -89,6 +89,12 @@ describe("Tool.make", () => {
     assert.strictEqual(tool.definition.nonStrictReason, "turned off by the tool's options")
   })
 
+  it("an empty struct is a tool without parameters: a closed empty object, strict", () => {
+    const tool = Tool.make("now", { description: "", parameters: Schema.Struct({}), handler })
+    assert.deepStrictEqual(tool.definition.parameters, { type: "object", properties: {}, required: [], additionalProperties: false })
+    assert.isTrue(tool.definition.strict)
+  })
+
   it("closed objects with required (nullable) fields are strict, with no reason given", () => {
     class Params extends Schema.Class<Params>("Params")({ path: Schema.String, depth: Schema.NullOr(Schema.Number) }) {}
     const tool = Tool.make("list", { description: "", parameters: Params, handler })

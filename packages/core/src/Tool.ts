@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, JSONSchema, Schema } from "effect"
+import { Effect, JSONSchema, Schema, SchemaAST } from "effect"
 import type * as ContextItem from "./ContextItem.js"
 
 /** A JSON Schema object, as sent to a model. */
@@ -102,6 +102,11 @@ export class ToolDefinitionError extends Schema.TaggedError<ToolDefinitionError>
 
 /** The JSON Schema of a parameter schema, without a top-level `$ref`. Throws when a part has no JSON Schema. */
 export const jsonSchema = <A, I>(schema: Schema.Schema<A, I, never>): JsonSchema => {
+  // An empty struct is "no parameters"; Effect renders it as "any object or array".
+  const encoded = SchemaAST.encodedAST(schema.ast)
+  if (SchemaAST.isTypeLiteral(encoded) && encoded.propertySignatures.length === 0 && encoded.indexSignatures.length === 0) {
+    return { type: "object", properties: {}, required: [], additionalProperties: false }
+  }
   const definitions: Record<string, JSONSchema.JsonSchema7> = {}
   const root = JSONSchema.fromAST(schema.ast, { definitions, topLevelReferenceStrategy: "skip" }) as unknown as Record<
     string,
