@@ -1,0 +1,254 @@
+/**
+ * The routes' handlers.
+ *
+ * @internal
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Activity, Commands, Environment, Event, Human } from "@chorus/core"
+import { Effect, HashMap, HashSet, Option, Schema, Stream } from "effect"
+import type * as Conversations from "../Conversations.js"
+import * as EventStream from "./eventStream.js"
+import { accepted, decodeBody, NonBlank, Refused, refusalResponse } from "./http.js"
+import * as ResponsesApi from "./responsesApi.js"
+import * as Snapshot from "./snapshot.js"
+import * as UiMessageStream from "./uiMessageStream.js"
+
+/** Maps a request to the participant it speaks for, or refuses it. */
+export type Speaker = (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<string, Refused>
+
+export interface Options {
+  readonly conversations: Conversations.Conversations
+  readonly speaker: Speaker
+  readonly maxBodyBytes: number
+  readonly maxResponsesBodyBytes: number
+}
+
+/** `POST /messages`. */
+export const MessageBody = Schema.Struct({
+  text: NonBlank,
+  policy: Schema.optional(Schema.NullOr(Event.BusyPolicy))
+})
+
+/** `POST /interrupt`; the participant defaults to the agent running now. */
+export const InterruptBody = Schema.Struct({
+  participant: Schema.optional(NonBlank),
+  runId: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+/** `POST /approvals`. */
+export const ApprovalBody = Schema.Struct({
+  callId: NonBlank,
+  approved: Schema.Boolean,
+  reason: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+/** `POST /clarifications`. */
+export const ClarificationBody = Schema.Struct({
+  callId: NonBlank,
+  answer: NonBlank
+})
+
+const isLoopback = (address: string) =>
+  address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1" || address.startsWith("127.")
+
+/** The default speaker: one local human, for requests from this machine only. */
+export const localHuman = (id: string): Speaker => (request) =>
+  Option.match(request.remoteAddress, {
+    onNone: () => Effect.fail(new Refused({ status: 403, detail: "only local requests may speak here" })),
+    onSome: (address) =>
+      isLoopback(address)
+        ? Effect.succeed(id)
+        : Effect.fail(new Refused({ status: 403, detail: "only local requests may speak here" }))
+  })
+
+export const make = (options: Options) => {
+  const keyed = options.conversations.mode === "keyed"
+  const prefix = keyed ? "/conversations/:conversation" : ""
+
+  const environment = Effect.gen(function*() {
+    const params = yield* HttpRouter.params
+    const id = params["conversation"] ?? ""
+    const found = yield* options.conversations.get(id)
+    if (Option.isNone(found)) return yield* new Refused({ status: 404, detail: `no conversation "${id}"` })
+    return found.value
+  })
+
+  const speaker = Effect.flatMap(HttpServerRequest.HttpServerRequest, options.speaker)
+
+  const body = <A, I>(schema: Schema.Schema<A, I, never>, expected: string) =>
+    decodeBody(schema, { maxBytes: options.maxBodyBytes, expected })
+
+  const events = Effect.gen(function*() {
+    const env = yield* environment
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const resume = yield* resumeOf(request)
+    const frames = EventStream.frames(env, resume).pipe(
+      Stream.orDie,
+      // A comment now and then keeps proxies from closing an idle stream.
+      Stream.merge(Stream.tick("15 seconds").pipe(Stream.drop(1), Stream.as(": keep-alive\n\n")), { haltStrategy: "left" }),
+      Stream.encodeText
+    )
+    return HttpServerResponse.stream(frames, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    })
+  })
+
+  const snapshot = Effect.gen(function*() {
+    const env = yield* environment
+    return HttpServerResponse.unsafeJson(yield* Effect.orDie(Snapshot.make(env)))
+  })
+
+  const messages = Effect.gen(function*() {
+    const env = yield* environment
+    const who = yield* speaker
+    const input = yield* body(MessageBody, "{ \"text\": string, \"policy\"?: \"queue\" | \"steer\" | \"interrupt\" | \"drop\" }")
+    const sequence = (yield* env.lastSequence) + 1
+    const item = yield* sayAs(env, who, input.text, input.policy ?? null)
+    return accepted({ item_id: item, sequence })
+  })
+
+  const interrupt = Effect.gen(function*() {
+    const env = yield* environment
+    const who = yield* speaker
+    const input = yield* body(InterruptBody, "{ \"participant\"?: string, \"runId\"?: string | null }")
+    const participant = input.participant ?? (yield* runningAgent(env))
+    if (participant === undefined) return yield* new Refused({ status: 409, detail: "no agent is running" })
+    const event = yield* env.interrupt({ participant, runId: input.runId ?? undefined, by: who })
+    return accepted({ participant, run_id: input.runId ?? null, sequence: event.sequence })
+  })
+
+  const approvals = Effect.gen(function*() {
+    const env = yield* environment
+    const who = yield* speaker
+    const input = yield* body(ApprovalBody, "{ \"callId\": string, \"approved\": boolean, \"reason\"?: string | null }")
+    // Checked before publishing: a wrong request is the requester's problem, not every participant's.
+    const commands = yield* Effect.orDie(env.snapshot(Commands.reducer))
+    const command = HashMap.get(commands, input.callId)
+    if (Option.isNone(command)) return yield* new Refused({ status: 404, detail: `no function call "${input.callId}" is known here` })
+    if (command.value.status !== "awaiting_approval") {
+      return yield* new Refused({ status: 409, detail: `function call "${input.callId}" does not wait for an approval (it is ${command.value.status})` })
+    }
+    const event = yield* env.publish(who, new Event.ApprovalAnswered({ callId: input.callId, approved: input.approved, reason: input.reason ?? null }))
+    return accepted({ sequence: event.sequence })
+  })
+
+  const clarifications = Effect.gen(function*() {
+    const env = yield* environment
+    const who = yield* speaker
+    const input = yield* body(ClarificationBody, "{ \"callId\": string, \"answer\": string }")
+    const activity = yield* Effect.orDie(env.snapshot(Activity.reducer))
+    if (!HashSet.has(activity.pendingQuestions, input.callId)) {
+      return yield* new Refused({ status: 404, detail: `no question "${input.callId}" waits for an answer` })
+    }
+    const event = yield* env.publish(who, new Event.ClarificationAnswered({ callId: input.callId, answer: input.answer }))
+    return accepted({ sequence: event.sequence })
+  })
+
+  // The slot for MCP elicitation answers: the environment's elicitation events are being added to core.
+  const elicitations = Effect.gen(function*() {
+    yield* environment
+    yield* speaker
+    return yield* new Refused({ status: 501, detail: "elicitation answers are not available on this server yet" })
+  })
+
+  const chat = Effect.gen(function*() {
+    const env = yield* environment
+    const who = yield* speaker
+    // The transport sends the whole history and fields of its own: the larger limit, extra fields ignored.
+    const request = yield* decodeBody(UiMessageStream.Request, {
+      maxBytes: options.maxResponsesBodyBytes,
+      expected: UiMessageStream.expected,
+      excess: "ignore"
+    })
+    const action = UiMessageStream.action(request)
+    if (action === undefined) {
+      return yield* new Refused({ status: 400, detail: "the last message is neither a user message with text nor answered tool approvals" })
+    }
+    const stream = UiMessageStream.encode(UiMessageStream.chunks({ env, speaker: who }, action))
+    return HttpServerResponse.stream(Stream.encodeText(stream), {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-vercel-ai-ui-message-stream": "v1", "x-accel-buffering": "no" }
+    })
+  })
+
+  const responses = Effect.gen(function*() {
+    const env = yield* environment
+    const who = yield* Effect.mapError(speaker, (error) => new Refused({ ...error, shape: "openai" }))
+    const request = yield* decodeBody(ResponsesApi.Request, {
+      maxBytes: options.maxResponsesBodyBytes,
+      expected: ResponsesApi.expected,
+      excess: "ignore",
+      shape: "openai"
+    })
+    const text = ResponsesApi.inputText(request)
+    if (text === undefined) {
+      return yield* new Refused({ status: 400, detail: "the input has no user message with text", shape: "openai" })
+    }
+    const events = ResponsesApi.events({ env, speaker: who }, request, text)
+    if (request.stream === true) {
+      const frames = Stream.map(events, (event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      return HttpServerResponse.stream(Stream.encodeText(frames), {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+      })
+    }
+    return HttpServerResponse.unsafeJson(yield* ResponsesApi.collect(events))
+  })
+
+  return HttpRouter.empty.pipe(
+    HttpRouter.get(`${prefix}/events`, events),
+    HttpRouter.get(`${prefix}/snapshot`, snapshot),
+    HttpRouter.post(`${prefix}/messages`, messages),
+    HttpRouter.post(`${prefix}/interrupt`, interrupt),
+    HttpRouter.post(`${prefix}/approvals`, approvals),
+    HttpRouter.post(`${prefix}/clarifications`, clarifications),
+    HttpRouter.post(`${prefix}/elicitations`, elicitations),
+    HttpRouter.post(`${prefix}/chat`, chat),
+    HttpRouter.post(`${prefix}/v1/responses`, responses),
+    HttpRouter.catchTag("Refused", (error) => Effect.succeed(refusalResponse(error)))
+  )
+}
+
+const sayAs = (env: Environment.Service, who: string, text: string, policy: Event.BusyPolicy | null) =>
+  Effect.gen(function*() {
+    const item = yield* Human.say(who, text, { policy }).pipe(Effect.provideService(Environment.Environment, env))
+    return item.id
+  })
+
+/** The agent whose run an interrupt without a participant stops: the one running now, else the first agent. */
+const runningAgent = (env: Environment.Service) =>
+  Effect.gen(function*() {
+    const activity = yield* Effect.orDie(env.snapshot(Activity.reducer))
+    const participants = [...HashMap.values(activity.participants)].filter((p) => p.kind === "agent" && p.present)
+    return (participants.find((p) => p.runId !== null) ?? participants[0])?.id
+  })
+
+/** Where an event stream resumes: `Last-Event-ID`, else `?journal=&after=`, else `?from=` (default 0). */
+const resumeOf = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function*() {
+    const lastEventId = request.headers["last-event-id"]
+    if (lastEventId !== undefined && lastEventId !== "") {
+      const parsed = EventStream.parseEventId(lastEventId)
+      if (parsed === undefined) {
+        return yield* new Refused({ status: 400, detail: "Last-Event-ID must be an id this server sent (<journal>.<sequence>)" })
+      }
+      return parsed
+    }
+    const query = new URL(request.url, "http://localhost").searchParams
+    const number = (name: string) => {
+      const value = query.get(name)
+      if (value === null || value === "") return Effect.succeed(undefined)
+      return /^\d{1,15}$/.test(value)
+        ? Effect.succeed(Number(value))
+        : Effect.fail(new Refused({ status: 400, detail: `${name} must be a sequence number (0 or more), got "${value.slice(0, 40)}"` }))
+    }
+    const journal = query.get("journal") ?? undefined
+    if (journal !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(journal)) {
+      return yield* new Refused({ status: 400, detail: "journal must be a journal identity this server sent" })
+    }
+    const after = yield* number("after")
+    if (after !== undefined) return { journal, after }
+    const from = yield* number("from")
+    return { journal, after: (from ?? 0) - 1 }
+  })
