@@ -4,7 +4,7 @@
  * @internal
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Activity, Commands, Environment, Event, Human } from "@chorus/core"
+import { Activity, Commands, Environment, Event, Human, InputStream } from "@chorus/core"
 import { Effect, HashMap, HashSet, Option, Schema, Stream } from "effect"
 import type * as Conversations from "../Conversations.js"
 import * as EventStream from "./eventStream.js"
@@ -73,7 +73,20 @@ export const make = (options: Options) => {
     return found.value
   })
 
-  const speaker = Effect.flatMap(HttpServerRequest.HttpServerRequest, options.speaker)
+  const speakerOf = Effect.flatMap(HttpServerRequest.HttpServerRequest, options.speaker)
+
+  /** The participant a request speaks for, joined as a human the first time it speaks (so its approvals count). */
+  const ensureJoined = (env: Environment.Service, who: string) =>
+    Effect.gen(function*() {
+      const members = yield* env.members
+      if (!members.some((member) => member.id === who)) {
+        yield* env.join(Human.make({ id: who })).pipe(
+          Effect.provide(InputStream.layer(Stream.never)),
+          Effect.provideService(Environment.Environment, env),
+          Effect.catchTag("ParticipantAlreadyJoined", () => Effect.void)
+        )
+      }
+    })
 
   const body = <A, I>(schema: Schema.Schema<A, I, never>, expected: string) =>
     decodeBody(schema, { maxBytes: options.maxBodyBytes, expected })
@@ -101,8 +114,9 @@ export const make = (options: Options) => {
 
   const messages = Effect.gen(function*() {
     const env = yield* environment
-    const who = yield* speaker
+    const who = yield* speakerOf
     const input = yield* body(MessageBody, "{ \"text\": string, \"policy\"?: \"queue\" | \"steer\" | \"interrupt\" | \"drop\" }")
+    yield* ensureJoined(env, who)
     const sequence = (yield* env.lastSequence) + 1
     const item = yield* sayAs(env, who, input.text, input.policy ?? null)
     return accepted({ item_id: item, sequence })
@@ -110,8 +124,9 @@ export const make = (options: Options) => {
 
   const interrupt = Effect.gen(function*() {
     const env = yield* environment
-    const who = yield* speaker
+    const who = yield* speakerOf
     const input = yield* body(InterruptBody, "{ \"participant\"?: string, \"runId\"?: string | null }")
+    yield* ensureJoined(env, who)
     const participant = input.participant ?? (yield* runningAgent(env))
     if (participant === undefined) return yield* new Refused({ status: 409, detail: "no agent is running" })
     const event = yield* env.interrupt({ participant, runId: input.runId ?? undefined, by: who })
@@ -120,7 +135,7 @@ export const make = (options: Options) => {
 
   const approvals = Effect.gen(function*() {
     const env = yield* environment
-    const who = yield* speaker
+    const who = yield* speakerOf
     const input = yield* body(ApprovalBody, "{ \"callId\": string, \"approved\": boolean, \"reason\"?: string | null }")
     // Checked before publishing: a wrong request is the requester's problem, not every participant's.
     const commands = yield* Effect.orDie(env.snapshot(Commands.reducer))
@@ -129,18 +144,20 @@ export const make = (options: Options) => {
     if (command.value.status !== "awaiting_approval") {
       return yield* new Refused({ status: 409, detail: `function call "${input.callId}" does not wait for an approval (it is ${command.value.status})` })
     }
+    yield* ensureJoined(env, who)
     const event = yield* env.publish(who, new Event.ApprovalAnswered({ callId: input.callId, approved: input.approved, reason: input.reason ?? null }))
     return accepted({ sequence: event.sequence })
   })
 
   const clarifications = Effect.gen(function*() {
     const env = yield* environment
-    const who = yield* speaker
+    const who = yield* speakerOf
     const input = yield* body(ClarificationBody, "{ \"callId\": string, \"answer\": string }")
     const activity = yield* Effect.orDie(env.snapshot(Activity.reducer))
     if (!HashSet.has(activity.pendingQuestions, input.callId)) {
       return yield* new Refused({ status: 404, detail: `no question "${input.callId}" waits for an answer` })
     }
+    yield* ensureJoined(env, who)
     const event = yield* env.publish(who, new Event.ClarificationAnswered({ callId: input.callId, answer: input.answer }))
     return accepted({ sequence: event.sequence })
   })
@@ -148,13 +165,13 @@ export const make = (options: Options) => {
   // The slot for MCP elicitation answers: the environment's elicitation events are being added to core.
   const elicitations = Effect.gen(function*() {
     yield* environment
-    yield* speaker
+    yield* speakerOf
     return yield* new Refused({ status: 501, detail: "elicitation answers are not available on this server yet" })
   })
 
   const chat = Effect.gen(function*() {
     const env = yield* environment
-    const who = yield* speaker
+    const who = yield* speakerOf
     // The transport sends the whole history and fields of its own: the larger limit, extra fields ignored.
     const request = yield* decodeBody(UiMessageStream.Request, {
       maxBytes: options.maxResponsesBodyBytes,
@@ -165,6 +182,7 @@ export const make = (options: Options) => {
     if (action === undefined) {
       return yield* new Refused({ status: 400, detail: "the last message is neither a user message with text nor answered tool approvals" })
     }
+    yield* ensureJoined(env, who)
     const stream = UiMessageStream.encode(UiMessageStream.chunks({ env, speaker: who }, action))
     return HttpServerResponse.stream(Stream.encodeText(stream), {
       contentType: "text/event-stream",
@@ -174,7 +192,7 @@ export const make = (options: Options) => {
 
   const responses = Effect.gen(function*() {
     const env = yield* environment
-    const who = yield* Effect.mapError(speaker, (error) => new Refused({ ...error, shape: "openai" }))
+    const who = yield* Effect.mapError(speakerOf, (error) => new Refused({ ...error, shape: "openai" }))
     const request = yield* decodeBody(ResponsesApi.Request, {
       maxBytes: options.maxResponsesBodyBytes,
       expected: ResponsesApi.expected,
@@ -185,6 +203,7 @@ export const make = (options: Options) => {
     if (text === undefined) {
       return yield* new Refused({ status: 400, detail: "the input has no user message with text", shape: "openai" })
     }
+    yield* ensureJoined(env, who)
     const events = ResponsesApi.events({ env, speaker: who }, request, text)
     if (request.stream === true) {
       const frames = Stream.map(events, (event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
