@@ -30,6 +30,14 @@ export class Tracker {
     return runId !== null && runId === this.runId
   }
 
+  /** Is this the event that ends the run (or drops the message)? */
+  ends(event: Event.Event): boolean {
+    const p = event.payload
+    if (p._tag === "RunEnded") return this.isRun(p.runId)
+    return p._tag === "InputDropped" && this.target._tag === "Message" && p.itemId === this.target.itemId &&
+      this.runId === undefined
+  }
+
   /** Does the event belong to the run? Updates what the run owns. */
   accept(event: Event.Event): boolean {
     if (this.done) return false
@@ -105,5 +113,6 @@ export class Tracker {
 export const follow = <E, R>(events: Stream.Stream<Event.Event, E, R>, tracker: Tracker) =>
   events.pipe(
     Stream.filter((event) => tracker.accept(event)),
-    Stream.takeUntil(() => tracker.done)
+    // Judged per event, not from the tracker's flag: a chunk is filtered as a whole before it is cut.
+    Stream.takeUntil((event) => tracker.ends(event))
   )
