@@ -63,7 +63,7 @@ const require = createRequire(import.meta.url)
 /** The page's libraries, bundled by their authors for a browser (UMD / IIFE builds). */
 export const assets: Readonly<Record<string, string>> = {
   "marked.js": NodePath.join(NodePath.dirname(require.resolve("marked/package.json")), "lib", "marked.umd.js"),
-  "purify.js": NodePath.join(NodePath.dirname(require.resolve("dompurify/package.json")), "dist", "purify.min.js")
+  "purify.js": require.resolve("dompurify/purify.min.js")
 }
 
 /** The page with its configuration filled in. */
