@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Event } from "@chorus/core"
-import { Routes } from "@chorus/server"
-import { Effect } from "effect"
-import { readSse, served } from "./support/fixture.js"
+import { Environment, Event } from "@chorus/core"
+import { Conversations, Routes } from "@chorus/server"
+import { Effect, Layer, Option } from "effect"
+import { joinAgent, readSse, served } from "./support/fixture.js"
 import type { SseFrame } from "./support/fixture.js"
 
 const post = (url: string, body: unknown, headers?: Record<string, string>) =>
@@ -170,5 +170,26 @@ describe("@chorus/server routes over HTTP", () => {
       assert.strictEqual(response.status, 202)
       const ended = yield* env.waitFor((e) => e.payload._tag === "RunEnded")
       assert.strictEqual((ended.payload as Event.RunEnded).outcome, "interrupted")
+    }).pipe(Effect.scoped))
+
+  it.live("one environment per conversation: the path names it, an unknown one is a 404", () =>
+    Effect.gen(function*() {
+      const open = new Map<string, Environment.Service>()
+      for (const id of ["alpha", "beta"]) {
+        const context = yield* Layer.build(Environment.layerMemory())
+        open.set(id, yield* joinAgent().pipe(Effect.provide(context)))
+      }
+      const server = yield* Routes.serve(Routes.router({
+        conversations: Conversations.keyed((id) => Effect.succeed(Option.fromNullable(open.get(id))))
+      }))
+      const base = server.url.replace(/\/$/, "")
+      const sent = yield* promise(() => post(`${base}/conversations/beta/messages`, { text: "hi beta" }))
+      assert.strictEqual(sent.status, 202)
+      const said = yield* open.get("beta")!.waitFor((e) => e.payload._tag === "ItemDone" && e.payload.item._tag === "UserMessage")
+      assert.strictEqual(said.author, "you")
+      const alpha = yield* promise(async () => (await fetch(`${base}/conversations/alpha/snapshot`)).json() as Promise<SnapshotJson>)
+      assert.deepStrictEqual(alpha.items, [])
+      const missing = yield* promise(() => post(`${base}/conversations/gamma/messages`, { text: "hi" }))
+      assert.strictEqual(missing.status, 404)
     }).pipe(Effect.scoped))
 })
