@@ -11,7 +11,8 @@
  *
  * @internal
  */
-import { Environment, Event } from "@chorus/core"
+import { Event } from "@chorus/core"
+import type { Environment, Journal } from "@chorus/core"
 import { Effect, Option, Schema, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as OpenResponses from "./openResponses.js"
@@ -27,7 +28,9 @@ export const journalIdentity = (first: Event.Event): string =>
   Crypto.createHash("sha256").update(encodeJson(first)).digest("base64url").slice(0, 16)
 
 /** The environment's journal identity, or none while it holds no event. */
-export const currentIdentity = (env: Environment.Service) =>
+export const currentIdentity = (
+  env: Environment.Service
+): Effect.Effect<Option.Option<string>, Journal.JournalError | Journal.JournalCorrupted> =>
   Effect.gen(function*() {
     if ((yield* env.lastSequence) < 0) return Option.none<string>()
     const first = yield* env.waitFor(() => true, { from: 0 })
@@ -54,7 +57,10 @@ const frame = (name: string, data: unknown, id?: string) =>
  * output indexes are a fold over the whole history) and sends what the client
  * has not seen.
  */
-export const frames = (env: Environment.Service, resume: Resume) =>
+export const frames = (
+  env: Environment.Service,
+  resume: Resume
+): Stream.Stream<string, Journal.JournalError | Journal.JournalCorrupted> =>
   Stream.unwrapScoped(Effect.map(env.subscribe({ from: 0 }), (subscription) => {
     const encoder = OpenResponses.initial()
     let journal = ""

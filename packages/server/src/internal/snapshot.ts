@@ -61,9 +61,9 @@ const reducer = Reducer.zip(Reducer.zip(Reducer.transcript, Commands.reducer), R
 /** The snapshot of one environment, as JSON-ready data. */
 export const make = (env: Environment.Service) =>
   Effect.gen(function*() {
-    const journal = yield* EventStream.currentIdentity(env)
+    const journal = yield* Effect.orDie(EventStream.currentIdentity(env))
     // The page resumes the event stream right after the last event folded here: no gap, no delta twice.
-    const [[transcript, commands], [activity, more]] = yield* env.snapshot(reducer)
+    const [[transcript, commands], [activity, more]] = yield* Effect.orDie(env.snapshot(reducer))
     return {
       journal: Option.getOrNull(journal),
       last_sequence: more.lastSequence,
