@@ -192,4 +192,15 @@ describe("@chorus/server routes over HTTP", () => {
       const missing = yield* promise(() => post(`${base}/conversations/gamma/messages`, { text: "hi" }))
       assert.strictEqual(missing.status, 404)
     }).pipe(Effect.scoped))
+
+  it.live("POST /clarifications answers a question an agent asked, as the speaker", () =>
+    Effect.gen(function*() {
+      const { url, env } = yield* served()
+      yield* env.publish("assistant", new Event.ClarificationRequested({ callId: "call_q", question: "Which folder?" }))
+      const response = yield* promise(() => post(`${url}/clarifications`, { callId: "call_q", answer: "the notes folder" }))
+      assert.strictEqual(response.status, 202)
+      const answer = yield* env.waitFor((e) => e.payload._tag === "ClarificationAnswered")
+      assert.strictEqual(answer.author, "you")
+      assert.strictEqual((answer.payload as Event.ClarificationAnswered).answer, "the notes folder")
+    }).pipe(Effect.scoped))
 })
