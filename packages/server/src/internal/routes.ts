@@ -61,170 +61,180 @@ export const localHuman = (id: string): Speaker => (request) =>
         : Effect.fail(new Refused({ status: 403, detail: "only local requests may speak here" }))
   })
 
-export const make = (options: Options) => {
-  const keyed = options.conversations.mode === "keyed"
-  const prefix = keyed ? "/conversations/:conversation" : ""
+/** The environment the request is about (404 when the conversation is unknown). */
+const environmentOf = (options: Options) => Effect.gen(function*() {
+  const params = yield* HttpRouter.params
+  const id = params["conversation"] ?? ""
+  const found = yield* options.conversations.get(id)
+  if (Option.isNone(found)) return yield* new Refused({ status: 404, detail: `no conversation "${id}"` })
+  return found.value
+})
 
-  const environment = Effect.gen(function*() {
-    const params = yield* HttpRouter.params
-    const id = params["conversation"] ?? ""
-    const found = yield* options.conversations.get(id)
-    if (Option.isNone(found)) return yield* new Refused({ status: 404, detail: `no conversation "${id}"` })
-    return found.value
+/** The participant the request speaks for, as the hook says. */
+const speakerOf = (options: Options) => Effect.flatMap(HttpServerRequest.HttpServerRequest, options.speaker)
+
+/** The participant a request speaks for, joined as a human the first time it speaks (so its approvals count). */
+const ensureJoined = (env: Environment.Service, who: string) =>
+  Effect.gen(function*() {
+    const members = yield* env.members
+    if (!members.some((member) => member.id === who)) {
+      yield* env.join(Human.make({ id: who })).pipe(
+        Effect.provide(InputStream.layer(Stream.never)),
+        Effect.provideService(Environment.Environment, env),
+        Effect.catchTag("ParticipantAlreadyJoined", () => Effect.void)
+      )
+    }
   })
 
-  const speakerOf = Effect.flatMap(HttpServerRequest.HttpServerRequest, options.speaker)
+/** The body of a small endpoint, decoded. */
+const body = <A, I>(options: Options, schema: Schema.Schema<A, I, never>, expected: string) =>
+  decodeBody(schema, { maxBytes: options.maxBodyBytes, expected })
 
-  /** The participant a request speaks for, joined as a human the first time it speaks (so its approvals count). */
-  const ensureJoined = (env: Environment.Service, who: string) =>
-    Effect.gen(function*() {
-      const members = yield* env.members
-      if (!members.some((member) => member.id === who)) {
-        yield* env.join(Human.make({ id: who })).pipe(
-          Effect.provide(InputStream.layer(Stream.never)),
-          Effect.provideService(Environment.Environment, env),
-          Effect.catchTag("ParticipantAlreadyJoined", () => Effect.void)
-        )
-      }
-    })
+/** `GET /events`: the events as OpenResponses SSE. */
+const events = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const resume = yield* resumeOf(request)
+  const frames = EventStream.frames(env, resume).pipe(
+    Stream.orDie,
+    // A comment now and then keeps proxies from closing an idle stream.
+    Stream.merge(Stream.tick("15 seconds").pipe(Stream.drop(1), Stream.as(": keep-alive\n\n")), { haltStrategy: "left" }),
+    Stream.encodeText
+  )
+  return HttpServerResponse.stream(frames, {
+    contentType: "text/event-stream",
+    headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+  })
+})
 
-  const body = <A, I>(schema: Schema.Schema<A, I, never>, expected: string) =>
-    decodeBody(schema, { maxBytes: options.maxBodyBytes, expected })
+/** `GET /snapshot`: the conversation folded for a first paint. */
+const snapshot = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  return HttpServerResponse.unsafeJson(yield* Effect.orDie(Snapshot.make(env)))
+})
 
-  const events = Effect.gen(function*() {
-    const env = yield* environment
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const resume = yield* resumeOf(request)
-    const frames = EventStream.frames(env, resume).pipe(
-      Stream.orDie,
-      // A comment now and then keeps proxies from closing an idle stream.
-      Stream.merge(Stream.tick("15 seconds").pipe(Stream.drop(1), Stream.as(": keep-alive\n\n")), { haltStrategy: "left" }),
-      Stream.encodeText
-    )
-    return HttpServerResponse.stream(frames, {
+/** `POST /messages`: a user message from the speaker. */
+const messages = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  const who = yield* speakerOf(options)
+  const input = yield* body(options, MessageBody, "{ \"text\": string, \"policy\"?: \"queue\" | \"steer\" | \"interrupt\" | \"drop\" }")
+  yield* ensureJoined(env, who)
+  const sequence = (yield* env.lastSequence) + 1
+  const item = yield* sayAs(env, who, input.text, input.policy ?? null)
+  return accepted({ item_id: item, sequence })
+})
+
+/** `POST /interrupt`: stops a run. */
+const interrupt = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  const who = yield* speakerOf(options)
+  const input = yield* body(options, InterruptBody, "{ \"participant\"?: string, \"runId\"?: string | null }")
+  yield* ensureJoined(env, who)
+  const participant = input.participant ?? (yield* runningAgent(env))
+  if (participant === undefined) return yield* new Refused({ status: 409, detail: "no agent is running" })
+  const event = yield* env.interrupt({ participant, runId: input.runId ?? undefined, by: who })
+  return accepted({ participant, run_id: input.runId ?? null, sequence: event.sequence })
+})
+
+/** `POST /approvals`: answers a call that waits for an approval; anything else is refused unpublished. */
+const approvals = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  const who = yield* speakerOf(options)
+  const input = yield* body(options, ApprovalBody, "{ \"callId\": string, \"approved\": boolean, \"reason\"?: string | null }")
+  // Checked before publishing: a wrong request is the requester's problem, not every participant's.
+  const commands = yield* Effect.orDie(env.snapshot(Commands.reducer))
+  const command = HashMap.get(commands, input.callId)
+  if (Option.isNone(command)) return yield* new Refused({ status: 404, detail: `no function call "${input.callId}" is known here` })
+  if (command.value.status !== "awaiting_approval") {
+    return yield* new Refused({ status: 409, detail: `function call "${input.callId}" does not wait for an approval (it is ${command.value.status})` })
+  }
+  yield* ensureJoined(env, who)
+  const event = yield* env.publish(who, new Event.ApprovalAnswered({ callId: input.callId, approved: input.approved, reason: input.reason ?? null }))
+  return accepted({ sequence: event.sequence })
+})
+
+/** `POST /clarifications`: answers a question that waits. */
+const clarifications = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  const who = yield* speakerOf(options)
+  const input = yield* body(options, ClarificationBody, "{ \"callId\": string, \"answer\": string }")
+  const activity = yield* Effect.orDie(env.snapshot(Activity.reducer))
+  if (!HashSet.has(activity.pendingQuestions, input.callId)) {
+    return yield* new Refused({ status: 404, detail: `no question "${input.callId}" waits for an answer` })
+  }
+  yield* ensureJoined(env, who)
+  const event = yield* env.publish(who, new Event.ClarificationAnswered({ callId: input.callId, answer: input.answer }))
+  return accepted({ sequence: event.sequence })
+})
+
+/** `POST /elicitations`: the slot for MCP elicitation answers (core's elicitation events are on their way). */
+const elicitations = (options: Options) => Effect.gen(function*() {
+  yield* environmentOf(options)
+  yield* speakerOf(options)
+  return yield* new Refused({ status: 501, detail: "elicitation answers are not available on this server yet" })
+})
+
+/** `POST /chat`: the AI SDK UI message stream. */
+const chat = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  const who = yield* speakerOf(options)
+  // The transport sends the whole history and fields of its own: the larger limit, extra fields ignored.
+  const request = yield* decodeBody(UiMessageStream.Request, {
+    maxBytes: options.maxResponsesBodyBytes,
+    expected: UiMessageStream.expected,
+    excess: "ignore"
+  })
+  const action = UiMessageStream.action(request)
+  if (action === undefined) {
+    return yield* new Refused({ status: 400, detail: "the last message is neither a user message with text nor answered tool approvals" })
+  }
+  yield* ensureJoined(env, who)
+  const stream = UiMessageStream.encode(UiMessageStream.chunks({ env, speaker: who }, action))
+  return HttpServerResponse.stream(Stream.encodeText(stream), {
+    contentType: "text/event-stream",
+    headers: { "cache-control": "no-cache", "x-vercel-ai-ui-message-stream": "v1", "x-accel-buffering": "no" }
+  })
+})
+
+/** `POST /v1/responses`: the OpenResponses-compatible Responses API. */
+const responses = (options: Options) => Effect.gen(function*() {
+  const env = yield* environmentOf(options)
+  const who = yield* Effect.mapError(speakerOf(options), (error) => new Refused({ ...error, shape: "openai" }))
+  const request = yield* decodeBody(ResponsesApi.Request, {
+    maxBytes: options.maxResponsesBodyBytes,
+    expected: ResponsesApi.expected,
+    excess: "ignore",
+    shape: "openai"
+  })
+  const text = ResponsesApi.inputText(request)
+  if (text === undefined) {
+    return yield* new Refused({ status: 400, detail: "the input has no user message with text", shape: "openai" })
+  }
+  yield* ensureJoined(env, who)
+  const events = ResponsesApi.events({ env, speaker: who }, request, text)
+  if (request.stream === true) {
+    const frames = Stream.map(events, (event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+    return HttpServerResponse.stream(Stream.encodeText(frames), {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
     })
-  })
+  }
+  return HttpServerResponse.unsafeJson(yield* ResponsesApi.collect(events))
+})
 
-  const snapshot = Effect.gen(function*() {
-    const env = yield* environment
-    return HttpServerResponse.unsafeJson(yield* Effect.orDie(Snapshot.make(env)))
-  })
-
-  const messages = Effect.gen(function*() {
-    const env = yield* environment
-    const who = yield* speakerOf
-    const input = yield* body(MessageBody, "{ \"text\": string, \"policy\"?: \"queue\" | \"steer\" | \"interrupt\" | \"drop\" }")
-    yield* ensureJoined(env, who)
-    const sequence = (yield* env.lastSequence) + 1
-    const item = yield* sayAs(env, who, input.text, input.policy ?? null)
-    return accepted({ item_id: item, sequence })
-  })
-
-  const interrupt = Effect.gen(function*() {
-    const env = yield* environment
-    const who = yield* speakerOf
-    const input = yield* body(InterruptBody, "{ \"participant\"?: string, \"runId\"?: string | null }")
-    yield* ensureJoined(env, who)
-    const participant = input.participant ?? (yield* runningAgent(env))
-    if (participant === undefined) return yield* new Refused({ status: 409, detail: "no agent is running" })
-    const event = yield* env.interrupt({ participant, runId: input.runId ?? undefined, by: who })
-    return accepted({ participant, run_id: input.runId ?? null, sequence: event.sequence })
-  })
-
-  const approvals = Effect.gen(function*() {
-    const env = yield* environment
-    const who = yield* speakerOf
-    const input = yield* body(ApprovalBody, "{ \"callId\": string, \"approved\": boolean, \"reason\"?: string | null }")
-    // Checked before publishing: a wrong request is the requester's problem, not every participant's.
-    const commands = yield* Effect.orDie(env.snapshot(Commands.reducer))
-    const command = HashMap.get(commands, input.callId)
-    if (Option.isNone(command)) return yield* new Refused({ status: 404, detail: `no function call "${input.callId}" is known here` })
-    if (command.value.status !== "awaiting_approval") {
-      return yield* new Refused({ status: 409, detail: `function call "${input.callId}" does not wait for an approval (it is ${command.value.status})` })
-    }
-    yield* ensureJoined(env, who)
-    const event = yield* env.publish(who, new Event.ApprovalAnswered({ callId: input.callId, approved: input.approved, reason: input.reason ?? null }))
-    return accepted({ sequence: event.sequence })
-  })
-
-  const clarifications = Effect.gen(function*() {
-    const env = yield* environment
-    const who = yield* speakerOf
-    const input = yield* body(ClarificationBody, "{ \"callId\": string, \"answer\": string }")
-    const activity = yield* Effect.orDie(env.snapshot(Activity.reducer))
-    if (!HashSet.has(activity.pendingQuestions, input.callId)) {
-      return yield* new Refused({ status: 404, detail: `no question "${input.callId}" waits for an answer` })
-    }
-    yield* ensureJoined(env, who)
-    const event = yield* env.publish(who, new Event.ClarificationAnswered({ callId: input.callId, answer: input.answer }))
-    return accepted({ sequence: event.sequence })
-  })
-
-  // The slot for MCP elicitation answers: the environment's elicitation events are being added to core.
-  const elicitations = Effect.gen(function*() {
-    yield* environment
-    yield* speakerOf
-    return yield* new Refused({ status: 501, detail: "elicitation answers are not available on this server yet" })
-  })
-
-  const chat = Effect.gen(function*() {
-    const env = yield* environment
-    const who = yield* speakerOf
-    // The transport sends the whole history and fields of its own: the larger limit, extra fields ignored.
-    const request = yield* decodeBody(UiMessageStream.Request, {
-      maxBytes: options.maxResponsesBodyBytes,
-      expected: UiMessageStream.expected,
-      excess: "ignore"
-    })
-    const action = UiMessageStream.action(request)
-    if (action === undefined) {
-      return yield* new Refused({ status: 400, detail: "the last message is neither a user message with text nor answered tool approvals" })
-    }
-    yield* ensureJoined(env, who)
-    const stream = UiMessageStream.encode(UiMessageStream.chunks({ env, speaker: who }, action))
-    return HttpServerResponse.stream(Stream.encodeText(stream), {
-      contentType: "text/event-stream",
-      headers: { "cache-control": "no-cache", "x-vercel-ai-ui-message-stream": "v1", "x-accel-buffering": "no" }
-    })
-  })
-
-  const responses = Effect.gen(function*() {
-    const env = yield* environment
-    const who = yield* Effect.mapError(speakerOf, (error) => new Refused({ ...error, shape: "openai" }))
-    const request = yield* decodeBody(ResponsesApi.Request, {
-      maxBytes: options.maxResponsesBodyBytes,
-      expected: ResponsesApi.expected,
-      excess: "ignore",
-      shape: "openai"
-    })
-    const text = ResponsesApi.inputText(request)
-    if (text === undefined) {
-      return yield* new Refused({ status: 400, detail: "the input has no user message with text", shape: "openai" })
-    }
-    yield* ensureJoined(env, who)
-    const events = ResponsesApi.events({ env, speaker: who }, request, text)
-    if (request.stream === true) {
-      const frames = Stream.map(events, (event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
-      return HttpServerResponse.stream(Stream.encodeText(frames), {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-      })
-    }
-    return HttpServerResponse.unsafeJson(yield* ResponsesApi.collect(events))
-  })
-
+/** The routes over `options.conversations`. */
+export const make = (options: Options) => {
+  const prefix = options.conversations.mode === "keyed" ? "/conversations/:conversation" : ""
   return HttpRouter.empty.pipe(
-    HttpRouter.get(`${prefix}/events`, events),
-    HttpRouter.get(`${prefix}/snapshot`, snapshot),
-    HttpRouter.post(`${prefix}/messages`, messages),
-    HttpRouter.post(`${prefix}/interrupt`, interrupt),
-    HttpRouter.post(`${prefix}/approvals`, approvals),
-    HttpRouter.post(`${prefix}/clarifications`, clarifications),
-    HttpRouter.post(`${prefix}/elicitations`, elicitations),
-    HttpRouter.post(`${prefix}/chat`, chat),
-    HttpRouter.post(`${prefix}/v1/responses`, responses),
+    HttpRouter.get(`${prefix}/events`, events(options)),
+    HttpRouter.get(`${prefix}/snapshot`, snapshot(options)),
+    HttpRouter.post(`${prefix}/messages`, messages(options)),
+    HttpRouter.post(`${prefix}/interrupt`, interrupt(options)),
+    HttpRouter.post(`${prefix}/approvals`, approvals(options)),
+    HttpRouter.post(`${prefix}/clarifications`, clarifications(options)),
+    HttpRouter.post(`${prefix}/elicitations`, elicitations(options)),
+    HttpRouter.post(`${prefix}/chat`, chat(options)),
+    HttpRouter.post(`${prefix}/v1/responses`, responses(options)),
     HttpRouter.catchTag("Refused", (error) => Effect.succeed(refusalResponse(error)))
   )
 }
