@@ -111,7 +111,9 @@ describe("@chorus/server routes over HTTP", () => {
         ["/interrupt", "{\"participant\": 1}", 400],
         ["/clarifications", JSON.stringify({ callId: "q1", answer: "yes" }), 404],
         ["/clarifications", JSON.stringify({ callId: "q1" }), 400],
-        ["/elicitations", JSON.stringify({}), 501],
+        ["/elicitations", JSON.stringify({}), 400],
+        ["/elicitations", JSON.stringify({ elicitationId: "el_nope", action: "accept" }), 404],
+        ["/elicitations", JSON.stringify({ elicitationId: "el_1", action: "maybe" }), 400],
         ["/chat", JSON.stringify({ messages: [] }), 400],
         ["/chat", JSON.stringify({ messages: [{ id: "1", role: "user", parts: [{ type: "text", text: "" }] }] }), 400],
         ["/v1/responses", JSON.stringify({ model: "x" }), 400],
@@ -202,5 +204,27 @@ describe("@chorus/server routes over HTTP", () => {
       const answer = yield* env.waitFor((e) => e.payload._tag === "ClarificationAnswered")
       assert.strictEqual(answer.author, "you")
       assert.strictEqual((answer.payload as Event.ClarificationAnswered).answer, "the notes folder")
+    }).pipe(Effect.scoped))
+
+  it.live("POST /elicitations: content checked against the form before anything is published, then answered as the speaker", () =>
+    Effect.gen(function*() {
+      const { url, env } = yield* served()
+      yield* env.publish("mcp", new Event.ElicitationRequested({
+        elicitationId: "el_1",
+        callId: null,
+        server: "files",
+        message: "Which folder?",
+        requestedSchema: { type: "object", properties: { folder: { type: "string" } }, required: ["folder"] }
+      }))
+      const before = yield* env.lastSequence
+      const invalid = yield* promise(() => post(`${url}/elicitations`, { elicitationId: "el_1", action: "accept", content: { folder: 3 } }))
+      assert.strictEqual(invalid.status, 400)
+      assert.include(yield* promise(() => invalid.text()), "folder")
+      assert.strictEqual(yield* env.lastSequence, before)
+      const ok = yield* promise(() => post(`${url}/elicitations`, { elicitationId: "el_1", action: "accept", content: { folder: "notes" } }))
+      assert.strictEqual(ok.status, 202)
+      const answered = yield* env.waitFor((e) => e.payload._tag === "ElicitationAnswered")
+      assert.strictEqual(answered.author, "you")
+      assert.deepStrictEqual((answered.payload as Event.ElicitationAnswered).content, { folder: "notes" })
     }).pipe(Effect.scoped))
 })

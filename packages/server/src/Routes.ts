@@ -10,7 +10,7 @@
  * | `POST /interrupt` `{ participant?, runId? }` | stops a run (default: the running agent's) |
  * | `POST /approvals` `{ callId, approved, reason? }` | answers an approval; 404 / 409 when no such call waits, nothing published |
  * | `POST /clarifications` `{ callId, answer }` | answers an agent's question |
- * | `POST /elicitations` | reserved for MCP elicitation answers (501 for now) |
+ * | `POST /elicitations` `{ elicitationId, action, content? }` | answers an MCP server's elicitation; content checked against its form (400), unknown 404, ended 409 |
  * | `POST /chat` | the AI SDK UI message stream (`useChat` with `DefaultChatTransport`) |
  * | `POST /v1/responses` | OpenResponses-compatible Responses API, streaming and not |
  *
@@ -60,6 +60,7 @@ export const MessageBody = internal.MessageBody
 export const InterruptBody = internal.InterruptBody
 export const ApprovalBody = internal.ApprovalBody
 export const ClarificationBody = internal.ClarificationBody
+export const ElicitationBody = internal.ElicitationBody
 
 /**
  * The routes, to mount in an app (`HttpRouter.mount`, `HttpRouter.concat`).

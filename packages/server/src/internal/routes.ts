@@ -4,8 +4,8 @@
  * @internal
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Activity, Commands, Environment, Event, Human, InputStream } from "@chorus/core"
-import { Effect, HashMap, HashSet, Option, Schema, Stream } from "effect"
+import { Activity, Commands, Elicitation, Environment, Event, Human, InputStream } from "@chorus/core"
+import { Effect, Either, HashMap, HashSet, Option, Schema, Stream } from "effect"
 import type * as Conversations from "../Conversations.js"
 import * as EventStream from "./eventStream.js"
 import { accepted, decodeBody, NonBlank, Refused, refusalResponse } from "./http.js"
@@ -40,6 +40,13 @@ export const ApprovalBody = Schema.Struct({
   callId: NonBlank,
   approved: Schema.Boolean,
   reason: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+/** `POST /elicitations`. */
+export const ElicitationBody = Schema.Struct({
+  elicitationId: NonBlank,
+  action: Event.ElicitationAction,
+  content: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
 })
 
 /** `POST /clarifications`. */
@@ -167,11 +174,27 @@ const clarifications = (options: Options) => Effect.gen(function*() {
   return accepted({ sequence: event.sequence })
 })
 
-/** `POST /elicitations`: the slot for MCP elicitation answers (core's elicitation events are on their way). */
+/** `POST /elicitations`: answers an MCP server's elicitation that waits; the content is checked against its form first. */
 const elicitations = (options: Options) => Effect.gen(function*() {
-  yield* environmentOf(options)
-  yield* speakerOf(options)
-  return yield* new Refused({ status: 501, detail: "elicitation answers are not available on this server yet" })
+  const env = yield* environmentOf(options)
+  const who = yield* speakerOf(options)
+  const input = yield* body(options, ElicitationBody, "{ \"elicitationId\": string, \"action\": \"accept\" | \"decline\" | \"cancel\", \"content\"?: object }")
+  const state = yield* Effect.orDie(env.snapshot(Elicitation.reducer))
+  const pending = HashMap.get(state.pending, input.elicitationId)
+  if (Option.isNone(pending)) {
+    return yield* HashSet.has(state.ended, input.elicitationId)
+      ? new Refused({ status: 409, detail: `elicitation "${input.elicitationId}" has already ended` })
+      : new Refused({ status: 404, detail: `no elicitation "${input.elicitationId}" waits for an answer` })
+  }
+  let content: Event.ElicitationContent | null = null
+  if (input.action === "accept") {
+    const checked = Elicitation.validate(pending.value.request.requestedSchema, input.content ?? {})
+    if (Either.isLeft(checked)) return yield* new Refused({ status: 400, detail: checked.left.message })
+    content = checked.right
+  }
+  yield* ensureJoined(env, who)
+  const event = yield* env.publish(who, new Event.ElicitationAnswered({ elicitationId: input.elicitationId, action: input.action, content }))
+  return accepted({ sequence: event.sequence })
 })
 
 /** `POST /chat`: the AI SDK UI message stream. */
