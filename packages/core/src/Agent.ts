@@ -58,6 +58,7 @@ import * as Environment from "./Environment.js"
 import * as Event from "./Event.js"
 import * as FunctionCallRunner from "./FunctionCallRunner.js"
 import * as InferenceRunner from "./InferenceRunner.js"
+import type * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
 import * as Reducer from "./Reducer.js"
 import * as Tool from "./Tool.js"
@@ -198,6 +199,18 @@ const askHumanDefinition: Tool.Definition = {
   approval: "never"
 }
 
+/** Items a failure cut short that leave the context (a cut call keeps its place: its output refers to it). */
+const hiddenWhenFailed = (item: ContextItem.ContextItem) => item._tag === "ModelMessage" || item._tag === "Reasoning"
+
+/** Calls are identified by run and call id: providers reuse call ids across responses. */
+const callKey = (runId: string, callId: string) => `${runId}\u0000${callId}`
+
+const noTools: FunctionCallRunner.Service = {
+  tools: Effect.succeed([]),
+  run: ({ call }) =>
+    Effect.fail(new FunctionCallRunner.FunctionCallError({ reason: "unknown_tool", name: call.name, detail: "This agent has no tools." }))
+}
+
 const describe = (error: unknown): string => {
   if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
     return error.message
@@ -325,6 +338,7 @@ interface Resume {
 
 type Signal =
   | { readonly _tag: "Event"; readonly event: Event.Event }
+  | { readonly _tag: "InboxFailed"; readonly cause: Cause.Cause<Journal.JournalError | Journal.JournalCorrupted> }
   | { readonly _tag: "RunFinished"; readonly runId: string }
 
 interface Queued {
@@ -333,8 +347,8 @@ interface Queued {
 }
 
 /**
- * Makes an agent: a participant that needs an `InferenceRunner` and a
- * `FunctionCallRunner` (provide them per agent) and the `Environment`.
+ * Makes an agent: a participant that needs an `InferenceRunner` (provide it per agent) and
+ * the `Environment`; its tools come from a `FunctionCallRunner` when one is provided.
  *
  * @example
  * import { Effect } from "effect"
@@ -352,8 +366,8 @@ interface Queued {
 export const make = (
   options: Options
 ): Participant.Participant<
-  never,
-  Environment.Environment | InferenceRunner.InferenceRunner | FunctionCallRunner.FunctionCallRunner
+  Journal.JournalError | Journal.JournalCorrupted,
+  Environment.Environment | InferenceRunner.InferenceRunner
 > => ({
   id: options.id,
   kind: "agent",
@@ -368,7 +382,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const me = options.id
     const env = yield* Environment.Environment
     const inference = yield* InferenceRunner.InferenceRunner
-    const functions = yield* FunctionCallRunner.FunctionCallRunner
+    // An agent without tools needs no runner.
+    const functions = Option.getOrElse(yield* Effect.serviceOption(FunctionCallRunner.FunctionCallRunner), () => noTools)
     const hooks: ReadonlyArray<Hooks> = options.hooks === undefined
       ? []
       : Array.isArray(options.hooks)
@@ -381,8 +396,15 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const view = yield* Ref.make<View>(emptyView)
     const pending = yield* Ref.make(HashMap.empty<string, Pending>())
-    // Calls of this agent that have been answered (approval) — a second answer is refused.
+    // Calls of this agent that have been answered (approval), by run and call id — a second answer is refused.
     const decided = yield* Ref.make(HashSet.empty<string>())
+    // This agent's calls (the latest run of each call id: providers reuse ids across responses), and every call asked.
+    const myCalls = new Map<string, string>()
+    const knownCalls = new Set<string>()
+    const isFirstAgent = Effect.map(env.members, (members) => {
+      const agents = members.filter((member) => member.kind === "agent").map((member) => member.id).sort()
+      return agents[0] === me
+    })
     const signals = yield* Queue.unbounded<Signal>()
 
     const publish = (payload: Event.Payload) => env.publish(me, payload)
@@ -453,6 +475,21 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         : Effect.map(kindOf(by), (kind) => kind === "human")
 
     // --- one run -----------------------------------------------------------------------------------
+    // A runner that dies (a bug in a custom one) gives the model an error output, not a failed run.
+    const runTool = (request: FunctionCallRunner.Request) =>
+      Effect.suspend(() => functions.run(request)).pipe(
+        Effect.catchAllDefect((defect) =>
+          Effect.fail(
+            new FunctionCallRunner.FunctionCallError({
+              reason: "crashed",
+              name: request.call.name,
+              detail: `the tool crashed: ${describe(defect)}`,
+              cause: defect
+            })
+          )
+        )
+      )
+
     const runHook = <A>(name: string, effect: Effect.Effect<A, unknown>) =>
       Effect.catchAllCause(effect, (cause) =>
         Cause.isInterruptedOnly(cause)
@@ -467,10 +504,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return publish(new Event.StateChanged({ participant: me, runId: state.runId, from, to }))
       })
 
-    const finishItem = (state: RunState, item: ContextItem.ContextItem, extra?: { readonly to?: ReadonlyArray<string> }) =>
+    const finishItem = (state: RunState, item: ContextItem.ContextItem, inContext = true) =>
       Effect.gen(function*() {
-        yield* publish(new Event.ItemDone({ item, runId: state.runId, to: extra?.to ?? [], policy: null }))
-        yield* Ref.update(view, (current) => addToView(current, item))
+        yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
+        if (inContext) yield* Ref.update(view, (current) => addToView(current, item))
       })
 
     const publishOutput = (state: RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
@@ -588,9 +625,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const awaitApproval = (state: RunState, call: ContextItem.FunctionCall, announce: boolean) =>
       Effect.gen(function*() {
-        // A restored run finds its request registered already, so no early answer is lost.
+        // A restored run, or an answer that came early, finds its request registered already: nothing is lost.
         const registered = HashMap.get(yield* Ref.get(pending), call.callId)
-        const deferred = Option.isSome(registered) && registered.value._tag === "Approval"
+        const deferred = Option.isSome(registered) && registered.value._tag === "Approval" &&
+            registered.value.runId === state.runId
           ? registered.value.deferred
           : yield* Deferred.make<Decision>()
         yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId: state.runId, deferred } as Pending))
@@ -611,11 +649,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
               onSuccess: (decision) => Effect.succeed(decision),
               onTimeout: () =>
                 Ref.modify(decided, (set) =>
-                  HashSet.has(set, call.callId)
+                  HashSet.has(set, callKey(state.runId, call.callId))
                     ? [Deferred.await(deferred), set] as const
                     : [
                       Effect.succeed<Decision>({ approved: false, by: "timeout", reason: "the approval request timed out" }),
-                      HashSet.add(set, call.callId)
+                      HashSet.add(set, callKey(state.runId, call.callId))
                     ] as const).pipe(Effect.flatten)
             }),
             Effect.flatten
@@ -694,11 +732,17 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           yield* setState(state, "function-calls")
         }
         yield* publish(new Event.FunctionCallStarted({ callId: call.callId, name: call.name }))
-        // At most once: the start is durable before the side effect happens.
-        yield* Effect.ignore(env.flush)
+        // At most once: the side effect starts only after its start is durable.
+        const durable = yield* Effect.either(env.flush)
+        if (Either.isLeft(durable)) {
+          const error = `The call was not run: the journal could not record its start (${durable.left.message}), ` +
+            "so running it could not be guaranteed to happen only once."
+          yield* publish(new Event.FunctionCallFailed({ callId: call.callId, error }))
+          return { call, result: { output: error, isError: true } satisfies Tool.Result }
+        }
         const outcome = call.name === askHumanTool && options.askHuman === true
           ? yield* Effect.either(askHuman(state, call))
-          : yield* Effect.either(functions.run({
+          : yield* Effect.either(runTool({
             call,
             progress: (progress) =>
               Effect.asVoid(publish(new Event.FunctionCallProgress({
@@ -803,7 +847,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             yield* publish(new Event.HookFailed({ participant: me, runId: state.runId, hook: failure.value.hook, error: failure.value.message }))
           }
           // Close what the failure left open, so the transcript stays valid.
-          yield* closeOpen(state, "the run failed")
+          yield* closeOpen(state, "the run failed", true)
           yield* setState(state, "idle")
           yield* publish(new Event.RunEnded({
             participant: me,
@@ -814,8 +858,12 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
       })
 
-    /** Closes open items as incomplete and gives unanswered calls a cancelled output. */
-    const closeOpen = (state: RunState, reason: string) =>
+    /**
+     * Closes open items as incomplete and gives unanswered calls a cancelled output.
+     * After a failure (`failed`), a cut message or reasoning stays in the transcript as incomplete
+     * but leaves the context: the model did not choose to stop there, and would read it as its answer.
+     */
+    const closeOpen = (state: RunState, reason: string, failed = false) =>
       Effect.gen(function*() {
         const incompleteItems: Array<string> = []
         const cut = Assemble.cut(state.assembly)
@@ -823,7 +871,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         for (const closed of cut.items) {
           incompleteItems.push(closed.id)
           if (closed._tag === "FunctionCall") state.calls.set(closed.callId, closed)
-          yield* finishItem(state, closed)
+          yield* finishItem(state, closed, !failed || !hiddenWhenFailed(closed))
         }
         const cancelledCalls: Array<string> = []
         for (const call of state.calls.values()) {
@@ -956,27 +1004,42 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
       })
 
+    const refuse = (answer: Event.ApprovalAnswered, by: string, reason: Event.ApprovalAnswerRefused["reason"]) =>
+      publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by, reason }))
+
+    /** An answer to a call of this agent's current run, awaited now or still to be asked (kept, then applied). */
+    const openApproval = (callId: string) =>
+      Effect.gen(function*() {
+        const entry = HashMap.get(yield* Ref.get(pending), callId)
+        if (Option.isSome(entry)) return entry.value._tag === "Approval" ? Option.some(entry.value) : Option.none()
+        const run = current?.state
+        if (run === undefined || run.ended || !run.calls.has(callId) || run.answered.has(callId)) return Option.none()
+        // The call is known but its approval request is not out yet (a slow hook): keep the answer for it.
+        const deferred = yield* Deferred.make<Decision>()
+        const early = { _tag: "Approval" as const, runId: run.runId, deferred }
+        yield* Ref.update(pending, (all) => HashMap.set(all, callId, early as Pending))
+        return Option.some(early)
+      })
+
     const onAnswer = (event: Event.Event, answer: Event.ApprovalAnswered) =>
       Effect.gen(function*() {
-        const entry = HashMap.get(yield* Ref.get(pending), answer.callId)
-        const alreadyDecided = HashSet.has(yield* Ref.get(decided), answer.callId)
+        const entry = yield* openApproval(answer.callId)
         if (Option.isNone(entry) || entry.value._tag !== "Approval") {
-          // Answers to other agents' calls are theirs to judge.
-          if (alreadyDecided) {
-            yield* publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by: event.author, reason: "already_answered" }))
+          const run = myCalls.get(answer.callId)
+          if (run !== undefined) {
+            // This agent's call, no longer waiting: answered already, or cancelled.
+            const answered = HashSet.has(yield* Ref.get(decided), callKey(run, answer.callId))
+            return yield* refuse(answer, event.author, answered ? "already_answered" : "call_ended")
           }
-          return
+          // Another agent's call is theirs to judge. A call nobody asked for is refused once, by the first agent.
+          if (knownCalls.has(answer.callId) || !(yield* isFirstAgent)) return
+          return yield* refuse(answer, event.author, "unknown_call")
         }
-        if (!(yield* mayApprove(event.author))) {
-          yield* publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by: event.author, reason: "not_allowed" }))
-          return
-        }
+        if (!(yield* mayApprove(event.author))) return yield* refuse(answer, event.author, "not_allowed")
+        const key = callKey(entry.value.runId, answer.callId)
         const first = yield* Ref.modify(decided, (set) =>
-          HashSet.has(set, answer.callId) ? [false, set] as const : [true, HashSet.add(set, answer.callId)] as const)
-        if (!first) {
-          yield* publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by: event.author, reason: "already_answered" }))
-          return
-        }
+          HashSet.has(set, key) ? [false, set] as const : [true, HashSet.add(set, key)] as const)
+        if (!first) return yield* refuse(answer, event.author, "already_answered")
         yield* Deferred.succeed(entry.value.deferred, {
           approved: answer.approved,
           by: event.author,
@@ -1008,6 +1071,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             yield* stopRun(`interrupted by ${event.author}`)
             return yield* startNext
           }
+          case "FunctionCallRequested":
+            knownCalls.add(payload.callId)
+            if (event.author === me) myCalls.set(payload.callId, payload.runId)
+            return
           case "ApprovalAnswered":
             return yield* onAnswer(event, payload)
           case "ClarificationAnswered": {
@@ -1038,6 +1105,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         const runOfItem = new Map<string, string>()
         const inferences = new Map<string, number>()
         let openRun: string | undefined = undefined
+        const failedRuns = new Set<string>()
         let presentSince = -1
         for (const event of events) {
           transcript = Reducer.transcript.reduce(transcript, event)
@@ -1071,6 +1139,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
               break
             case "RunEnded":
               if (payload.participant === me && payload.runId === openRun) openRun = undefined
+              if (payload.participant === me && payload.outcome === "failed") failedRuns.add(payload.runId)
               break
             case "InferenceStarted":
               if (event.author === me) inferences.set(payload.runId, (inferences.get(payload.runId) ?? 0) + 1)
@@ -1099,7 +1168,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
         // This agent's calls that were answered: a later answer is refused as a second one.
         for (const command of HashMap.values(commands)) {
-          if (command.agent === me && command.answeredBy !== null) yield* Ref.update(decided, HashSet.add(command.callId))
+          knownCalls.add(command.callId)
+          if (command.agent === me) myCalls.set(command.callId, command.runId)
+          if (command.agent === me && command.answeredBy !== null) {
+            yield* Ref.update(decided, HashSet.add(callKey(command.runId, command.callId)))
+          }
         }
         // Messages that reached this agent while it was present but were never handled died with the process.
         const kindFromHistory = (id: string) => Effect.succeed(kinds.get(id))
@@ -1117,7 +1190,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         order.forEach((id, index) => {
           if (last.get(id) !== index || hidden.has(id)) return
           const item = HashMap.get(transcript.items, id)
-          if (Option.isSome(item)) restored = addToView(restored, item.value)
+          if (Option.isNone(item)) return
+          const run = runOfItem.get(id)
+          // What a failure cut short left the context (see closeOpen).
+          if (run !== undefined && failedRuns.has(run) && item.value.status === "incomplete" && hiddenWhenFailed(item.value)) return
+          restored = addToView(restored, item.value)
         })
         yield* Ref.set(view, restored)
         for (const id of queuedIds) {
@@ -1161,7 +1238,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             })
             yield* Ref.update(view, (current) => addToView(current, output))
           } else if (status === "new" || status === "requested" || status === "awaiting_approval" || status === "approved") {
-            resumable.push([call, status === "new" ? "requested" : status])
+            // A call whose request was never journaled is requested now, like a new one.
+            resumable.push([call, status])
           }
         }
         if (state.assembly.open.size === 0 && resumable.length > 0) {
@@ -1197,6 +1275,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     yield* inbox.pipe(
       Stream.runForEach((event) => signals.offer({ _tag: "Event", event })),
+      // A history that cannot be read fails the agent visibly; it never looks like it left.
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : signals.offer({ _tag: "InboxFailed", cause })
+      ),
       Effect.ensuring(signals.shutdown),
       Effect.forkScoped
     )
@@ -1206,13 +1288,19 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         const signal = yield* signals.take
         if (signal._tag === "Event") {
           if (yield* caughtUp(signal.event)) yield* onEvent(signal.event)
+        } else if (signal._tag === "InboxFailed") {
+          return yield* Effect.failCause(signal.cause)
         } else if (current !== undefined && current.state.runId === signal.runId) {
           current = undefined
           yield* startNext
         }
       }
     }).pipe(
-      Effect.onInterrupt(() => current === undefined ? Effect.void : Fiber.interrupt(current.fiber)),
+      // Leaving mid-run closes the run like a stop; when the environment closes, the run stays open to resume.
+      Effect.onInterrupt(() =>
+        Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
+          leaving ? stopRun("the agent left the environment") : current === undefined ? Effect.void : Fiber.interrupt(current.fiber))
+      ),
       Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
     )
   }).pipe(Effect.scoped)
