@@ -14,13 +14,12 @@ const message = (id: string, value: string, status: ContextItem.Status = "comple
 
 /** Runs parts through the assembler: the payloads published, or the error. */
 const assemble = (parts: ReadonlyArray<InferenceRunner.Part>) => {
-  let assembly = Assemble.empty("me", "run_1")
+  const assembly = Assemble.empty("me", "run_1")
   const published: Array<Event.Payload> = []
   for (const part of parts) {
     const next = Assemble.step(assembly, part)
     if (Either.isLeft(next)) return Either.left(next.left)
-    assembly = next.right.assembly
-    published.push(...next.right.publish)
+    published.push(...next.right)
   }
   return Either.map(Assemble.end(assembly), () => published)
 }
@@ -99,9 +98,9 @@ describe("InferenceRunner parts → items", () => {
   })
 
   it("a cut assembly closes its open items as incomplete, with the text the deltas built", () => {
-    let assembly = Assemble.empty("me", "run_1")
+    const assembly = Assemble.empty("me", "run_1")
     for (const part of [start("m"), text("m", "Par"), text("m", "tial"), start("done"), end("done")]) {
-      assembly = Either.getOrThrow(Assemble.step(assembly, part)).assembly
+      Either.getOrThrow(Assemble.step(assembly, part))
     }
     const cut = Assemble.cut(assembly)
     assert.deepStrictEqual(cut.items.map((item) => [item.id, item.status, ContextItem.text(item)]), [["m", "incomplete", "Partial"]])

@@ -51,7 +51,7 @@ import {
   Schema,
   Stream
 } from "effect"
-import * as Commands from "./Commands.js"
+import * as History from "./internal/agent/history.js"
 import * as Assemble from "./internal/inference/assemble.js"
 import * as ContextItem from "./ContextItem.js"
 import * as Environment from "./Environment.js"
@@ -199,8 +199,7 @@ const askHumanDefinition: Tool.Definition = {
   approval: "never"
 }
 
-/** Items a failure cut short that leave the context (a cut call keeps its place: its output refers to it). */
-const hiddenWhenFailed = (item: ContextItem.ContextItem) => item._tag === "ModelMessage" || item._tag === "Reasoning"
+const hiddenWhenFailed = History.hiddenWhenFailed
 
 /** Calls are identified by run and call id: providers reuse call ids across responses. */
 const callKey = (runId: string, callId: string) => `${runId}\u0000${callId}`
@@ -555,26 +554,25 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           options: options.inference ?? {}
         }
         state.assembly = Assemble.empty(me, state.runId)
-        // Each part is applied atomically: a stop sees the assembly exactly as published.
+        const assembly = state.assembly
+        const finishProduced = (item: ContextItem.ContextItem) => {
+          produced.push(item)
+          if (item._tag === "FunctionCall") {
+            state.calls.set(item.callId, item)
+            calls.push(item)
+          }
+          return finishItem(state, item)
+        }
+        // Each part is applied and published atomically: a stop sees the assembly exactly as published.
         const onPart = (part: InferenceRunner.Part) =>
           Effect.uninterruptible(Effect.suspend(() => {
-            const next = Assemble.step(state.assembly, part)
+            const next = Assemble.step(assembly, part)
             if (Either.isLeft(next)) return Effect.fail(next.left)
-            return Effect.zipRight(
-              Effect.forEach(next.right.publish, (payload) => {
-                if (payload._tag !== "ItemDone") return publish(payload)
-                const item = payload.item
-                produced.push(item)
-                if (item._tag === "FunctionCall") {
-                  state.calls.set(item.callId, item)
-                  calls.push(item)
-                }
-                return finishItem(state, item)
-              }, { discard: true }),
-              Effect.sync(() => {
-                state.assembly = next.right.assembly
-              })
-            )
+            const out = next.right
+            if (out.length === 1 && out[0]!._tag !== "ItemDone") return publish(out[0]!)
+            return Effect.forEach(out, (payload) => payload._tag === "ItemDone" ? finishProduced(payload.item) : publish(payload), {
+              discard: true
+            })
           }))
         const streamed = yield* inference.stream(request).pipe(
           Stream.runForEach(onPart),
@@ -867,7 +865,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       Effect.gen(function*() {
         const incompleteItems: Array<string> = []
         const cut = Assemble.cut(state.assembly)
-        state.assembly = Assemble.empty(me, state.runId)
         for (const closed of cut.items) {
           incompleteItems.push(closed.id)
           if (closed._tag === "FunctionCall") state.calls.set(closed.callId, closed)
@@ -1094,78 +1091,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const restore = (events: ReadonlyArray<Event.Event>) =>
       Effect.gen(function*() {
-        let transcript = Reducer.transcript.initial
-        let commands = Commands.reducer.initial
-        const kinds = new Map<string, Event.ParticipantKind>()
-        const order: Array<string> = []
-        const hidden = new Set<string>()
-        const handled = new Set<string>()
-        const messages = new Map<string, Queued & { readonly done: Event.ItemDone }>()
-        const queuedIds: Array<string> = []
-        const runOfItem = new Map<string, string>()
-        const inferences = new Map<string, number>()
-        let openRun: string | undefined = undefined
-        const failedRuns = new Set<string>()
-        let presentSince = -1
-        for (const event of events) {
-          transcript = Reducer.transcript.reduce(transcript, event)
-          commands = Commands.reducer.reduce(commands, event)
-          const payload = event.payload
-          switch (payload._tag) {
-            case "ParticipantJoined":
-              kinds.set(payload.participant, payload.kind)
-              if (payload.participant === me) presentSince = event.sequence
-              break
-            case "ParticipantLeft":
-              // Messages sent while it was away (not crashed) were not its to handle.
-              if (payload.participant === me) presentSince = -1
-              break
-            case "ItemAdded":
-              if (event.author === me && payload.runId !== null) runOfItem.set(payload.item.id, payload.runId)
-              break
-            case "ItemDone": {
-              const item = payload.item
-              if (item.status === "in_progress") break
-              if (item.author !== me && isMessage(item)) {
-                messages.set(item.id, { item, event, done: payload })
-              }
-              if (item.author === me || sees(item)) order.push(item.id)
-              break
-            }
-            case "RunStarted":
-              if (payload.participant !== me) break
-              openRun = payload.runId
-              if (payload.trigger !== null) handled.add(payload.trigger)
-              break
-            case "RunEnded":
-              if (payload.participant === me && payload.runId === openRun) openRun = undefined
-              if (payload.participant === me && payload.outcome === "failed") failedRuns.add(payload.runId)
-              break
-            case "InferenceStarted":
-              if (event.author === me) inferences.set(payload.runId, (inferences.get(payload.runId) ?? 0) + 1)
-              break
-            case "InputQueued":
-              if (payload.participant !== me) break
-              handled.add(payload.itemId)
-              hidden.add(payload.itemId)
-              if (!queuedIds.includes(payload.itemId)) queuedIds.push(payload.itemId)
-              break
-            case "InputDropped":
-              if (payload.participant !== me) break
-              handled.add(payload.itemId)
-              hidden.add(payload.itemId)
-              break
-            case "InputDequeued":
-            case "InputSteered": {
-              if (payload.participant !== me) break
-              const at = queuedIds.indexOf(payload.itemId)
-              if (at >= 0) queuedIds.splice(at, 1)
-              hidden.delete(payload.itemId)
-              order.push(payload.itemId)
-              break
-            }
-          }
-        }
+        // Resume is the fold of the journal, then a decision on what it says.
+        const history = Reducer.run(History.reducer(me, (options.visibility?.scope ?? "environment") === "environment"), events)
+        const { commands, inferences, messages, transcript } = history
+        let { handled, hidden, queued } = history
         // This agent's calls that were answered: a later answer is refused as a second one.
         for (const command of HashMap.values(commands)) {
           knownCalls.add(command.callId)
@@ -1175,37 +1104,28 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }
         }
         // Messages that reached this agent while it was present but were never handled died with the process.
-        const kindFromHistory = (id: string) => Effect.succeed(kinds.get(id))
-        for (const entry of messages.values()) {
-          if (presentSince < 0 || handled.has(entry.item.id) || entry.event.sequence <= presentSince) continue
+        const kindFromHistory = (id: string) => Effect.succeed(Option.getOrUndefined(HashMap.get(history.kinds, id)))
+        for (const entry of HashMap.values(messages)) {
+          const presentSince = history.presentSince
+          if (presentSince < 0 || HashSet.has(handled, entry.item.id) || entry.event.sequence <= presentSince) continue
           if (!(yield* triggers(entry.item, entry.event, entry.done, kindFromHistory))) continue
-          handled.add(entry.item.id)
-          hidden.add(entry.item.id)
-          queuedIds.push(entry.item.id)
+          handled = HashSet.add(handled, entry.item.id)
+          hidden = HashSet.add(hidden, entry.item.id)
+          queued = Chunk.append(queued, entry.item.id)
         }
-        // The context: each item at its last position, without what is still queued or was dropped.
-        const last = new Map<string, number>()
-        order.forEach((id, index) => last.set(id, index))
-        let restored = emptyView
-        order.forEach((id, index) => {
-          if (last.get(id) !== index || hidden.has(id)) return
-          const item = HashMap.get(transcript.items, id)
-          if (Option.isNone(item)) return
-          const run = runOfItem.get(id)
-          // What a failure cut short left the context (see closeOpen).
-          if (run !== undefined && failedRuns.has(run) && item.value.status === "incomplete" && hiddenWhenFailed(item.value)) return
-          restored = addToView(restored, item.value)
-        })
-        yield* Ref.set(view, restored)
-        for (const id of queuedIds) {
-          const entry = messages.get(id)
-          if (entry === undefined) continue
+        yield* Ref.set(view, History.context({ ...history, hidden }).reduce(addToView, emptyView))
+        for (const id of queued) {
+          const entry = HashMap.get(messages, id)
+          if (Option.isNone(entry)) continue
           deferred.add(id)
-          queue.push({ item: entry.item, event: entry.event })
+          queue.push({ item: entry.value.item, event: entry.value.event })
         }
-        if (openRun === undefined) return
-        // A run cut by the restart.
-        const runId = openRun
+        if (history.openRun === null) return
+        // A run cut by the restart. Its inference, if one was open, was cut too.
+        const runId = history.openRun
+        if (history.openInference !== null) {
+          yield* publish(new Event.InferenceInterrupted({ runId, inferenceId: history.openInference }))
+        }
         const state = newRunState(me, runId)
         const resumable: Array<readonly [ContextItem.FunctionCall, Stage]> = []
         for (const item of Reducer.items(transcript)) {
@@ -1217,11 +1137,9 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             }
             continue
           }
-          if (runOfItem.get(item.id) !== runId) continue
+          if (Option.getOrUndefined(HashMap.get(history.runOfItem, item.id)) !== runId) continue
           // The transcript has folded its deltas already.
-          if (item.status === "in_progress") {
-            state.assembly = { ...state.assembly, open: new Map([...state.assembly.open, [item.id, { item }]]) }
-          }
+          if (item.status === "in_progress") state.assembly.open.set(item.id, { item, deltas: [] })
           else if (item._tag === "FunctionCall") state.calls.set(item.callId, item)
         }
         for (const call of state.calls.values()) {
@@ -1250,7 +1168,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId, deferred } as Pending))
           }
           yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
-          const fiber = yield* Effect.forkDaemon(runEffect(state, { turn: inferences.get(runId) ?? 1, calls: resumable }))
+          const turn = Option.getOrElse(HashMap.get(inferences, runId), () => 1)
+          const fiber = yield* Effect.forkDaemon(runEffect(state, { turn, calls: resumable }))
           current = { state, fiber }
           return
         }

@@ -3,9 +3,11 @@
  * the item events subscribers see (`ItemAdded`, deltas, `ItemDone`), for
  * completed items and for items cut short by a stop or a failure alike.
  *
- * The assembly is data and {@link step} is a pure transition: `(assembly, part)`
- * gives the next assembly and the payloads to publish, or a `malformed_stream`
- * error when the parts break their order:
+ * {@link step} takes `(assembly, part)` and gives the payloads to publish, or a
+ * `malformed_stream` error when the parts break their order. The assembly is on
+ * the hot path of every delta, so it is mutable and owned by one fiber (the
+ * inference's); a stop reads it ({@link cut}) only once that fiber is gone.
+ * The parts' order:
  * - a delta before its item's start, or for an item of another kind;
  * - a second start for an item id;
  * - an end for an item never started, or a second end;
@@ -37,28 +39,23 @@ import type * as InferenceRunner from "../../InferenceRunner.js"
 import { InferenceError } from "../../InferenceRunner.js"
 import { applyDelta } from "../../Reducer.js"
 
-/** An item started and not yet ended: as announced, with its deltas so far folded in. */
+/** An item started and not yet ended: as announced, and its deltas so far (folded only when it ends or is cut). */
 export interface Open {
   readonly item: ContextItem.ContextItem
+  readonly deltas: Array<Event.Delta>
 }
 
-/** What one inference has assembled so far. */
+/** What one inference has assembled so far (owned by the inference's fiber). */
 export interface Assembly {
   readonly author: string
   readonly runId: string | null
   /** Items started and not ended, in start order. */
-  readonly open: ReadonlyMap<string, Open>
+  readonly open: Map<string, Open>
   /** Ids of the items that ended. */
-  readonly ended: ReadonlySet<string>
+  readonly ended: Set<string>
   /** Items that ended, in end order. */
-  readonly produced: ReadonlyArray<ContextItem.ContextItem>
-  readonly finished: InferenceRunner.Finished | null
-}
-
-/** The result of a step: the next assembly and what to publish, in order. */
-export interface Step {
-  readonly assembly: Assembly
-  readonly publish: ReadonlyArray<Event.Payload>
+  readonly produced: Array<ContextItem.ContextItem>
+  finished: InferenceRunner.Finished | null
 }
 
 /** A new assembly for items authored by `author` in run `runId`. */
@@ -102,8 +99,8 @@ const startItem = (assembly: Assembly, part: InferenceRunner.ItemStart): Either.
   }
 }
 
-/** An open item with its deltas so far. */
-export const fold = (open: Open): ContextItem.ContextItem => open.item
+/** An open item with its deltas so far folded in. */
+export const fold = (open: Open): ContextItem.ContextItem => open.deltas.reduce(applyDelta, open.item)
 
 // --- reconciling `final` with the deltas ----------------------------------------------------------
 
@@ -223,8 +220,11 @@ const withStatus = (item: ContextItem.ContextItem, status: ContextItem.Status): 
 
 // --- transitions ---------------------------------------------------------------------------------
 
-/** One part: the next assembly and the payloads to publish, or a `malformed_stream` error. */
-export const step = (assembly: Assembly, part: InferenceRunner.Part): Either.Either<Step, InferenceError> => {
+/** One part: the payloads to publish (the assembly moves on), or a `malformed_stream` error (it does not). */
+export const step = (
+  assembly: Assembly,
+  part: InferenceRunner.Part
+): Either.Either<ReadonlyArray<Event.Payload>, InferenceError> => {
   if (assembly.finished !== null) return Either.left(malformed(`a ${part._tag} part came after Finished`))
   switch (part._tag) {
     case "ItemStart": {
@@ -232,12 +232,8 @@ export const step = (assembly: Assembly, part: InferenceRunner.Part): Either.Eit
         return Either.left(malformed(`item ${part.itemId} started twice`))
       }
       return Either.map(startItem(assembly, part), (item) => {
-        const open = new Map(assembly.open)
-        open.set(item.id, { item })
-        return {
-          assembly: { ...assembly, open },
-          publish: [new Event.ItemAdded({ item, runId: assembly.runId }, true)]
-        }
+        assembly.open.set(item.id, { item, deltas: [] })
+        return [new Event.ItemAdded({ item, runId: assembly.runId }, true)]
       })
     }
     case "ItemEnd": {
@@ -256,21 +252,18 @@ export const step = (assembly: Assembly, part: InferenceRunner.Part): Either.Eit
         ? Either.right({ item: withStatus(seen, "completed"), tail: [] as ReadonlyArray<Event.Delta> })
         : reconcile(seen, part.final)
       return Either.map(reconciled, ({ item, tail }) => {
-        const open = new Map(assembly.open)
-        open.delete(part.itemId)
-        const ended = new Set(assembly.ended)
-        ended.add(part.itemId)
-        return {
-          assembly: { ...assembly, open, ended, produced: [...assembly.produced, item] },
-          publish: [...tail, new Event.ItemDone({ item, runId: assembly.runId, to: [], policy: null }, true)]
-        }
+        assembly.open.delete(part.itemId)
+        assembly.ended.add(part.itemId)
+        assembly.produced.push(item)
+        return [...tail, new Event.ItemDone({ item, runId: assembly.runId, to: [], policy: null }, true)]
       })
     }
     case "Finished":
       if (assembly.open.size > 0) {
         return Either.left(malformed(`the inference finished with items still open: ${[...assembly.open.keys()].join(", ")}`))
       }
-      return Either.right({ assembly: { ...assembly, finished: part }, publish: [] })
+      assembly.finished = part
+      return Either.right([])
     default: {
       const entry = assembly.open.get(part.itemId)
       if (entry === undefined) {
@@ -285,9 +278,8 @@ export const step = (assembly: Assembly, part: InferenceRunner.Part): Either.Eit
       if (!deltaFits(entry.item, part)) {
         return Either.left(malformed(`a ${part._tag} does not fit item ${part.itemId} (${entry.item._tag})`))
       }
-      const open = new Map(assembly.open)
-      open.set(part.itemId, { item: applyDelta(entry.item, part) })
-      return Either.right({ assembly: { ...assembly, open }, publish: [part] })
+      entry.deltas.push(part)
+      return Either.right([part])
     }
   }
 }
@@ -300,12 +292,14 @@ export const end = (assembly: Assembly): Either.Either<Assembly, InferenceError>
 
 /**
  * The inference was cut (stop, failure, restart): each open item with the content its
- * deltas built, closed as `incomplete`, with the `ItemDone` payloads to publish.
+ * deltas built, closed as `incomplete`, with the `ItemDone` payloads to publish. The
+ * assembly has nothing open afterwards.
  */
 export const cut = (
   assembly: Assembly
 ): { readonly items: ReadonlyArray<ContextItem.ContextItem>; readonly publish: ReadonlyArray<Event.ItemDone> } => {
   const items = [...assembly.open.values()].map((open) => withStatus(fold(open), "incomplete"))
+  assembly.open.clear()
   return {
     items,
     publish: items.map((item) => new Event.ItemDone({ item, runId: assembly.runId, to: [], policy: null }, true))
