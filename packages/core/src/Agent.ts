@@ -52,6 +52,7 @@ import {
   Stream
 } from "effect"
 import * as History from "./internal/agent/history.js"
+import * as CombinedHooks from "./internal/agent/hooks.js"
 import * as Assemble from "./internal/inference/assemble.js"
 import * as ContextItem from "./ContextItem.js"
 import * as Environment from "./Environment.js"
@@ -383,11 +384,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const inference = yield* InferenceRunner.InferenceRunner
     // An agent without tools needs no runner.
     const functions = Option.getOrElse(yield* Effect.serviceOption(FunctionCallRunner.FunctionCallRunner), () => noTools)
-    const hooks: ReadonlyArray<Hooks> = options.hooks === undefined
-      ? []
-      : Array.isArray(options.hooks)
-      ? options.hooks as ReadonlyArray<Hooks>
-      : [options.hooks as Hooks]
     const maxTurns = options.maxTurns ?? 10
     const concurrency = options.concurrency ?? 4
     const exchangeCap = options.exchangeCap ?? 5
@@ -489,11 +485,12 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         )
       )
 
-    const runHook = <A>(name: string, effect: Effect.Effect<A, unknown>) =>
+    const runHook = <A>(name: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, HookError> =>
       Effect.catchAllCause(effect, (cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause as Cause.Cause<never>)
           : Effect.fail(new HookError({ hook: name, cause: Cause.squash(cause) })))
+    const hooks = CombinedHooks.combine(options.hooks, runHook)
 
     const setState = (state: RunState, to: Event.AgentState) =>
       Effect.suspend(() => {
@@ -528,16 +525,9 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const inferOnce = (state: RunState, turn: number) =>
       Effect.gen(function*() {
-        let items: ReadonlyArray<ContextItem.ContextItem> = yield* context
-        let tools: ReadonlyArray<Tool.Definition> = yield* toolDefinitions
-        for (const hook of hooks) {
-          if (hook.beforeInference === undefined) continue
-          const decision = yield* runHook("beforeInference", hook.beforeInference({ runId: state.runId, turn, items, tools }))
-          if (decision === undefined) continue
-          if ("skip" in decision) return { skipped: true as const, produced: [], calls: [] }
-          if (decision.items !== undefined) items = decision.items
-          if (decision.tools !== undefined) tools = decision.tools
-        }
+        const prepared = yield* hooks.beforeInference({ runId: state.runId, turn, items: yield* context, tools: yield* toolDefinitions })
+        if (prepared.skip) return { skipped: true as const, produced: [], calls: [] }
+        const { items, tools } = prepared
         const inferenceId = `${state.runId}_inf_${turn}`
         state.inferenceId = inferenceId
         yield* setState(state, "inference")
@@ -608,16 +598,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
         yield* publish(new Event.InferenceCompleted({ runId: state.runId, inferenceId, usage, incompleteReason }))
         state.inferenceId = null
-        for (const hook of hooks) {
-          if (hook.afterInference !== undefined) {
-            yield* runHook("afterInference", hook.afterInference({ runId: state.runId, turn, items: produced, usage }))
-          }
-          if (hook.onModelMessage !== undefined) {
-            for (const item of produced) {
-              if (item._tag === "ModelMessage") yield* runHook("onModelMessage", hook.onModelMessage(item))
-            }
-          }
-        }
+        yield* hooks.afterInference({ runId: state.runId, turn, items: produced, usage })
         return { skipped: false as const, produced, calls }
       })
 
@@ -700,15 +681,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }))
         }
         let call = original
-        for (const hook of stage === "new" || stage === "requested" ? hooks : []) {
-          if (hook.beforeFunctionCall === undefined) continue
-          const decision = yield* runHook("beforeFunctionCall", hook.beforeFunctionCall(call))
-          if (decision === undefined) continue
+        if (stage === "new" || stage === "requested") {
+          const decision = yield* hooks.beforeFunctionCall(call)
           if ("veto" in decision) {
             yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `vetoed: ${decision.veto}` }))
             return { call, result: { output: decision.veto, isError: true } satisfies Tool.Result }
           }
-          call = new ContextItem.FunctionCall({ ...call, arguments: decision.arguments }, true)
+          call = decision.call
         }
         const definition = definitions.find((definition) => definition.name === call.name)
         const needsApproval = stage === "awaiting_approval" ||
@@ -766,11 +745,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         } else {
           result = outcome.right
         }
-        for (const hook of hooks) {
-          if (hook.afterFunctionCall === undefined) continue
-          const decision = yield* runHook("afterFunctionCall", hook.afterFunctionCall(call, result))
-          if (decision !== undefined) result = decision.output
-        }
+        result = yield* hooks.afterFunctionCall(call, result)
         if (outcome._tag === "Right") {
           yield* publish(new Event.FunctionCallCompleted({ callId: call.callId, isError: result.isError }))
         }
@@ -944,18 +919,15 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           if (sees(item)) yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
-        for (const hook of hooks) {
-          if (hook.onUserMessage === undefined) continue
-          const decision = yield* Effect.either(runHook("onUserMessage", hook.onUserMessage(item, event)))
-          if (decision._tag === "Left") {
-            yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: decision.left.message }))
-            yield* Ref.update(view, (current) => addToView(current, item))
-            return
-          }
-          if (decision.right !== undefined && decision.right.ignore) {
-            yield* Ref.update(view, (current) => addToView(current, item))
-            return
-          }
+        const handle = yield* Effect.either(hooks.onUserMessage(item, event))
+        if (handle._tag === "Left") {
+          yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: handle.left.message }))
+          yield* Ref.update(view, (current) => addToView(current, item))
+          return
+        }
+        if (!handle.right) {
+          yield* Ref.update(view, (current) => addToView(current, item))
+          return
         }
         const fromAgent = (yield* kindOf(item.author)) === "agent"
         if (fromAgent) {
