@@ -99,8 +99,63 @@ const startItem = (assembly: Assembly, part: InferenceRunner.ItemStart): Either.
   }
 }
 
-/** An open item with its deltas so far folded in. */
-export const fold = (open: Open): ContextItem.ContextItem => open.deltas.reduce(applyDelta, open.item)
+/** Texts per part index, built by appending: one join per part at the end, not one item per delta. */
+class Parts<K extends string> {
+  readonly parts: Array<{ kind: K; pieces: Array<string> }>
+  constructor(initial: ReadonlyArray<readonly [K, string]>) {
+    this.parts = initial.map(([kind, text]) => ({ kind, pieces: [text] }))
+  }
+  add(kind: K, index: number, text: string) {
+    const parts = this.parts
+    while (parts.length < index) parts.push({ kind, pieces: [] })
+    const part = parts[index]
+    if (part === undefined || part.kind !== kind) parts[index] = { kind, pieces: [text] }
+    else part.pieces.push(text)
+  }
+}
+
+/** An open item with its deltas so far folded in (the same result as folding them one by one with `Reducer.applyDelta`). */
+export const fold = (open: Open): ContextItem.ContextItem => {
+  const { deltas, item } = open
+  if (deltas.length === 0) return item
+  switch (item._tag) {
+    case "ModelMessage": {
+      const parts = new Parts<"text" | "refusal">(
+        item.content.map((part) => part._tag === "OutputText" ? ["text", part.text] as const : ["refusal", part.refusal] as const)
+      )
+      for (const delta of deltas) {
+        if (delta._tag === "TextDelta") parts.add("text", delta.contentIndex, delta.delta)
+        else if (delta._tag === "RefusalDelta") parts.add("refusal", delta.contentIndex, delta.delta)
+      }
+      const content = parts.parts.map((part) =>
+        part.kind === "text"
+          ? new ContextItem.OutputText({ text: part.pieces.join("") }, true)
+          : new ContextItem.Refusal({ refusal: part.pieces.join("") }, true)
+      )
+      return new ContextItem.ModelMessage({ ...item, content }, true)
+    }
+    case "Reasoning": {
+      const summary = new Parts<"summary">(item.summary.map((part) => ["summary", part.text] as const))
+      const content = new Parts<"content">(item.content.map((part) => ["content", part.text] as const))
+      for (const delta of deltas) {
+        if (delta._tag === "ReasoningSummaryDelta") summary.add("summary", delta.summaryIndex, delta.delta)
+        else if (delta._tag === "ReasoningDelta") content.add("content", delta.contentIndex, delta.delta)
+      }
+      return new ContextItem.Reasoning({
+        ...item,
+        summary: summary.parts.map((part) => new ContextItem.SummaryText({ text: part.pieces.join("") }, true)),
+        content: content.parts.map((part) => new ContextItem.ReasoningText({ text: part.pieces.join("") }, true))
+      }, true)
+    }
+    case "FunctionCall": {
+      const pieces = [item.arguments]
+      for (const delta of deltas) if (delta._tag === "FunctionCallArgumentsDelta") pieces.push(delta.delta)
+      return new ContextItem.FunctionCall({ ...item, arguments: pieces.join("") }, true)
+    }
+    default:
+      return deltas.reduce(applyDelta, item)
+  }
+}
 
 // --- reconciling `final` with the deltas ----------------------------------------------------------
 
