@@ -157,11 +157,10 @@ describe("Resume after a restart", () => {
   it.effect("a message that arrived just before the process died is handled after the restart", () =>
     Effect.gen(function*() {
       const inEnvironment = yield* lifetimes
-      yield* inEnvironment(Effect.gen(function*() {
-        yield* joinOps([[ScriptedModel.text("never played")]], Toolkit.empty)
-        // Published, journaled, and the process ends before the agent could look at it.
-        yield* Human.say("alice", "are you there?")
-      }))
+      yield* inEnvironment(joinOps([[ScriptedModel.text("never played")]], Toolkit.empty))
+      // Published and journaled after the agent joined, and the process died before the agent could look at
+      // it (written by a lifetime the agent is not part of: the journal says it joined and never left).
+      yield* inEnvironment(Human.say("alice", "are you there?"))
       const model = yield* inEnvironment(Effect.gen(function*() {
         const model = yield* joinOps([[ScriptedModel.text("yes")]], Toolkit.empty)
         yield* runEnded("ops")

@@ -46,7 +46,6 @@ import {
   HashMap,
   HashSet,
   Option,
-  Queue,
   Ref,
   Schema,
   Stream
@@ -336,11 +335,6 @@ interface Resume {
   readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
 }
 
-type Signal =
-  | { readonly _tag: "Event"; readonly event: Event.Event }
-  | { readonly _tag: "InboxFailed"; readonly cause: Cause.Cause<Journal.JournalError | Journal.JournalCorrupted> }
-  | { readonly _tag: "RunFinished"; readonly runId: string }
-
 interface Queued {
   readonly item: ContextItem.Message
   readonly event: Event.Event
@@ -400,7 +394,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       const agents = members.filter((member) => member.kind === "agent").map((member) => member.id).sort()
       return agents[0] === me
     })
-    const signals = yield* Queue.unbounded<Signal>()
 
     const publish = (payload: Event.Payload) => env.publish(me, payload)
 
@@ -804,7 +797,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       Effect.gen(function*() {
         const exit = yield* Effect.exit(runLoop(state, resume))
         yield* Effect.uninterruptible(endRun(state, exit))
-        yield* signals.offer({ _tag: "RunFinished", runId: state.runId })
       })
 
     const endRun = (state: RunState, exit: Exit.Exit<{ readonly outcome: Event.RunOutcome; readonly detail: string | null }, unknown>) =>
@@ -1027,6 +1019,12 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             if (sees(item) && item.status !== "in_progress") yield* Ref.update(view, (current) => addToView(current, item))
             return
           }
+          case "RunEnded": {
+            // The current run has ended (its fiber published it): the next input may start.
+            if (event.author !== me || current === undefined || current.state.runId !== payload.runId || !current.state.ended) return
+            current = undefined
+            return yield* startNext
+          }
           case "InterruptRequested": {
             if (payload.participant !== me) return
             if (current === undefined) {
@@ -1164,29 +1162,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     if (start.history < 0) yield* startNext
 
-    yield* inbox.pipe(
-      Stream.runForEach((event) => signals.offer({ _tag: "Event", event })),
-      // A history that cannot be read fails the agent visibly; it never looks like it left.
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.void : signals.offer({ _tag: "InboxFailed", cause })
-      ),
-      Effect.ensuring(signals.shutdown),
-      Effect.forkScoped
-    )
-
-    yield* Effect.gen(function*() {
-      while (true) {
-        const signal = yield* signals.take
-        if (signal._tag === "Event") {
-          if (yield* caughtUp(signal.event)) yield* onEvent(signal.event)
-        } else if (signal._tag === "InboxFailed") {
-          return yield* Effect.failCause(signal.cause)
-        } else if (current !== undefined && current.state.runId === signal.runId) {
-          current = undefined
-          yield* startNext
-        }
-      }
-    }).pipe(
+    // The controller reads its inbox directly; its runs report back through the events they publish.
+    // A history that cannot be read fails the agent visibly; it never looks like it left.
+    yield* Stream.runForEach(inbox, (event) =>
+      Effect.flatMap(caughtUp(event), (live) => live ? onEvent(event) : Effect.void)).pipe(
       // Leaving mid-run closes the run like a stop; when the environment closes, the run stays open to resume.
       Effect.onInterrupt(() =>
         Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
