@@ -50,6 +50,7 @@ import {
   Schema,
   Stream
 } from "effect"
+import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
 import * as History from "./internal/agent/history.js"
 import * as CombinedHooks from "./internal/agent/hooks.js"
 import * as Assemble from "./internal/inference/assemble.js"
@@ -215,79 +216,6 @@ const describe = (error: unknown): string => {
     return error.message
   }
   return String(error)
-}
-
-// ---------------------------------------------------------------------------
-// Context view
-// ---------------------------------------------------------------------------
-
-/** The agent's view: finished items in the order they entered its context. */
-interface View {
-  readonly order: Chunk.Chunk<string>
-  readonly items: HashMap.HashMap<string, ContextItem.ContextItem>
-}
-
-const emptyView: View = { order: Chunk.empty(), items: HashMap.empty() }
-
-const addToView = (view: View, item: ContextItem.ContextItem): View => ({
-  order: HashMap.has(view.items, item.id) ? view.order : Chunk.append(view.order, item.id),
-  items: HashMap.set(view.items, item.id, item)
-})
-
-const isMessage = (item: ContextItem.ContextItem): item is ContextItem.Message =>
-  item._tag === "UserMessage" || item._tag === "ModelMessage" || item._tag === "SystemMessage" ||
-  item._tag === "DeveloperMessage"
-
-const attributed = (author: string, text: string, attribute: boolean) =>
-  attribute ? `${author}: ${text}` : text
-
-/** What the model sees of an item, from this agent's point of view (undefined: hidden). */
-const present = (
-  me: string,
-  item: ContextItem.ContextItem,
-  visibility: Visibility | undefined
-): ContextItem.ContextItem | undefined => {
-  if (item.status === "in_progress") return undefined
-  if (item.author === me) return item
-  const attribute = visibility?.attribute ?? true
-  switch (item._tag) {
-    case "SystemMessage":
-    case "DeveloperMessage":
-      return item
-    case "UserMessage":
-      if (!attribute) return item
-      return new ContextItem.UserMessage({
-        ...item,
-        content: item.content.map((part, index) =>
-          index === 0 && part._tag === "InputText"
-            ? new ContextItem.InputText({ text: attributed(item.author, part.text, true) })
-            : part
-        )
-      }, true)
-    case "ModelMessage":
-      return new ContextItem.UserMessage({
-        id: item.id,
-        author: item.author,
-        status: item.status,
-        content: [new ContextItem.InputText({ text: attributed(item.author, ContextItem.text(item), attribute) })]
-      }, true)
-    case "FunctionCall":
-      if (!(visibility?.othersFunctionCalls ?? false)) return undefined
-      return ContextItem.userText({
-        id: item.id,
-        author: item.author,
-        text: attributed(item.author, `called ${item.name}(${item.arguments})`, true)
-      })
-    case "FunctionCallOutput":
-      if (!(visibility?.othersFunctionCalls ?? false)) return undefined
-      return ContextItem.userText({
-        id: item.id,
-        author: item.author,
-        text: attributed(item.author, `got ${item.isError ? "an error" : "a result"}: ${ContextItem.text(item)}`, true)
-      })
-    case "Reasoning":
-      return undefined
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import * as Commands from "../../Commands.js"
 import type * as ContextItem from "../../ContextItem.js"
 import type * as Event from "../../Event.js"
 import * as Reducer from "../../Reducer.js"
+import { isMessage } from "./context.js"
 
 /** A message from another participant, as it reached the agent. */
 export interface Message {
@@ -63,10 +64,6 @@ const empty: History = {
   failedRuns: HashSet.empty(),
   presentSince: -1
 }
-
-const isMessage = (item: ContextItem.ContextItem): item is ContextItem.Message =>
-  item._tag === "UserMessage" || item._tag === "ModelMessage" || item._tag === "SystemMessage" ||
-  item._tag === "DeveloperMessage"
 
 /** The fold for agent `me`; `seesOthers`: whether others' items enter its context (visibility scope). */
 export const reducer = (me: string, seesOthers: boolean): Reducer.Reducer<History> =>
