@@ -43,6 +43,7 @@ import {
   Either,
   Exit,
   Fiber,
+  FiberHandle,
   HashMap,
   HashSet,
   Option,
@@ -303,6 +304,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
   Effect.gen(function*() {
     const me = options.id
     const env = yield* Environment.Environment
+    // The current run, owned by the agent's scope.
+    const runs = yield* FiberHandle.make<void>()
     const inference = yield* InferenceRunner.InferenceRunner
     // An agent without tools needs no runner.
     const functions = Option.getOrElse(yield* Effect.serviceOption(FunctionCallRunner.FunctionCallRunner), () => noTools)
@@ -797,7 +800,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }
         }
         yield* publish(new Event.RunStarted({ participant: me, runId, trigger: trigger.item.id }))
-        const fiber = yield* Effect.forkDaemon(runEffect(state))
+        const fiber = yield* FiberHandle.run(runs, runEffect(state))
         current = { state, fiber }
       })
 
@@ -1067,7 +1070,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }
           yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
           const turn = Option.getOrElse(HashMap.get(inferences, runId), () => 1)
-          const fiber = yield* Effect.forkDaemon(runEffect(state, { turn, calls: resumable }))
+          const fiber = yield* FiberHandle.run(runs, runEffect(state, { turn, calls: resumable }))
           current = { state, fiber }
           return
         }
