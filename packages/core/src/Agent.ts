@@ -60,6 +60,7 @@ import * as Environment from "./Environment.js"
 import * as Event from "./Event.js"
 import * as FunctionCallRunner from "./FunctionCallRunner.js"
 import * as InferenceRunner from "./InferenceRunner.js"
+import type * as Commands from "./Commands.js"
 import type * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
 import * as Reducer from "./Reducer.js"
@@ -255,8 +256,11 @@ type Pending =
 
 type Decision = { readonly approved: boolean; readonly by: string; readonly reason: string }
 
-/** Where a call resumes: from scratch, or after a restart at the step it had reached. */
-type Stage = "new" | "requested" | "awaiting_approval" | "approved"
+/**
+ * Where a call resumes: from scratch (`new`: not even requested), or after a restart at the step it
+ * had reached — spelled as the `Commands` reducer spells a call's status.
+ */
+type Stage = "new" | Extract<Commands.Status, "requested" | "awaiting_approval" | "approved">
 
 /** Where a run cut by a restart resumes: its calls still to finish, after its last inference. */
 interface Resume {
