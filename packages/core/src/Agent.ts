@@ -1,20 +1,29 @@
 /**
  * Agents: participants built from the generators.
  *
- * An agent is two fibers. Its **controller** reads the inbox, always: it
+ * An agent is a **controller** that reads its inbox directly, always: it
  * decides which messages start a run, what happens to a message that arrives
  * while a run is going (queue, steer, interrupt, drop — every disposition is
  * published), routes approval and clarification answers, and stops runs. A
  * **run** is a state machine — `idle` → `inference` → `function-calls` →
- * `inference` … → `idle` — forked by the controller; every transition is
- * published and every run has an id its events carry.
+ * `inference` … → `idle` — in a `FiberHandle` owned by the agent; every
+ * transition is published, every run has an id its events carry, and a run's
+ * end reaches the controller as its own `RunEnded` event.
+ *
+ * The model's answer comes as provider-neutral parts, assembled into items by
+ * one core module (`internal/inference/assemble.ts`) that checks their order: a
+ * runner that breaks it fails the inference (`malformed_stream`), the run ends
+ * `failed`, the agent stays responsive.
  *
  * The context the model sees is rebuilt from the environment's items (the
  * `ItemDone` events the agent received), in the order they reached the agent,
  * except that a queued message enters the context when it is handled and a
  * steered one before the next model call. Other participants' messages reach
  * the model as user messages attributed to their author; other agents'
- * function calls are not shown unless asked for.
+ * function calls are not shown unless asked for. A message or reasoning cut
+ * short by a *failed* inference stays in the transcript as `incomplete` but
+ * leaves the context: the model did not choose to stop there (one cut by a
+ * stop stays, marked `incomplete`).
  *
  * ## Stop
  * Interrupting a run interrupts its fiber: the inference stream is closed (a
@@ -22,15 +31,24 @@
  * the controller closes every item left open as `incomplete` with its partial
  * content, gives every function call without an output a synthetic output
  * saying it was cancelled (so the next request is valid), publishes what was
- * cut short, and handles queued input.
+ * cut short, and handles queued input. Leaving the environment mid-run closes
+ * the run the same way; stopping with the environment leaves it to resume.
  *
  * ## Approvals
  * A call whose policy requires approval is published as `ApprovalRequested`
- * and waits. The first answer from a participant allowed to approve decides;
- * a second answer, an answer from a participant without the right, or for a
- * call this agent does not know is refused visibly. A configurable timeout
- * counts as a rejection. The journal is flushed after `FunctionCallStarted`
- * and before the tool runs (at-most-once side effects).
+ * and waits. Calls are identified by run and call id (providers reuse call
+ * ids). The first answer from a participant allowed to approve decides, even
+ * one that arrives before the request (it is kept); a second answer, an answer
+ * from a participant without the right, for a call that ended without it, or
+ * for a call nobody asked is refused visibly. A configurable timeout counts as
+ * a rejection. A tool runs only once `FunctionCallStarted` is durable in the
+ * journal: if the journal cannot confirm it, the call fails without running.
+ *
+ * ## Resume
+ * Joining replays the journal (option `resume`): the agent folds it with one
+ * reducer (`internal/agent/history.ts`), then decides — pending approvals stay
+ * pending, approved calls run once, a started call is never re-run, a run cut
+ * mid-inference ends as interrupted, unhandled input is queued.
  *
  * @since 0.1.0
  */
