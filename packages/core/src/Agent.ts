@@ -1010,12 +1010,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       })
 
     // --- resume after a restart --------------------------------------------------------------------
-    const history: Array<Event.Event> = []
+    // The journal is folded as it is replayed: the agent holds the fold, not the events.
+    const historyReducer = History.reducer(me, (options.visibility?.scope ?? "environment") === "environment")
+    let replayed = historyReducer.initial
 
-    const restore = (events: ReadonlyArray<Event.Event>) =>
+    const restore = (history: History.History) =>
       Effect.gen(function*() {
         // Resume is the fold of the journal, then a decision on what it says.
-        const history = Reducer.run(History.reducer(me, (options.visibility?.scope ?? "environment") === "environment"), events)
         const { commands, inferences, messages, transcript } = history
         let { handled, hidden, queued } = history
         // This agent's calls that were answered: a later answer is refused as a second one.
@@ -1105,9 +1106,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const caughtUp = (event: Event.Event) =>
       Effect.gen(function*() {
         if (event.sequence > start.history) return true
-        history.push(event)
+        replayed = historyReducer.reduce(replayed, event)
         if (event.sequence === start.history) {
-          yield* restore(history.splice(0))
+          const history = replayed
+          replayed = historyReducer.initial
+          yield* restore(history)
           yield* startNext
         }
         return false
