@@ -55,7 +55,6 @@
 import {
   Cause,
   Chunk,
-  Deferred,
   Duration,
   Effect,
   Either,
@@ -70,6 +69,7 @@ import {
   Stream
 } from "effect"
 import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
+import * as Approvals from "./internal/agent/approvals.js"
 import * as History from "./internal/agent/history.js"
 import * as CombinedHooks from "./internal/agent/hooks.js"
 import * as Assemble from "./internal/inference/assemble.js"
@@ -222,8 +222,6 @@ const askHumanDefinition: Tool.Definition = {
 
 const hiddenWhenFailed = History.hiddenWhenFailed
 
-/** Calls are identified by run and call id: providers reuse call ids across responses. */
-const callKey = (runId: string, callId: string) => `${runId}\u0000${callId}`
 
 const noTools: FunctionCallRunner.Service = {
   tools: Effect.succeed([]),
@@ -267,12 +265,6 @@ const newRunState = (me: string, runId: string): RunState => ({
   outputs: new Map(),
   ended: false
 })
-
-type Pending =
-  | { readonly _tag: "Approval"; readonly runId: string; readonly deferred: Deferred.Deferred<Decision> }
-  | { readonly _tag: "Clarification"; readonly runId: string; readonly deferred: Deferred.Deferred<string> }
-
-type Decision = { readonly approved: boolean; readonly by: string; readonly reason: string }
 
 /**
  * Where a call resumes: from scratch (`new`: not even requested), or after a restart at the step it
@@ -337,17 +329,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const approvalTimeout = options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout)
 
     const view = yield* Ref.make<View>(emptyView)
-    const pending = yield* Ref.make(HashMap.empty<string, Pending>())
-    // Calls of this agent that have been answered (approval), by run and call id — a second answer is refused.
-    const decided = yield* Ref.make(HashSet.empty<string>())
-    // This agent's calls (the latest run of each call id: providers reuse ids across responses), and every call asked.
-    const myCalls = new Map<string, string>()
-    const knownCalls = new Set<string>()
-    const isFirstAgent = Effect.map(env.members, (members) => {
-      const agents = members.filter((member) => member.kind === "agent").map((member) => member.id).sort()
-      return agents[0] === me
-    })
-
     const publish = (payload: Event.Payload) => env.publish(me, payload)
 
     // --- the controller's state (owned by the controller fiber) -------------------------------
@@ -414,6 +395,17 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       options.approval?.approvers !== undefined
         ? Effect.succeed(options.approval.approvers.includes(by))
         : Effect.map(kindOf(by), (kind) => kind === "human")
+
+    const approvals = yield* Approvals.make({
+      me,
+      publish,
+      mayApprove,
+      // One agent refuses answers for calls nobody asked: the first agent by id.
+      refusesUnknown: Effect.map(env.members, (members) =>
+        members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === me),
+      timeout: approvalTimeout,
+      current: () => current?.state
+    })
 
     // --- one run -----------------------------------------------------------------------------------
     // A runner that dies (a bug in a custom one) gives the model an error output, not a failed run.
@@ -548,50 +540,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return { skipped: false as const, produced, calls }
       })
 
-    const awaitApproval = (state: RunState, call: ContextItem.FunctionCall, announce: boolean) =>
-      Effect.gen(function*() {
-        // A restored run, or an answer that came early, finds its request registered already: nothing is lost.
-        const registered = HashMap.get(yield* Ref.get(pending), call.callId)
-        const deferred = Option.isSome(registered) && registered.value._tag === "Approval" &&
-            registered.value.runId === state.runId
-          ? registered.value.deferred
-          : yield* Deferred.make<Decision>()
-        yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId: state.runId, deferred } as Pending))
-        if (announce) {
-          yield* publish(new Event.ApprovalRequested({
-            runId: state.runId,
-            callId: call.callId,
-            name: call.name,
-            arguments: call.arguments
-          }))
-        }
-        const waiting = Deferred.await(deferred)
-        const decision = approvalTimeout === undefined
-          ? yield* waiting
-          : yield* waiting.pipe(
-            Effect.timeoutTo({
-              duration: approvalTimeout,
-              onSuccess: (decision) => Effect.succeed(decision),
-              onTimeout: () =>
-                Ref.modify(decided, (set) =>
-                  HashSet.has(set, callKey(state.runId, call.callId))
-                    ? [Deferred.await(deferred), set] as const
-                    : [
-                      Effect.succeed<Decision>({ approved: false, by: "timeout", reason: "the approval request timed out" }),
-                      HashSet.add(set, callKey(state.runId, call.callId))
-                    ] as const).pipe(Effect.flatten)
-            }),
-            Effect.flatten
-          )
-        yield* Ref.update(pending, HashMap.remove(call.callId))
-        if (decision.approved) {
-          yield* publish(new Event.FunctionCallApproved({ callId: call.callId, by: decision.by }))
-        } else {
-          yield* publish(new Event.FunctionCallRejected({ callId: call.callId, by: decision.by, reason: decision.reason }))
-        }
-        return decision
-      })
-
     const askHuman = (state: RunState, call: ContextItem.FunctionCall) =>
       Effect.gen(function*() {
         let question: string
@@ -604,10 +552,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         } catch (error) {
           return { output: `Invalid arguments for tool "${askHumanTool}": ${describe(error)}`, isError: true } satisfies Tool.Result
         }
-        const deferred = yield* Deferred.make<string>()
-        yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Clarification", runId: state.runId, deferred } as Pending))
-        yield* publish(new Event.ClarificationRequested({ callId: call.callId, question }))
-        const answer = yield* Deferred.await(deferred).pipe(Effect.ensuring(Ref.update(pending, HashMap.remove(call.callId))))
+        const answer = yield* approvals.clarify(state.runId, call.callId, question)
         return { output: answer, isError: false } satisfies Tool.Result
       })
 
@@ -641,7 +586,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             Tool.needsApproval(approvalPolicy(definition, call.name), call.arguments))
         if (needsApproval) {
           yield* setState(state, "awaiting-approval")
-          const decision = yield* awaitApproval(state, call, stage !== "awaiting_approval")
+          const decision = yield* approvals.await(state.runId, call, stage !== "awaiting_approval")
           if (!decision.approved) {
             yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `rejected: ${decision.reason}` }))
             return {
@@ -807,7 +752,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           yield* Ref.update(view, (current) => addToView(current, item))
         }
         // Pending approvals and questions of this run are gone.
-        yield* Ref.update(pending, HashMap.filter((entry) => entry.runId !== state.runId))
+        yield* approvals.dropRun(state.runId)
         return { incompleteItems, cancelledCalls }
       })
 
@@ -918,49 +863,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
       })
 
-    const refuse = (answer: Event.ApprovalAnswered, by: string, reason: Event.ApprovalAnswerRefused["reason"]) =>
-      publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by, reason }))
-
-    /** An answer to a call of this agent's current run, awaited now or still to be asked (kept, then applied). */
-    const openApproval = (callId: string) =>
-      Effect.gen(function*() {
-        const entry = HashMap.get(yield* Ref.get(pending), callId)
-        if (Option.isSome(entry)) return entry.value._tag === "Approval" ? Option.some(entry.value) : Option.none()
-        const run = current?.state
-        if (run === undefined || run.ended || !run.calls.has(callId) || run.answered.has(callId)) return Option.none()
-        // The call is known but its approval request is not out yet (a slow hook): keep the answer for it.
-        const deferred = yield* Deferred.make<Decision>()
-        const early = { _tag: "Approval" as const, runId: run.runId, deferred }
-        yield* Ref.update(pending, (all) => HashMap.set(all, callId, early as Pending))
-        return Option.some(early)
-      })
-
-    const onAnswer = (event: Event.Event, answer: Event.ApprovalAnswered) =>
-      Effect.gen(function*() {
-        const entry = yield* openApproval(answer.callId)
-        if (Option.isNone(entry) || entry.value._tag !== "Approval") {
-          const run = myCalls.get(answer.callId)
-          if (run !== undefined) {
-            // This agent's call, no longer waiting: answered already, or cancelled.
-            const answered = HashSet.has(yield* Ref.get(decided), callKey(run, answer.callId))
-            return yield* refuse(answer, event.author, answered ? "already_answered" : "call_ended")
-          }
-          // Another agent's call is theirs to judge. A call nobody asked for is refused once, by the first agent.
-          if (knownCalls.has(answer.callId) || !(yield* isFirstAgent)) return
-          return yield* refuse(answer, event.author, "unknown_call")
-        }
-        if (!(yield* mayApprove(event.author))) return yield* refuse(answer, event.author, "not_allowed")
-        const key = callKey(entry.value.runId, answer.callId)
-        const first = yield* Ref.modify(decided, (set) =>
-          HashSet.has(set, key) ? [false, set] as const : [true, HashSet.add(set, key)] as const)
-        if (!first) return yield* refuse(answer, event.author, "already_answered")
-        yield* Deferred.succeed(entry.value.deferred, {
-          approved: answer.approved,
-          by: event.author,
-          reason: answer.reason ?? (answer.approved ? "approved" : "rejected")
-        })
-      })
-
     const onEvent = (event: Event.Event) =>
       Effect.gen(function*() {
         const payload = event.payload
@@ -992,18 +894,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             return yield* startNext
           }
           case "FunctionCallRequested":
-            knownCalls.add(payload.callId)
-            if (event.author === me) myCalls.set(payload.callId, payload.runId)
-            return
+            return yield* approvals.onRequested(event, payload)
           case "ApprovalAnswered":
-            return yield* onAnswer(event, payload)
-          case "ClarificationAnswered": {
-            const entry = HashMap.get(yield* Ref.get(pending), payload.callId)
-            if (Option.isSome(entry) && entry.value._tag === "Clarification") {
-              yield* Deferred.succeed(entry.value.deferred, payload.answer)
-            }
-            return
-          }
+            return yield* approvals.onAnswer(event, payload)
+          case "ClarificationAnswered":
+            return yield* approvals.onClarification(payload)
           default:
             return
         }
@@ -1020,13 +915,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         const { commands, inferences, messages, transcript } = history
         let { handled, hidden, queued } = history
         // This agent's calls that were answered: a later answer is refused as a second one.
-        for (const command of HashMap.values(commands)) {
-          knownCalls.add(command.callId)
-          if (command.agent === me) myCalls.set(command.callId, command.runId)
-          if (command.agent === me && command.answeredBy !== null) {
-            yield* Ref.update(decided, HashSet.add(callKey(command.runId, command.callId)))
-          }
-        }
+        yield* approvals.restore(commands)
         // Messages that reached this agent while it was present but were never handled died with the process.
         const kindFromHistory = (id: string) => Effect.succeed(Option.getOrUndefined(HashMap.get(history.kinds, id)))
         for (const entry of HashMap.values(messages)) {
@@ -1087,9 +976,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         if (state.assembly.open.size === 0 && resumable.length > 0) {
           // Answers may arrive before the resumed run reaches its calls: register the waits now.
           for (const [call, stage] of resumable) {
-            if (stage !== "awaiting_approval") continue
-            const deferred = yield* Deferred.make<Decision>()
-            yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId, deferred } as Pending))
+            if (stage === "awaiting_approval") yield* approvals.registerResumed(runId, call.callId)
           }
           yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
           const turn = Option.getOrElse(HashMap.get(inferences, runId), () => 1)
