@@ -289,15 +289,13 @@ interface Queued {
  *
  * @example
  * import { Effect } from "effect"
- * import { Agent, Environment, ScriptedModel, Toolkit } from "@chorus/core"
+ * import { Agent, Environment, ScriptedModel } from "@chorus/core"
  *
  * const program = Effect.gen(function*() {
  *   const env = yield* Environment.Environment
  *   const model = yield* ScriptedModel.make({ turns: [[ScriptedModel.text("Hello!")]] })
- *   yield* env.join(Agent.make({ id: "assistant", instructions: "Be brief." })).pipe(
- *     Effect.provide(model.layer),
- *     Effect.provide(Toolkit.empty.layer)
- *   )
+ *   // No tools: no FunctionCallRunner needed (provide `Toolkit.make(...).layer` to give it some).
+ *   yield* env.join(Agent.make({ id: "assistant", instructions: "Be brief." })).pipe(Effect.provide(model.layer))
  * })
  */
 export const make = (
