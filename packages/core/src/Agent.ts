@@ -40,6 +40,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Either,
   Exit,
   Fiber,
   HashMap,
@@ -51,6 +52,7 @@ import {
   Stream
 } from "effect"
 import * as Commands from "./Commands.js"
+import * as Assemble from "./internal/inference/assemble.js"
 import * as ContextItem from "./ContextItem.js"
 import * as Environment from "./Environment.js"
 import * as Event from "./Event.js"
@@ -285,8 +287,8 @@ interface RunState {
   readonly runId: string
   state: Event.AgentState
   inferenceId: string | null
-  /** Items streaming now, with their deltas so far (folded only if the run is cut: deltas stay cheap). */
-  readonly open: Map<string, { readonly item: ContextItem.ContextItem; readonly deltas: Array<Event.Delta> }>
+  /** The current inference's assembly: the items streaming now, closed by the assembler if the run is cut. */
+  assembly: Assemble.Assembly
   readonly calls: Map<string, ContextItem.FunctionCall>
   readonly answered: Set<string>
   /** Outputs published so far, by call id. */
@@ -295,11 +297,11 @@ interface RunState {
   ended: boolean
 }
 
-const newRunState = (runId: string): RunState => ({
+const newRunState = (me: string, runId: string): RunState => ({
   runId,
   state: "idle",
   inferenceId: null,
-  open: new Map(),
+  assembly: Assemble.empty(me, runId),
   calls: new Map(),
   answered: new Set(),
   outputs: new Map(),
@@ -467,7 +469,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const finishItem = (state: RunState, item: ContextItem.ContextItem, extra?: { readonly to?: ReadonlyArray<string> }) =>
       Effect.gen(function*() {
-        state.open.delete(item.id)
         yield* publish(new Event.ItemDone({ item, runId: state.runId, to: extra?.to ?? [], policy: null }))
         yield* Ref.update(view, (current) => addToView(current, item))
       })
@@ -516,33 +517,37 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           tools,
           options: options.inference ?? {}
         }
-        const streamed = yield* inference.stream(request).pipe(
-          Stream.runForEach((event) => {
-            switch (event._tag) {
-              case "ItemAdded": {
-                const item = event.item.author === me ? event.item : withAuthor(event.item, me)
-                state.open.set(item.id, { item, deltas: [] })
-                return publish(new Event.ItemAdded({ item, runId: state.runId }, true))
-              }
-              case "ItemDone": {
-                const item = event.item.author === me ? event.item : withAuthor(event.item, me)
+        state.assembly = Assemble.empty(me, state.runId)
+        // Each part is applied atomically: a stop sees the assembly exactly as published.
+        const onPart = (part: InferenceRunner.Part) =>
+          Effect.uninterruptible(Effect.suspend(() => {
+            const next = Assemble.step(state.assembly, part)
+            if (Either.isLeft(next)) return Effect.fail(next.left)
+            return Effect.zipRight(
+              Effect.forEach(next.right.publish, (payload) => {
+                if (payload._tag !== "ItemDone") return publish(payload)
+                const item = payload.item
                 produced.push(item)
                 if (item._tag === "FunctionCall") {
                   state.calls.set(item.callId, item)
                   calls.push(item)
                 }
                 return finishItem(state, item)
-              }
-              case "Finished":
-                usage = event.usage
-                incompleteReason = event.incompleteReason
-                return Effect.void
-              default: {
-                state.open.get(event.itemId)?.deltas.push(event)
-                return publish(event)
-              }
-            }
-          }),
+              }, { discard: true }),
+              Effect.sync(() => {
+                state.assembly = next.right.assembly
+              })
+            )
+          }))
+        const streamed = yield* inference.stream(request).pipe(
+          Stream.runForEach(onPart),
+          Effect.zipRight(Effect.suspend(() => {
+            const ended = Assemble.end(state.assembly)
+            if (Either.isLeft(ended)) return Effect.fail(ended.left)
+            usage = ended.right.finished?.usage ?? Event.Usage.zero
+            incompleteReason = ended.right.finished?.incompleteReason ?? null
+            return Effect.void
+          })),
           Effect.either,
           Effect.tap(() =>
             Effect.suspend(() =>
@@ -813,10 +818,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const closeOpen = (state: RunState, reason: string) =>
       Effect.gen(function*() {
         const incompleteItems: Array<string> = []
-        for (const { deltas, item: added } of [...state.open.values()]) {
-          const item = deltas.reduce(Reducer.applyDelta, added)
-          incompleteItems.push(item.id)
-          const closed = withStatus(item, "incomplete")
+        const cut = Assemble.cut(state.assembly)
+        state.assembly = Assemble.empty(me, state.runId)
+        for (const closed of cut.items) {
+          incompleteItems.push(closed.id)
           if (closed._tag === "FunctionCall") state.calls.set(closed.callId, closed)
           yield* finishItem(state, closed)
         }
@@ -844,7 +849,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const startRun = (trigger: Queued, batch: ReadonlyArray<Queued>) =>
       Effect.gen(function*() {
         const runId = `${me}_run_${trigger.event.sequence}`
-        const state = newRunState(runId)
+        const state = newRunState(me, runId)
         for (const entry of batch) {
           if (deferred.delete(entry.item.id)) {
             yield* Ref.update(view, (current) => addToView(current, entry.item))
@@ -1124,7 +1129,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         if (openRun === undefined) return
         // A run cut by the restart.
         const runId = openRun
-        const state = newRunState(runId)
+        const state = newRunState(me, runId)
         const resumable: Array<readonly [ContextItem.FunctionCall, Stage]> = []
         for (const item of Reducer.items(transcript)) {
           if (item.author !== me) continue
@@ -1137,7 +1142,9 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }
           if (runOfItem.get(item.id) !== runId) continue
           // The transcript has folded its deltas already.
-          if (item.status === "in_progress") state.open.set(item.id, { item, deltas: [] })
+          if (item.status === "in_progress") {
+            state.assembly = { ...state.assembly, open: new Map([...state.assembly.open, [item.id, { item }]]) }
+          }
           else if (item._tag === "FunctionCall") state.calls.set(item.callId, item)
         }
         for (const call of state.calls.values()) {
@@ -1157,7 +1164,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             resumable.push([call, status === "new" ? "requested" : status])
           }
         }
-        if (state.open.size === 0 && resumable.length > 0) {
+        if (state.assembly.open.size === 0 && resumable.length > 0) {
           // Answers may arrive before the resumed run reaches its calls: register the waits now.
           for (const [call, stage] of resumable) {
             if (stage !== "awaiting_approval") continue
@@ -1209,30 +1216,3 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
     )
   }).pipe(Effect.scoped)
-
-/** The item with another author or status (same class, no re-validation). */
-const patch = (
-  item: ContextItem.ContextItem,
-  fields: { readonly author?: string; readonly status?: ContextItem.Status }
-): ContextItem.ContextItem => {
-  switch (item._tag) {
-    case "SystemMessage":
-      return new ContextItem.SystemMessage({ ...item, ...fields }, true)
-    case "DeveloperMessage":
-      return new ContextItem.DeveloperMessage({ ...item, ...fields }, true)
-    case "UserMessage":
-      return new ContextItem.UserMessage({ ...item, ...fields }, true)
-    case "ModelMessage":
-      return new ContextItem.ModelMessage({ ...item, ...fields }, true)
-    case "Reasoning":
-      return new ContextItem.Reasoning({ ...item, ...fields }, true)
-    case "FunctionCall":
-      return new ContextItem.FunctionCall({ ...item, ...fields }, true)
-    case "FunctionCallOutput":
-      return new ContextItem.FunctionCallOutput({ ...item, ...fields }, true)
-  }
-}
-
-const withAuthor = (item: ContextItem.ContextItem, author: string) => patch(item, { author })
-
-const withStatus = (item: ContextItem.ContextItem, status: ContextItem.Status) => patch(item, { status })

@@ -1,0 +1,313 @@
+/**
+ * Parts → items: the one place where a runner's provider-neutral parts become
+ * the item events subscribers see (`ItemAdded`, deltas, `ItemDone`), for
+ * completed items and for items cut short by a stop or a failure alike.
+ *
+ * The assembly is data and {@link step} is a pure transition: `(assembly, part)`
+ * gives the next assembly and the payloads to publish, or a `malformed_stream`
+ * error when the parts break their order:
+ * - a delta before its item's start, or for an item of another kind;
+ * - a second start for an item id;
+ * - an end for an item never started, or a second end;
+ * - a delta after its item's end; any part after `Finished`;
+ * - a stream that ends with items still open.
+ * A stream that ends without `Finished` finishes with zero usage.
+ *
+ * ## `final` against the deltas
+ * Subscribers fold deltas into the item they were announced with; they must never
+ * see two different texts for one item. So **the deltas are the truth**. For each
+ * text field (a message's content parts, a reasoning item's summary and content
+ * parts, a call's arguments), comparing what the deltas built (`seen`) with what
+ * the provider's `final` item holds:
+ * - `final` equals `seen`, or is shorter / different (e.g. empty where deltas said
+ *   "Hello"): `seen` is kept, `final`'s text is ignored;
+ * - `final` extends `seen` (`seen` is a prefix, including the case of no deltas at
+ *   all): the missing tail is published as one trailing delta before `ItemDone`,
+ *   so the folded deltas and the done item agree.
+ * Fields deltas never carry (reasoning `encryptedContent`) come from `final`.
+ * The call id and tool name come from the start (subscribers saw them in
+ * `ItemAdded`). The status is `incomplete` when `final` says so, else `completed`.
+ *
+ * @internal
+ */
+import { Either } from "effect"
+import * as ContextItem from "../../ContextItem.js"
+import * as Event from "../../Event.js"
+import type * as InferenceRunner from "../../InferenceRunner.js"
+import { InferenceError } from "../../InferenceRunner.js"
+import { applyDelta } from "../../Reducer.js"
+
+/** An item started and not yet ended: as announced, with its deltas so far folded in. */
+export interface Open {
+  readonly item: ContextItem.ContextItem
+}
+
+/** What one inference has assembled so far. */
+export interface Assembly {
+  readonly author: string
+  readonly runId: string | null
+  /** Items started and not ended, in start order. */
+  readonly open: ReadonlyMap<string, Open>
+  /** Ids of the items that ended. */
+  readonly ended: ReadonlySet<string>
+  /** Items that ended, in end order. */
+  readonly produced: ReadonlyArray<ContextItem.ContextItem>
+  readonly finished: InferenceRunner.Finished | null
+}
+
+/** The result of a step: the next assembly and what to publish, in order. */
+export interface Step {
+  readonly assembly: Assembly
+  readonly publish: ReadonlyArray<Event.Payload>
+}
+
+/** A new assembly for items authored by `author` in run `runId`. */
+export const empty = (author: string, runId: string | null): Assembly => ({
+  author,
+  runId,
+  open: new Map(),
+  ended: new Set(),
+  produced: [],
+  finished: null
+})
+
+const malformed = (detail: string) =>
+  new InferenceError({ reason: "malformed_stream", detail, status: null, retryAfterMs: null })
+
+const deltaFits = (item: ContextItem.ContextItem, delta: Event.Delta): boolean => {
+  switch (delta._tag) {
+    case "TextDelta":
+    case "RefusalDelta":
+      return item._tag === "ModelMessage"
+    case "ReasoningSummaryDelta":
+    case "ReasoningDelta":
+      return item._tag === "Reasoning"
+    case "FunctionCallArgumentsDelta":
+      return item._tag === "FunctionCall"
+  }
+}
+
+const startItem = (assembly: Assembly, part: InferenceRunner.ItemStart): Either.Either<ContextItem.ContextItem, InferenceError> => {
+  const common = { id: part.itemId, author: assembly.author, status: "in_progress" as const }
+  switch (part.kind) {
+    case "message":
+      return Either.right(new ContextItem.ModelMessage({ ...common, content: [] }, true))
+    case "reasoning":
+      return Either.right(new ContextItem.Reasoning({ ...common, summary: [], content: [], encryptedContent: null }, true))
+    case "function_call":
+      if (part.callId === null || part.name === null) {
+        return Either.left(malformed(`function call ${part.itemId} started without a call id and a name`))
+      }
+      return Either.right(new ContextItem.FunctionCall({ ...common, callId: part.callId, name: part.name, arguments: "" }, true))
+  }
+}
+
+/** An open item with its deltas so far. */
+export const fold = (open: Open): ContextItem.ContextItem => open.item
+
+// --- reconciling `final` with the deltas ----------------------------------------------------------
+
+type Tail = (index: number, text: string) => Event.Delta
+
+/** `seen` wins unless `final` extends it; the extension is a trailing delta. */
+const reconcileText = (seen: string, final: string, index: number, tail: Tail, out: Array<Event.Delta>): string => {
+  if (final.length > seen.length && final.startsWith(seen)) {
+    out.push(tail(index, final.slice(seen.length)))
+    return final
+  }
+  return seen
+}
+
+const reconcileParts = <P>(
+  seen: ReadonlyArray<P>,
+  final: ReadonlyArray<P>,
+  textOf: (part: P) => string | undefined,
+  make: (text: string, like: P) => P,
+  tail: Tail,
+  out: Array<Event.Delta>
+): ReadonlyArray<P> => {
+  const result: Array<P> = [...seen]
+  final.forEach((part, index) => {
+    const finalText = textOf(part)
+    const mine = result[index]
+    if (finalText === undefined) return
+    if (mine === undefined) {
+      // A part the deltas never opened: all of it is new.
+      if (index === result.length) {
+        if (finalText !== "") out.push(tail(index, finalText))
+        result.push(part)
+      }
+      return
+    }
+    const seenText = textOf(mine)
+    // A part of another type at the same index contradicts the deltas: they win.
+    if (seenText === undefined || (part as { _tag?: string })._tag !== (mine as { _tag?: string })._tag) return
+    result[index] = make(reconcileText(seenText, finalText, index, tail, out), mine)
+  })
+  return result
+}
+
+const reconcile = (
+  seen: ContextItem.ContextItem,
+  final: ContextItem.ContextItem
+): Either.Either<{ readonly item: ContextItem.ContextItem; readonly tail: ReadonlyArray<Event.Delta> }, InferenceError> => {
+  const out: Array<Event.Delta> = []
+  const status: ContextItem.Status = final.status === "incomplete" ? "incomplete" : "completed"
+  if (seen._tag === "ModelMessage" && final._tag === "ModelMessage") {
+    const content = reconcileParts<ContextItem.OutputPart>(
+      seen.content,
+      final.content,
+      (part) => part._tag === "OutputText" ? part.text : part.refusal,
+      (text, like) =>
+        like._tag === "OutputText"
+          ? new ContextItem.OutputText({ text }, true)
+          : new ContextItem.Refusal({ refusal: text }, true),
+      (index, delta) => {
+        const part = final.content[index]
+        return part?._tag === "Refusal"
+          ? new Event.RefusalDelta({ itemId: seen.id, contentIndex: index, delta }, true)
+          : new Event.TextDelta({ itemId: seen.id, contentIndex: index, delta }, true)
+      },
+      out
+    )
+    return Either.right({ item: new ContextItem.ModelMessage({ ...seen, status, content }, true), tail: out })
+  }
+  if (seen._tag === "Reasoning" && final._tag === "Reasoning") {
+    const summary = reconcileParts(
+      seen.summary,
+      final.summary,
+      (part) => part.text,
+      (text) => new ContextItem.SummaryText({ text }, true),
+      (index, delta) => new Event.ReasoningSummaryDelta({ itemId: seen.id, summaryIndex: index, delta }, true),
+      out
+    )
+    const content = reconcileParts(
+      seen.content,
+      final.content,
+      (part) => part.text,
+      (text) => new ContextItem.ReasoningText({ text }, true),
+      (index, delta) => new Event.ReasoningDelta({ itemId: seen.id, contentIndex: index, delta }, true),
+      out
+    )
+    const encryptedContent = final.encryptedContent ?? seen.encryptedContent
+    return Either.right({
+      item: new ContextItem.Reasoning({ ...seen, status, summary, content, encryptedContent }, true),
+      tail: out
+    })
+  }
+  if (seen._tag === "FunctionCall" && final._tag === "FunctionCall") {
+    const args = reconcileText(
+      seen.arguments,
+      final.arguments,
+      0,
+      (_, delta) => new Event.FunctionCallArgumentsDelta({ itemId: seen.id, delta }, true),
+      out
+    )
+    return Either.right({ item: new ContextItem.FunctionCall({ ...seen, status, arguments: args }, true), tail: out })
+  }
+  return Either.left(malformed(`item ${seen.id} started as ${seen._tag} and ended as ${final._tag}`))
+}
+
+const withStatus = (item: ContextItem.ContextItem, status: ContextItem.Status): ContextItem.ContextItem => {
+  switch (item._tag) {
+    case "ModelMessage":
+      return new ContextItem.ModelMessage({ ...item, status }, true)
+    case "Reasoning":
+      return new ContextItem.Reasoning({ ...item, status }, true)
+    case "FunctionCall":
+      return new ContextItem.FunctionCall({ ...item, status }, true)
+    default:
+      return item
+  }
+}
+
+// --- transitions ---------------------------------------------------------------------------------
+
+/** One part: the next assembly and the payloads to publish, or a `malformed_stream` error. */
+export const step = (assembly: Assembly, part: InferenceRunner.Part): Either.Either<Step, InferenceError> => {
+  if (assembly.finished !== null) return Either.left(malformed(`a ${part._tag} part came after Finished`))
+  switch (part._tag) {
+    case "ItemStart": {
+      if (assembly.open.has(part.itemId) || assembly.ended.has(part.itemId)) {
+        return Either.left(malformed(`item ${part.itemId} started twice`))
+      }
+      return Either.map(startItem(assembly, part), (item) => {
+        const open = new Map(assembly.open)
+        open.set(item.id, { item })
+        return {
+          assembly: { ...assembly, open },
+          publish: [new Event.ItemAdded({ item, runId: assembly.runId }, true)]
+        }
+      })
+    }
+    case "ItemEnd": {
+      const entry = assembly.open.get(part.itemId)
+      if (entry === undefined) {
+        return Either.left(
+          malformed(
+            assembly.ended.has(part.itemId)
+              ? `item ${part.itemId} ended twice`
+              : `item ${part.itemId} ended but never started`
+          )
+        )
+      }
+      const seen = fold(entry)
+      const reconciled = part.final === null
+        ? Either.right({ item: withStatus(seen, "completed"), tail: [] as ReadonlyArray<Event.Delta> })
+        : reconcile(seen, part.final)
+      return Either.map(reconciled, ({ item, tail }) => {
+        const open = new Map(assembly.open)
+        open.delete(part.itemId)
+        const ended = new Set(assembly.ended)
+        ended.add(part.itemId)
+        return {
+          assembly: { ...assembly, open, ended, produced: [...assembly.produced, item] },
+          publish: [...tail, new Event.ItemDone({ item, runId: assembly.runId, to: [], policy: null }, true)]
+        }
+      })
+    }
+    case "Finished":
+      if (assembly.open.size > 0) {
+        return Either.left(malformed(`the inference finished with items still open: ${[...assembly.open.keys()].join(", ")}`))
+      }
+      return Either.right({ assembly: { ...assembly, finished: part }, publish: [] })
+    default: {
+      const entry = assembly.open.get(part.itemId)
+      if (entry === undefined) {
+        return Either.left(
+          malformed(
+            assembly.ended.has(part.itemId)
+              ? `a ${part._tag} came after item ${part.itemId} ended`
+              : `a ${part._tag} came before item ${part.itemId} started`
+          )
+        )
+      }
+      if (!deltaFits(entry.item, part)) {
+        return Either.left(malformed(`a ${part._tag} does not fit item ${part.itemId} (${entry.item._tag})`))
+      }
+      const open = new Map(assembly.open)
+      open.set(part.itemId, { item: applyDelta(entry.item, part) })
+      return Either.right({ assembly: { ...assembly, open }, publish: [part] })
+    }
+  }
+}
+
+/** The stream ended normally: an error if items are still open. */
+export const end = (assembly: Assembly): Either.Either<Assembly, InferenceError> =>
+  assembly.open.size > 0
+    ? Either.left(malformed(`the stream ended with items still open: ${[...assembly.open.keys()].join(", ")}`))
+    : Either.right(assembly)
+
+/**
+ * The inference was cut (stop, failure, restart): each open item with the content its
+ * deltas built, closed as `incomplete`, with the `ItemDone` payloads to publish.
+ */
+export const cut = (
+  assembly: Assembly
+): { readonly items: ReadonlyArray<ContextItem.ContextItem>; readonly publish: ReadonlyArray<Event.ItemDone> } => {
+  const items = [...assembly.open.values()].map((open) => withStatus(fold(open), "incomplete"))
+  return {
+    items,
+    publish: items.map((item) => new Event.ItemDone({ item, runId: assembly.runId, to: [], policy: null }, true))
+  }
+}
