@@ -20,9 +20,9 @@
 import { createOpenAI } from "@ai-sdk/openai"
 import { Agent as OpenAiAgent, OpenAIProvider, run } from "@openai/agents"
 import { streamText } from "ai"
-import { Deferred, Effect, Redacted } from "effect"
+import { Deferred, Effect, Layer, Redacted } from "effect"
 import { Agent, Environment, Participant, Toolkit } from "@chorus/core"
-import { OpenAiResponses } from "@chorus/providers"
+import { OpenAiClient, OpenAiResponses } from "@chorus/providers"
 import { userMessage } from "./frameworks.js"
 import * as SseServer from "./sseServer.js"
 import { type Figure, now, percentile, random } from "./support.js"
@@ -82,7 +82,9 @@ const chorusStop = (server: SseServer.SlowServer, runNumber: number, k: number):
             return Effect.void
         }
       }))
-      const runner = OpenAiResponses.layer({ apiKey: Redacted.make(apiKey), baseURL: server.baseURL, model })
+      const runner = OpenAiResponses.layer({ model }).pipe(
+        Layer.provide(OpenAiClient.layer({ apiKey: Redacted.make(apiKey), baseURL: server.baseURL }))
+      )
       yield* env.join(Agent.make({ id: "assistant" })).pipe(Effect.provide(runner), Effect.provide(Toolkit.empty.layer))
       yield* env.publishAll("alice", userMessage(`question-${runNumber}`, "alice", `run-${runNumber}`))
       yield* Deferred.await(kth).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("chorus: no delta") }))
