@@ -1,10 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { AnthropicClient, AnthropicLanguageModel } from "@effect/ai-anthropic"
-import { OpenAiClient as EffectOpenAiClient, OpenAiLanguageModel } from "@effect/ai-openai"
-import { NodeHttpClient } from "@effect/platform-node"
-import { Chunk, Context, Effect, Layer, Redacted, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Stream } from "effect"
 import { ContextItem, Event, InferenceRunner } from "@chorus/core"
-import { LanguageModelRunner } from "@chorus/providers"
+import { anthropicLayer, openaiLayer } from "./bridge.js"
 import { apiKey, request, weatherTool } from "./helpers.js"
 import * as Server from "./server.js"
 
@@ -14,20 +11,6 @@ import * as Server from "./server.js"
 /** The runner, built in the test's scope (the HTTP client lives as long as it). */
 const build = (layer: Layer.Layer<InferenceRunner.InferenceRunner>) =>
   Effect.map(Layer.build(layer), (context) => Context.get(context, InferenceRunner.InferenceRunner))
-
-export const anthropicLayer = (baseURL: string) =>
-  LanguageModelRunner.layer({ model: "claude-sonnet-4-5", provider: "anthropic", secrets: [Redacted.make(apiKey)] }).pipe(
-    Layer.provide(AnthropicLanguageModel.layer({ model: "claude-sonnet-4-5" })),
-    Layer.provide(AnthropicClient.layer({ apiKey: Redacted.make(apiKey), apiUrl: baseURL.replace(/\/v1$/, "") })),
-    Layer.provide(NodeHttpClient.layerUndici)
-  )
-
-export const openaiLayer = (baseURL: string) =>
-  LanguageModelRunner.layer({ model: "gpt-5-mini", provider: "openai" }).pipe(
-    Layer.provide(OpenAiLanguageModel.layer({ model: "gpt-5-mini" })),
-    Layer.provide(EffectOpenAiClient.layer({ apiKey: Redacted.make(apiKey), apiUrl: baseURL })),
-    Layer.provide(NodeHttpClient.layerUndici)
-  )
 
 const anthropic = (server: Server.TestServer) => build(anthropicLayer(server.baseURL))
 const openai = (server: Server.TestServer) => build(openaiLayer(server.baseURL))
