@@ -256,7 +256,7 @@ export const decoder = (requestedModel: string, base: string): Decoder<unknown, 
     let contentIndex = parts.indexOf(kind)
     if (contentIndex === -1) contentIndex = parts.push(kind) - 1
     const event = { itemId: message, contentIndex, delta }
-    out.push(kind === "text" ? new Event.TextDelta(event) : new Event.RefusalDelta(event))
+    out.push(kind === "text" ? new Event.TextDelta(event, true) : new Event.RefusalDelta(event, true))
   }
 
   const toolCallDelta = (
@@ -283,7 +283,7 @@ export const decoder = (requestedModel: string, base: string): Decoder<unknown, 
     }
     const args = call.function?.arguments
     if (typeof args === "string" && args !== "") {
-      out.push(new Event.FunctionCallArgumentsDelta({ itemId: current.itemId, delta: args }))
+      out.push(new Event.FunctionCallArgumentsDelta({ itemId: current.itemId, delta: args }, true))
     }
     return null
   }
@@ -303,7 +303,7 @@ export const decoder = (requestedModel: string, base: string): Decoder<unknown, 
             reasoning = `rs_${base}_${count++}`
             start(reasoning, { kind: "reasoning" }, out)
           }
-          out.push(new Event.ReasoningDelta({ itemId: reasoning, contentIndex: 0, delta: thought }))
+          out.push(new Event.ReasoningDelta({ itemId: reasoning, contentIndex: 0, delta: thought }, true))
         }
         if (typeof delta?.content === "string" && delta.content !== "") messageDelta("text", delta.content, out)
         if (typeof delta?.refusal === "string" && delta.refusal !== "") messageDelta("refusal", delta.refusal, out)

@@ -250,7 +250,7 @@ export const mapper = (requestedModel: string, base: string) => {
       case "text-start":
         return Either.right([start(part.id, "message")])
       case "text-delta":
-        return Either.right([new Event.TextDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta })])
+        return Either.right([new Event.TextDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta }, true)])
       case "text-end":
         return Either.right(end(part.id, null))
       case "reasoning-start":
@@ -260,7 +260,7 @@ export const mapper = (requestedModel: string, base: string) => {
         return Either.right(
           part.delta === ""
             ? []
-            : [new Event.ReasoningDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta })]
+            : [new Event.ReasoningDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta }, true)]
         )
       case "reasoning-end": {
         const metadata = hasMetadata(part.metadata) ? part.metadata : reasoningMetadata.get(part.id)
@@ -279,7 +279,7 @@ export const mapper = (requestedModel: string, base: string) => {
       case "tool-params-delta":
         return Either.right(
           open.has(idOf(part.id)) && part.delta !== ""
-            ? [new Event.FunctionCallArgumentsDelta({ itemId: idOf(part.id), delta: part.delta })]
+            ? [new Event.FunctionCallArgumentsDelta({ itemId: idOf(part.id), delta: part.delta }, true)]
             : []
         )
       case "tool-params-end":

@@ -7,7 +7,7 @@
  */
 import { Event } from "@chorus/core"
 import type { InferenceRunner } from "@chorus/core"
-import { Clock, Effect, Metric, MetricBoundaries, MetricLabel, Stream } from "effect"
+import { Chunk, Clock, Effect, Metric, MetricBoundaries, MetricLabel, Stream } from "effect"
 
 /** Token usage with every count defaulting to 0. */
 export const usage = (counts: {
@@ -94,7 +94,11 @@ export const instrument = (telemetry: Telemetry) =>
     )
   return Stream.unwrap(Effect.map(Clock.currentTimeMillis, (start) =>
     stream.pipe(
-      Stream.tap((part) => part._tag === "Finished" ? onFinished(part) : Effect.void),
+      // Per chunk, not per part: the hot path (deltas) pays one check per chunk.
+      Stream.mapChunksEffect((chunk) => {
+        const finished = Chunk.findLast(chunk, (part): part is InferenceRunner.Finished => part._tag === "Finished")
+        return finished._tag === "Some" ? Effect.as(onFinished(finished.value), chunk) : Effect.succeed(chunk)
+      }),
       Stream.ensuring(
         Effect.flatMap(Clock.currentTimeMillis, (now) => Metric.update(duration, (now - start) / 1000))
       )

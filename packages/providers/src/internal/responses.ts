@@ -292,19 +292,19 @@ export const decoder = (requestedModel: string): Decoder<unknown, Part> => {
       case "response.refusal.delta":
         return Either.map(decode(ContentDelta, raw, type), (event) => {
           const delta = { itemId: event.item_id, contentIndex: event.content_index, delta: event.delta }
-          return step([type === "response.output_text.delta" ? new Event.TextDelta(delta) : new Event.RefusalDelta(delta)])
+          return step([type === "response.output_text.delta" ? new Event.TextDelta(delta, true) : new Event.RefusalDelta(delta, true)])
         })
       case "response.reasoning_summary_text.delta":
         return Either.map(decode(SummaryDelta, raw, type), (event) =>
           step([
-            new Event.ReasoningSummaryDelta({ itemId: event.item_id, summaryIndex: event.summary_index, delta: event.delta })
+            new Event.ReasoningSummaryDelta({ itemId: event.item_id, summaryIndex: event.summary_index, delta: event.delta }, true)
           ]))
       case "response.reasoning_text.delta":
         return Either.map(decode(ContentDelta, raw, type), (event) =>
-          step([new Event.ReasoningDelta({ itemId: event.item_id, contentIndex: event.content_index, delta: event.delta })]))
+          step([new Event.ReasoningDelta({ itemId: event.item_id, contentIndex: event.content_index, delta: event.delta }, true)]))
       case "response.function_call_arguments.delta":
         return Either.map(decode(ArgumentsDelta, raw, type), (event) =>
-          step([new Event.FunctionCallArgumentsDelta({ itemId: event.item_id, delta: event.delta })]))
+          step([new Event.FunctionCallArgumentsDelta({ itemId: event.item_id, delta: event.delta }, true)]))
       case "response.completed":
       case "response.incomplete":
         return Either.map(decode(ResponseEvent, raw, type), (event) => finish(event.response, type === "response.incomplete"))
