@@ -185,3 +185,28 @@ describe("LanguageModelRunner (the @effect/ai bridge)", () => {
       assert.instanceOf(out[1], Event.TextDelta)
     }).pipe(Effect.scoped))
 })
+
+describe("LanguageModelRunner: garbage from the provider", () => {
+  it.live("an event stream that is not the provider's format is a typed error, not a defect", () =>
+    Effect.gen(function*() {
+      const garbage: ReadonlyArray<ReadonlyArray<string>> = [
+        ["event: message_start\ndata: {not json}\n\n"],
+        ["event: message_start\ndata: {\"type\":\"message_start\",\"message\":42}\n\n"],
+        ["data: 42\n\n"],
+        // Cut before message_stop: the answer never finished.
+        Server.fixture("anthropic/answer.sse").slice(0, 4)
+      ]
+      for (const frames of garbage) {
+        const server = yield* Server.make
+        server.reply(Server.sse(frames))
+        const runner = yield* anthropic(server)
+        const exit = yield* runner.stream(request()).pipe(Stream.runDrain, Effect.exit)
+        assert.isTrue(exit._tag === "Failure", frames[0])
+        if (exit._tag === "Failure") {
+          const error = exit.cause._tag === "Fail" ? exit.cause.error : null
+          assert.isNotNull(error, `a typed failure for ${frames[0]}: ${String(exit.cause)}`)
+          assert.notInclude(String(error?.message), apiKey)
+        }
+      }
+    }).pipe(Effect.scoped))
+})

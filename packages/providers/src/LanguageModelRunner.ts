@@ -66,7 +66,7 @@ export const make = (options: Options): Effect.Effect<InferenceRunner.Service, n
       const toolChoice = toolChoiceOf(request.options.toolChoice)
       const model = request.options.model ?? options.model
       return Stream.unwrap(Effect.map(idBase, (base) => {
-        const map = Bridge.mapper(model, base)
+        const mapper = Bridge.mapper(model, base)
         const parts = LanguageModel.streamText({
           prompt: Bridge.toPrompt(request.items),
           ...(request.tools.length === 0 ? {} : { toolkit, ...(toolChoice === undefined ? {} : { toolChoice }) }),
@@ -87,12 +87,16 @@ export const make = (options: Options): Effect.Effect<InferenceRunner.Service, n
           Stream.mapChunksEffect((chunk) => {
             const out: Array<InferenceRunner.Part> = []
             for (const part of chunk) {
-              const mapped = map(part)
+              const mapped = mapper.map(part)
               if (Either.isLeft(mapped)) return Effect.fail(scrub(mapped.left))
               for (const p of mapped.right) out.push(p)
             }
             return Effect.succeed(Chunk.unsafeFromArray(out))
           }),
+          Stream.concat(Stream.suspend(() => {
+            const ended = mapper.end()
+            return Either.isLeft(ended) ? Stream.fail(scrub(ended.left)) : Stream.fromIterable(ended.right)
+          })),
           Stream.provideContext(context)
         )
       })).pipe(

@@ -223,6 +223,7 @@ export const mapper = (requestedModel: string, base: string) => {
   const open = new Map<string, "message" | "reasoning" | "function_call">()
   const reasoningMetadata = new Map<string, Response.ProviderMetadata>()
   let model: string | null = null
+  let finished = false
   const idOf = (id: string) => `${base}_${id}`
 
   const start = (
@@ -242,7 +243,7 @@ export const mapper = (requestedModel: string, base: string) => {
   const end = (id: string, final: ContextItem.ContextItem | null): ReadonlyArray<Part> =>
     open.delete(idOf(id)) ? [new InferenceRunner.ItemEnd({ itemId: idOf(id), final })] : []
 
-  return (part: Response.StreamPart<Record<string, Tool.Any>>): Either.Either<ReadonlyArray<Part>, InferenceError> => {
+  const map = (part: Response.StreamPart<Record<string, Tool.Any>>): Either.Either<ReadonlyArray<Part>, InferenceError> => {
     switch (part.type) {
       case "response-metadata":
         if (Option.isSome(part.modelId)) model = part.modelId.value
@@ -298,6 +299,7 @@ export const mapper = (requestedModel: string, base: string) => {
         return Either.right([...started, ...end(part.id, final)])
       }
       case "finish": {
+        finished = true
         const incompleteReason = incompleteReasonOf(part.reason)
         const closing: Array<Part> = []
         for (const itemId of open.keys()) closing.push(new InferenceRunner.ItemEnd({ itemId, final: null }))
@@ -324,4 +326,10 @@ export const mapper = (requestedModel: string, base: string) => {
         return Either.right([])
     }
   }
+
+  /** The model's stream ended: an error unless it finished (a cut connection is not an answer). */
+  const ended = (): Either.Either<ReadonlyArray<Part>, InferenceError> =>
+    finished ? Either.right([]) : Either.left(Errors.malformed("the model's stream ended before it finished"))
+
+  return { map, end: ended }
 }
