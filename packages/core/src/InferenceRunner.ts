@@ -120,12 +120,16 @@ export const ErrorReason = Schema.Literal(
 )
 export type ErrorReason = typeof ErrorReason.Type
 
-/** An inference failed; `retryAfterMs` is the provider's `retry-after` when it sent one. */
+/**
+ * An inference failed; `retryAfterMs` is the provider's `retry-after` when it sent one, `code` the
+ * provider's own error code (`rate_limit_exceeded`, `server_error`, `overloaded_error` …) when it sent one.
+ */
 export class InferenceError extends Schema.TaggedError<InferenceError>()("InferenceError", {
   reason: ErrorReason,
   detail: Schema.String,
   status: Schema.NullOr(Schema.Number),
   retryAfterMs: Schema.NullOr(Schema.Number),
+  code: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
   cause: Schema.optional(Schema.Defect)
 }) {
   override get message() {
