@@ -10,11 +10,11 @@
  * import { PgClient } from "@effect/sql-pg"
  * import { Layer, Redacted } from "effect"
  * import { Environment } from "@chorus/core"
- * import { PgJournal } from "@chorus/cluster"
+ * import { Journals, PgJournal } from "@chorus/cluster"
  *
  * // One environment, in process, on Postgres.
  * const EnvironmentLive = Environment.layer().pipe(
- *   Layer.provide(PgJournal.layerJournal("conversation-42")),
+ *   Layer.provide(Journals.layerJournal("conversation-42")),
  *   Layer.provide(PgJournal.layer()),
  *   Layer.provide(PgClient.layer({ url: Redacted.make("postgres://postgres@127.0.0.1:5432/chorus") }))
  * )
@@ -22,9 +22,10 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Context, Effect, Layer } from "effect"
-import { Journal } from "@chorus/core"
+import { Effect, Layer } from "effect"
+import type { Journal } from "@chorus/core"
 import * as internal from "./internal/pgJournal.js"
+import * as Journals from "./Journals.js"
 
 /** Options of the Postgres journal. */
 export interface Options {
@@ -32,21 +33,13 @@ export interface Options {
   readonly table?: string | undefined
 }
 
-/** Opens the journal of an environment. */
-export interface Service {
-  readonly open: (environmentId: string) => Effect.Effect<Journal.Service, Journal.JournalError | Journal.JournalCorrupted>
-}
-
-/** The Postgres journals tag. */
-export class PgJournal extends Context.Tag("@chorus/cluster/PgJournal")<PgJournal, Service>() {}
-
 /** Creates the table if needed and returns the opener of environments' journals. */
-export const make = (options?: Options): Effect.Effect<Service, Journal.JournalError, SqlClient.SqlClient> =>
+export const make = (options?: Options): Effect.Effect<Journals.Service, Journal.JournalError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const table = options?.table ?? "chorus_environment_events"
     yield* internal.migrate(table)
     const context = yield* Effect.context<SqlClient.SqlClient>()
-    return PgJournal.of({
+    return Journals.Journals.of({
       open: (environmentId) =>
         internal.open(table, environmentId).pipe(
           Effect.provide(context),
@@ -56,11 +49,5 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
   })
 
 /** The journals as a layer, on the `SqlClient` in context. */
-export const layer = (options?: Options): Layer.Layer<PgJournal, Journal.JournalError, SqlClient.SqlClient> =>
-  Layer.effect(PgJournal, make(options))
-
-/** The journal of one environment, as core's `Journal` (to run an environment in one process on Postgres). */
-export const layerJournal = (
-  environmentId: string
-): Layer.Layer<Journal.Journal, Journal.JournalError | Journal.JournalCorrupted, PgJournal> =>
-  Layer.effect(Journal.Journal, Effect.flatMap(PgJournal, (journals) => journals.open(environmentId)))
+export const layer = (options?: Options): Layer.Layer<Journals.Journals, Journal.JournalError, SqlClient.SqlClient> =>
+  Layer.effect(Journals.Journals, make(options))

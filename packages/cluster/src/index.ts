@@ -3,4 +3,6 @@
  *
  * @since 0.1.0
  */
+export * as ClusterEnvironment from "./ClusterEnvironment.js"
+export * as Journals from "./Journals.js"
 export * as PgJournal from "./PgJournal.js"
