@@ -29,8 +29,16 @@ export const make = (
     const makeClient = yield* EnvironmentEntity.client
     const entity = makeClient(environmentId)
 
+    // Per entity instance, the last event this node published through it since the last flush: `flush` checks
+    // each is in the journal (a runner that died may not have written what it stamped).
+    let unflushed = new Map<string, Event.Event>()
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
-      Effect.orDie(entity.Publish({ author, payloads: [...payloads] }))
+      Effect.orDie(entity.Publish({ author, payloads: [...payloads] })).pipe(Effect.map(({ events, instance }) => {
+        const last = events[events.length - 1]
+        const previous = unflushed.get(instance)
+        if (last !== undefined && (previous === undefined || previous.sequence < last.sequence)) unflushed.set(instance, last)
+        return events
+      }))
     const publish = (author: string, payload: Event.Payload) =>
       Effect.map(publishAll(author, [payload]), (events) => events[0]!)
     const lastSequence = Effect.orDie(entity.LastSequence())
@@ -165,7 +173,12 @@ export const make = (
       leave,
       interrupt: (options) =>
         publish(options.by ?? Environment.author, new Event.InterruptRequested({ participant: options.participant, runId: options.runId ?? null })),
-      flush: entity.Flush().pipe(Effect.catchIf((error) => !(error instanceof Journal.JournalError), Effect.die)),
+      flush: Effect.suspend(() => {
+        // A loss is reported once; the next flush checks what is published after this one.
+        const published = [...unflushed.values()]
+        unflushed = new Map()
+        return entity.Flush({ published })
+      }).pipe(Effect.catchIf((error) => !(error instanceof Journal.JournalError), Effect.die)),
       lastSequence,
       members: Effect.orDie(entity.Members()),
       snapshot,

@@ -11,7 +11,7 @@
 import { Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import type { Duration } from "effect"
-import { Effect, Schema, Stream } from "effect"
+import { Clock, Effect, Option, Random, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
 
@@ -21,9 +21,10 @@ const Member = Schema.Struct({ id: Schema.String, kind: Event.ParticipantKind })
 
 /** The protocol of an environment entity. */
 export const EnvironmentEntity = Entity.make("chorus/Environment", [
+  // `instance` names the entity instance that stamped the events (a new one after a move or a passivation).
   Rpc.make("Publish", {
     payload: { author: Schema.String, payloads: Schema.Array(Event.Payload) },
-    success: Schema.Array(Event.Event)
+    success: Schema.Struct({ instance: Schema.String, events: Schema.Array(Event.Event) })
   }),
   Rpc.make("Subscribe", {
     payload: { from: Schema.NonNegativeInt },
@@ -31,7 +32,11 @@ export const EnvironmentEntity = Entity.make("chorus/Environment", [
     error: JournalFailure,
     stream: true
   }),
-  Rpc.make("Flush", { error: Journal.JournalError }),
+  // `published`: the last event the caller published through each instance since its last flush. An instance
+  // writes a prefix of what it stamped, so if that event is in the journal, so is everything the instance
+  // stamped before it; if its runner died before writing it, the sequence may belong to another event now,
+  // and flush fails rather than let the caller believe it is kept.
+  Rpc.make("Flush", { payload: { published: Schema.Array(Event.Event) }, error: Journal.JournalError }),
   Rpc.make("LastSequence", { success: Schema.Number }),
   Rpc.make("Join", {
     payload: { participant: Schema.String, kind: Event.ParticipantKind },
@@ -77,6 +82,7 @@ const handlers = (options: Options) =>
   Effect.gen(function*() {
     const { entityId } = yield* Entity.CurrentAddress
     const runner = yield* Entity.CurrentRunnerAddress
+    const instance = `${runner.host}:${runner.port}/${yield* Clock.currentTimeMillis}/${yield* Random.nextInt}`
     const journal = yield* Effect.orDie(Effect.flatMap(Journals.Journals, (journals) => journals.open(entityId)))
     const env = yield* Environment.make(options).pipe(Effect.provideService(Journal.Journal, journal), Effect.orDie)
 
@@ -92,15 +98,29 @@ const handlers = (options: Options) =>
         return events
       })
 
+    const encode = Schema.encodeSync(Schema.parseJson(Event.Event))
+    const kept = (event: Event.Event) =>
+      Stream.runHead(journal.read({ from: event.sequence, to: event.sequence })).pipe(
+        Effect.mapError((error) => new Journal.JournalError({ operation: "flush", detail: error.message, cause: error })),
+        Effect.flatMap((stored) =>
+          Option.isSome(stored) && encode(stored.value) === encode(event) ? Effect.void : Effect.fail(
+            new Journal.JournalError({
+              operation: "flush",
+              detail: `event ${event.sequence} of environment ${entityId} was lost: its runner stopped before writing it`
+            })
+          )
+        )
+      )
+
     return EnvironmentEntity.of({
-      Publish: ({ payload }) => publishAll(payload.author, payload.payloads),
+      Publish: ({ payload }) => Effect.map(publishAll(payload.author, payload.payloads), (events) => ({ instance, events })),
       Subscribe: ({ payload }) =>
         Rpc.fork(Stream.unwrapScoped(Effect.map(env.subscribe({ from: payload.from }), (subscription) =>
           subscription.stream.pipe(
             Stream.filter((event) => event.sequence >= payload.from),
             Stream.mapChunksEffect((chunk) => Effect.as(env.flush, chunk))
           )))),
-      Flush: () => Rpc.fork(env.flush),
+      Flush: ({ payload }) => Rpc.fork(Effect.zipRight(env.flush, Effect.forEach(payload.published, kept, { discard: true }))),
       LastSequence: () => env.lastSequence,
       Join: ({ payload }) =>
         members.has(payload.participant)
