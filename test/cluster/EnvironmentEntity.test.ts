@@ -1,6 +1,6 @@
 import { TestRunner } from "@effect/cluster"
 import { assert, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { Effect, Exit, Layer, Stream, TestClock } from "effect"
 import { Event } from "@chorus/core"
 import { ClusterEnvironment, Journals } from "@chorus/cluster"
 
@@ -27,4 +27,19 @@ it.effect("an idle environment is passivated, and the next request rebuilds it f
     assert.deepStrictEqual(yield* entity.Members(), [{ id: "watcher", kind: "observer" }])
     const error = yield* Effect.flip(entity.Join({ participant: "watcher", kind: "observer" }))
     assert.strictEqual(error._tag, "ParticipantAlreadyJoined")
+  }).pipe(Effect.provide(Cluster)))
+
+it.effect("a request that does not match the protocol is refused before it reaches the environment", () =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(1)
+    const entity = (yield* ClusterEnvironment.EnvironmentEntity.client)("garbage")
+    // A negative sequence, and a payload that is not an event payload.
+    const negative = yield* Effect.exit(Stream.runDrain(Stream.suspend(() => entity.Subscribe({ from: -1 }))))
+    assert.isTrue(Exit.isFailure(negative))
+    const notAPayload = yield* Effect.exit(
+      Effect.suspend(() => entity.Publish({ author: "a", payloads: [{ _tag: "Nope" } as unknown as Event.Payload] }))
+    )
+    assert.isTrue(Exit.isFailure(notAPayload))
+    // Nothing was published.
+    assert.strictEqual(yield* entity.LastSequence(), -1)
   }).pipe(Effect.provide(Cluster)))
