@@ -34,7 +34,7 @@ import * as entity from "./internal/environmentEntity.js"
 import type * as Journals from "./Journals.js"
 
 /** The environment entity (its type is `chorus/Environment`). */
-export const EnvironmentEntity = entity.EnvironmentEntity
+export { EnvironmentEntity } from "./internal/environmentEntity.js"
 
 /** Options of the environment entity. */
 export type Options = entity.Options
