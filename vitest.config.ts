@@ -9,6 +9,7 @@ export default defineConfig({
       "@chorus/core": src("core"),
       "@chorus/providers": src("providers"),
       "@chorus/mcp": src("mcp"),
+      "@chorus/cluster": src("cluster"),
       "@chorus/server": src("server")
     }
   },

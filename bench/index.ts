@@ -7,6 +7,7 @@
  * `pnpm bench fanout stop` runs only the named sections.
  */
 import { readFileSync, writeFileSync } from "node:fs"
+import { clusterBench } from "./cluster.js"
 import { fanoutBench } from "./fanout.js"
 import { journalBench } from "./journal.js"
 import { linearityBench } from "./linearity.js"
@@ -24,7 +25,9 @@ const sections: ReadonlyArray<readonly [string, (log: (line: string) => void) =>
   ["scale", scaleBench],
   ["stop", stopBench],
   // The journal benchmarks (bench/journal.ts) are another engineer's module; their figures are included as they are.
-  ["journal", () => journalBench()]
+  ["journal", () => journalBench()],
+  // Starts a throwaway Postgres and three runner processes (bench/cluster.ts).
+  ["cluster", clusterBench]
 ]
 
 const log = (line: string) => process.stdout.write(`  ${line}\n`)

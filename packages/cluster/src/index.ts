@@ -1,0 +1,8 @@
+/**
+ * @chorus/cluster — Chorus on `@effect/cluster`: environments as entities, journals in Postgres.
+ *
+ * @since 0.1.0
+ */
+export * as ClusterEnvironment from "./ClusterEnvironment.js"
+export * as Journals from "./Journals.js"
+export * as PgJournal from "./PgJournal.js"

@@ -1,0 +1,188 @@
+/**
+ * The `Environment` service on any node of a cluster: every call goes to the environment's entity, wherever
+ * the cluster placed it. Participants run on the node that joins them (their generators come from its layers);
+ * their inboxes are subscriptions to the entity.
+ *
+ * A subscription keeps a cursor (the last sequence it delivered): when the entity's stream ends or fails
+ * because its runner went away, it subscribes again from the cursor, and drops what it already delivered
+ * (a re-sent request replays from its original sequence). So a subscriber sees one continuous history.
+ *
+ * @internal
+ */
+import type { Sharding } from "@effect/cluster"
+import { Cause, Chunk, Effect, Either, Exit, FiberMap, Option, Schedule, Stream, SubscriptionRef } from "effect"
+import type { Scope } from "effect"
+import type { Participant, Reducer } from "@chorus/core"
+import { Environment, Event, Journal } from "@chorus/core"
+import { EnvironmentEntity } from "./environmentEntity.js"
+
+const isJournalFailure = (error: unknown): error is Journal.JournalError | Journal.JournalCorrupted =>
+  error instanceof Journal.JournalError || error instanceof Journal.JournalCorrupted
+
+/** Wait before subscribing again after the entity's runner went away. */
+const resubscribeDelay = "100 millis"
+
+export const make = (
+  environmentId: string
+): Effect.Effect<Environment.Service, never, Sharding.Sharding | Scope.Scope> =>
+  Effect.gen(function*() {
+    const makeClient = yield* EnvironmentEntity.client
+    const entity = makeClient(environmentId)
+
+    // Per entity instance, the last event this node published through it since the last flush: `flush` checks
+    // each is in the journal (a runner that died may not have written what it stamped).
+    let unflushed = new Map<string, Event.Event>()
+    const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
+      Effect.orDie(entity.Publish({ author, payloads: [...payloads] })).pipe(Effect.map(({ events, instance }) => {
+        const last = events[events.length - 1]
+        const previous = unflushed.get(instance)
+        if (last !== undefined && (previous === undefined || previous.sequence < last.sequence)) unflushed.set(instance, last)
+        return events
+      }))
+    const publish = (author: string, payload: Event.Payload) =>
+      Effect.map(publishAll(author, [payload]), (events) => events[0]!)
+    const lastSequence = Effect.orDie(entity.LastSequence())
+
+    // Events from `from` on, across entity moves, each once, in order.
+    const follow = (from: number): Environment.Subscription["stream"] =>
+      Stream.suspend(() => {
+        let next = from
+        const attempt = (): Environment.Subscription["stream"] =>
+          Stream.suspend(() => entity.Subscribe({ from: next })).pipe(
+            Stream.filter((event) => event.sequence >= next),
+            Stream.tap((event) =>
+              Effect.sync(() => {
+                next = event.sequence + 1
+              })
+            ),
+            Stream.catchAll((error) =>
+              isJournalFailure(error) ? Stream.fail(error) : Stream.execute(Effect.sleep(resubscribeDelay))
+            ),
+            // The entity's stream ends when its instance closes (a shard moved, a runner stopped): follow it.
+            (stream) => Stream.concat(stream, Stream.suspend(attempt))
+          )
+        return attempt()
+      })
+
+    const subscribe = (options?: Environment.SubscribeOptions) =>
+      Effect.gen(function*() {
+        const from = options?.from ?? (yield* lastSequence) + 1
+        const accepts = options?.accepts
+        const stream = accepts === undefined ? follow(from) : Stream.filter(follow(from), accepts)
+        return {
+          stream,
+          // Backlogs live in the entity's mailboxes, where coalescing happens; nothing waits here.
+          backlog: Effect.succeed(0),
+          coalesced: Effect.succeed(0)
+        } satisfies Environment.Subscription
+      })
+
+    // --- participants -------------------------------------------------------
+    const fibers = yield* FiberMap.make<string>()
+
+    const supervise = <E, R>(
+      participant: Participant.Participant<E, R>,
+      inboxFrom: (from: number) => Participant.Inbox,
+      first: number,
+      start: Participant.Start,
+      restart: Environment.JoinOptions["restart"]
+    ): Effect.Effect<void, never, R> =>
+      Effect.gen(function*() {
+        const driver = restart === undefined ? undefined : yield* Schedule.driver(restart)
+        let attempt = 0
+        // The next event a restarted participant takes: the one after the event it failed on.
+        let next = first
+        while (true) {
+          const inbox = inboxFrom(next).pipe(Stream.tap((event) =>
+            Effect.sync(() => {
+              next = event.sequence + 1
+            })
+          ))
+          const exit = yield* Effect.exit(participant.run(inbox, start))
+          if (Exit.isSuccess(exit)) {
+            yield* publish(Environment.author, new Event.ParticipantLeft({ participant: participant.id }))
+            return
+          }
+          if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+          yield* publish(Environment.author, new Event.ParticipantFailed({ participant: participant.id, cause: Cause.pretty(exit.cause) }))
+          if (driver === undefined) return
+          const decision = yield* Effect.either(driver.next(exit.cause))
+          if (Either.isLeft(decision)) return
+          attempt++
+          yield* publish(Environment.author, new Event.ParticipantRestarted({ participant: participant.id, attempt }))
+        }
+      })
+
+    const join = <E, R>(participant: Participant.Participant<E, R>, options?: Environment.JoinOptions) =>
+      Effect.gen(function*() {
+        const joined = yield* entity.Join({ participant: participant.id, kind: participant.kind }).pipe(
+          Effect.catchIf((error) => !(error instanceof Environment.ParticipantAlreadyJoined), Effect.die)
+        )
+        // Its inbox starts with its own ParticipantJoined; with `replay`, the history before it comes first, unfiltered.
+        const history = participant.replay === true ? joined - 1 : -1
+        const accepts = participant.accepts
+        const inboxFrom = (from: number): Participant.Inbox =>
+          accepts === undefined ? follow(from) : Stream.filter(follow(from), (event) => event.sequence <= history || accepts(event))
+        yield* FiberMap.run(
+          fibers,
+          participant.id,
+          supervise(participant, inboxFrom, history >= 0 ? 0 : joined, { history }, options?.restart)
+        )
+      })
+
+    const leave = (id: string) =>
+      Effect.gen(function*() {
+        yield* FiberMap.remove(fibers, id)
+        yield* Effect.orDie(entity.Leave({ participant: id }))
+      })
+
+    // --- derived state ------------------------------------------------------
+    const snapshot = <S>(reducer: Reducer.Reducer<S>) =>
+      Effect.gen(function*() {
+        const last = yield* lastSequence
+        if (last < 0) return reducer.initial
+        return yield* follow(0).pipe(
+          Stream.takeUntil((event) => event.sequence >= last),
+          Stream.runFold(reducer.initial, reducer.reduce)
+        )
+      })
+
+    const state = <S>(reducer: Reducer.Reducer<S>) =>
+      Effect.gen(function*() {
+        const ref = yield* SubscriptionRef.make(reducer.initial)
+        yield* follow(0).pipe(
+          Stream.runForEachChunk((chunk) => SubscriptionRef.update(ref, (state) => Chunk.reduce(chunk, state, reducer.reduce))),
+          Effect.catchAllCause((cause) => Effect.logError("environment: a derived state stopped", cause)),
+          Effect.forkScoped
+        )
+        return ref
+      })
+
+    const waitFor: Environment.Service["waitFor"] = (predicate, options) =>
+      Effect.gen(function*() {
+        const found = yield* follow(options?.from ?? 0).pipe(Stream.filter(predicate), Stream.runHead)
+        if (Option.isNone(found)) return yield* Effect.die(new Error("environment closed while waiting for an event"))
+        return found.value as never
+      })
+
+    return {
+      publish,
+      publishAll,
+      subscribe,
+      join,
+      leave,
+      interrupt: (options) =>
+        publish(options.by ?? Environment.author, new Event.InterruptRequested({ participant: options.participant, runId: options.runId ?? null })),
+      flush: Effect.suspend(() => {
+        // A loss is reported once; the next flush checks what is published after this one.
+        const published = [...unflushed.values()]
+        unflushed = new Map()
+        return entity.Flush({ published })
+      }).pipe(Effect.catchIf((error) => !(error instanceof Journal.JournalError), Effect.die)),
+      lastSequence,
+      members: Effect.orDie(entity.Members()),
+      snapshot,
+      state,
+      waitFor
+    } satisfies Environment.Service
+  })

@@ -1,0 +1,29 @@
+/**
+ * A runner process (tsx test/cluster/support/runner.ts): DATABASE_URL, CHORUS_PORT; with CHORUS_WATCH=<id> it
+ * also subscribes to that environment from sequence 0 and prints `seen <sequence>` for every event it receives.
+ * Prints `ready` once its layers are up.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer, Stream } from "effect"
+import { Environment } from "@chorus/core"
+import { ClusterEnvironment } from "@chorus/cluster"
+import { runnerLayer } from "./cluster.js"
+
+const url = process.env.DATABASE_URL ?? ""
+const port = Number(process.env.CHORUS_PORT)
+const watch = process.env.CHORUS_WATCH
+
+const write = (line: string) => Effect.sync(() => process.stdout.write(`${line}\n`))
+
+const program = Effect.gen(function*() {
+  yield* write("ready")
+  if (watch === undefined || watch === "") return yield* Effect.never
+  const env = yield* Environment.Environment
+  const subscription = yield* env.subscribe({ from: 0 })
+  yield* Stream.runForEach(subscription.stream, (event) => write(`seen ${event.sequence}`))
+}).pipe(Effect.scoped)
+
+// Without CHORUS_WATCH the program never asks for the environment it is given.
+const layer = ClusterEnvironment.layer(watch || "unwatched").pipe(Layer.provideMerge(runnerLayer(url, port)))
+
+NodeRuntime.runMain(program.pipe(Effect.provide(layer)))
