@@ -20,7 +20,7 @@ import { FileSystem, HttpRouter, HttpServerResponse } from "@effect/platform"
 import type { HttpServerError, Path } from "@effect/platform"
 import { Agent, Environment, FunctionCallRunner, Human, InputStream } from "@chorus/core"
 import type { InferenceRunner } from "@chorus/core"
-import { McpConfig, McpEnvironment, McpToolkit } from "@chorus/mcp"
+import { McpClient, McpConfig, McpEnvironment, McpToolkit } from "@chorus/mcp"
 import { Conversations, Routes } from "@chorus/server"
 import { Context, Effect, Layer, Stream } from "effect"
 import type { Scope } from "effect"
@@ -61,6 +61,8 @@ export interface WebChat {
   readonly port: number
   readonly agent: string
   readonly human: string
+  /** The MCP client, when `mcp` servers are attached (their status, resources, prompts). */
+  readonly mcp: McpClient.Service | undefined
 }
 
 const defaultInstructions =
@@ -100,12 +102,16 @@ export const everything = (): { readonly mcp: McpConfig.McpConfig; readonly mcpA
 const tools = (options: Options) =>
   Effect.gen(function*() {
     const notes = Notes.toolkit(options.sandbox)
-    if (options.mcp === undefined) return yield* notes.runner
+    if (options.mcp === undefined) return { runner: yield* notes.runner, mcp: undefined }
     const handlers = yield* McpEnvironment.options()
     const context = yield* Layer.build(
       McpToolkit.layerServers(options.mcp, { ...handlers, local: notes, approval: options.mcpApproval })
     )
-    return Context.get(context, FunctionCallRunner.FunctionCallRunner)
+    const mcp = Context.get(context, McpClient.McpClient)
+    // Some servers (server-everything) add tools right after the handshake; read them again before the first turn.
+    // A server that is down now is not fatal: the client reconnects and its tools show once it answers.
+    yield* Effect.forEach(mcp.servers, (server) => Effect.ignore(mcp.refreshTools(server)), { discard: true })
+    return { runner: Context.get(context, FunctionCallRunner.FunctionCallRunner), mcp }
   })
 
 /** The page with its configuration filled in. */
@@ -138,7 +144,7 @@ export const make = (
       Effect.map(Effect.orDie(fs.readFileString(path)), (text) => [name, text] as const))
 
     yield* env.join(Human.make({ id: human })).pipe(Effect.provide(InputStream.layer(Stream.never)))
-    const runner = yield* tools(options)
+    const { mcp, runner } = yield* tools(options)
     yield* env.join(Agent.make({
       id: agent,
       instructions: options.instructions ?? defaultInstructions,
@@ -155,5 +161,5 @@ export const make = (
           }))), router)
     )
     const server = yield* Routes.serve(app, { port: options.port, host: options.host })
-    return { url: server.url, port: server.port, agent, human }
+    return { url: server.url, port: server.port, agent, human, mcp }
   })
