@@ -220,6 +220,11 @@ describe("web-chat: an MCP server's elicitation answered in the page", () => {
       const page = yield* openTab(context, web.url)
       const request = yield* askForForm(page, env)
       yield* Browser.use("fill in, but do not send", () => page.locator(`[data-field="name"] input`).fill("Ada"))
+      // Escape inside the form (leaving a field, closing a list) does not stop the agent.
+      yield* Browser.use("escape in the form", () => page.locator(`[data-field="name"] input`).press("Escape"))
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(payloads(yield* events(env), "InterruptRequested"), [])
+      assert.strictEqual(yield* Browser.use("still open", () => pendingForm(page).count()), 1)
       yield* Browser.use("stop", () => page.locator("#stop").click())
       yield* Browser.use("the form closes", () => page.locator(`.elicitation[data-state="cancelled"]`).waitFor())
       assert.strictEqual(yield* Browser.use("no form", () => page.locator(".elicitation form").count()), 0)
@@ -258,5 +263,25 @@ describe("web-chat: an MCP server's elicitation answered in the page", () => {
       assert.strictEqual(yield* Browser.use("no form", () => page.locator(".elicitation form").count()), 0)
       yield* Browser.use("the call fails", () => page.locator(`.call[data-call-status="failed"]`).waitFor())
       yield* runsEnded(env, 1)
+    }).pipe(Effect.scoped, Effect.provide(Chat.layer("5 millis")), Effect.provide(Browser.layer)))
+
+  it.live("an MCP server's authorization URL is shown as a link; a URL that is not http(s) stays text", () =>
+    Effect.gen(function*() {
+      const { env, web } = yield* start
+      const context = yield* Browser.context
+      const page = yield* openTab(context, web.url)
+      // What McpEnvironment.authorization publishes when a server needs OAuth (tested against a real
+      // authorization server in test/mcp/oauth.test.ts).
+      const url = "http://127.0.0.1:9/authorize?response_type=code&client_id=chorus&state=s1"
+      yield* env.publish("mcp", new Event.AuthorizationRequested({ server: "calendar", url }))
+      yield* env.publish("mcp", new Event.AuthorizationRequested({ server: "evil", url: "javascript:alert(1)" }))
+      const link = page.locator(".notice.authorization a")
+      yield* Browser.use("the link appears", () => link.waitFor())
+      assert.strictEqual(yield* Browser.use("href", () => link.getAttribute("href")), url)
+      assert.strictEqual(yield* Browser.use("text", () => link.textContent()), "authorize calendar")
+      yield* Browser.until("both notices", async () => (await page.locator(".notice.authorization").count()) === 2 || undefined)
+      const notices = yield* Browser.use("notices", () => page.locator(".notice.authorization").allTextContents())
+      assert.include(notices[1]!, "javascript:alert(1)")
+      assert.strictEqual(yield* Browser.use("one link", () => page.locator(".notice.authorization a").count()), 1)
     }).pipe(Effect.scoped, Effect.provide(Chat.layer("5 millis")), Effect.provide(Browser.layer)))
 })
