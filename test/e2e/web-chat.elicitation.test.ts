@@ -2,15 +2,21 @@
 // MCP server from npm, over stdio), the scripted model calling its `trigger-elicitation-request` tool, the page in
 // headless Chromium showing the server's form, a person filling it in, and the server's answer in the transcript.
 import { assert, describe, it } from "@effect/vitest"
-import { Environment, Event, Reducer } from "@chorus/core"
-import { Effect } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import { Environment, Event, Journal, Reducer } from "@chorus/core"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import type * as Playwright from "playwright-core"
+import * as Script from "../../examples/web-chat/Script.js"
 import * as WebChat from "../../examples/web-chat/WebChat.js"
 import * as Browser from "./support/browser.js"
 import * as Chat from "./support/webChat.js"
 
 const screenshotPath = fileURLToPath(new URL("./screenshots/web-chat-elicitation.png", import.meta.url))
+
+const root = fileURLToPath(new URL("../..", import.meta.url))
 
 const start = Effect.gen(function*() {
   const sandbox = yield* Chat.tempDirectory
@@ -18,6 +24,26 @@ const start = Effect.gen(function*() {
   const env = yield* Environment.Environment
   return { web, env }
 })
+
+/** The web chat with server-everything on a JSONL journal, in a scope of its own: `stop` is a process exit. */
+const startOnJournal = (journal: string, sandbox: string, port?: number) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(
+      Layer.mergeAll(
+        Environment.layer().pipe(Layer.provide(Journal.layerFile(journal)), Layer.provide(NodeContext.layer)),
+        Script.layer({ latency: "5 millis" }),
+        NodeContext.layer
+      ),
+      scope
+    )
+    const web = yield* WebChat.make({ sandbox, port, ...WebChat.everything() }).pipe(
+      Effect.provide(context),
+      Scope.extend(scope),
+      Effect.orDie
+    )
+    return { web, env: Context.get(context, Environment.Environment), stop: Scope.close(scope, Exit.void) }
+  }).pipe(Effect.orDie)
 
 const openTab = (context: Playwright.BrowserContext, url: string) =>
   Effect.gen(function*() {
@@ -49,8 +75,9 @@ const pendingForm = (page: Playwright.Page) => page.locator(`.elicitation[data-s
 /** Sends a message that asks for a form; waits until the tab shows the server's form. */
 const askForForm = (page: Playwright.Page, env: Chat.Env) =>
   Effect.gen(function*() {
+    const from = (yield* env.lastSequence) + 1
     yield* send(page, "Please sign me up")
-    const requested = yield* env.waitFor((event) => event.payload._tag === "ElicitationRequested")
+    const requested = yield* env.waitFor((event) => event.payload._tag === "ElicitationRequested", { from })
     yield* Browser.use("the form appears", () => pendingForm(page).waitFor())
     return requested.payload as Event.ElicitationRequested
   })
@@ -284,4 +311,85 @@ describe("web-chat: an MCP server's elicitation answered in the page", () => {
       assert.include(notices[1]!, "javascript:alert(1)")
       assert.strictEqual(yield* Browser.use("one link", () => page.locator(".notice.authorization a").count()), 1)
     }).pipe(Effect.scoped, Effect.provide(Chat.layer("5 millis")), Effect.provide(Browser.layer)))
+
+  it.live("a graceful restart while the form waits cancels the elicitation: the open tab closes the form", () =>
+    Effect.gen(function*() {
+      const directory = yield* Chat.tempDirectory
+      const journal = Path.join(directory, "chat.jsonl")
+      const first = yield* startOnJournal(journal, directory)
+      const context = yield* Browser.context
+      const page = yield* openTab(context, first.web.url)
+      const request = yield* askForForm(page, first.env)
+      yield* first.stop
+      // Same journal, same port: the open tab reconnects and goes on.
+      const second = yield* startOnJournal(journal, directory, first.web.port)
+      yield* Effect.addFinalizer(() => second.stop)
+      yield* Browser.use("the form closes", () => page.locator(`.elicitation[data-state="cancelled"]`).waitFor())
+      const all = yield* events(second.env)
+      assert.deepStrictEqual(payloads(all, "ElicitationCancelled").map((c) => c.elicitationId), [request.elicitationId])
+      // A fresh tab has no form waiting, and asking again works on the new connection.
+      const fresh = yield* openTab(context, second.web.url)
+      assert.strictEqual(yield* Browser.use("no form", () => pendingForm(fresh).count()), 0)
+      const again = yield* askForForm(fresh, second.env)
+      assert.notStrictEqual(again.elicitationId, request.elicitationId)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer), Effect.provide(Browser.layer)))
+
+  it.live("a crash of the web chat process (SIGKILL) while the form waits: on restart the orphaned elicitation is cancelled and the form closes", () =>
+    Effect.gen(function*() {
+      const directory = yield* Chat.tempDirectory
+      const journal = Path.join(directory, "chat.jsonl")
+      // The example's own main.ts, as `pnpm web-chat` runs it, in a process of its own.
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          ChildProcess.spawn(process.execPath, ["--import", "tsx", "examples/web-chat/main.ts"], {
+            cwd: root,
+            env: { ...process.env, WEB_CHAT_EVERYTHING: "true", PORT: "0", WEB_CHAT_JOURNAL: journal, WEB_CHAT_NOTES: directory },
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+        ),
+        (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+      )
+      const url = yield* Effect.async<string, Error>((resume) => {
+        let output = ""
+        child.stdout!.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+          const found = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)
+          if (found) resume(Effect.succeed(found[1]!))
+        })
+        child.once("exit", (code) => resume(Effect.fail(new Error(`web-chat exited (${code}): ${output}`))))
+      }).pipe(Effect.timeoutFail({ duration: "45 seconds", onTimeout: () => new Error("web-chat did not start") }))
+      const context = yield* Browser.context
+      const page = yield* openTab(context, url)
+      yield* send(page, "Please sign me up")
+      yield* Browser.use("the form appears", () => pendingForm(page).waitFor())
+      const id = yield* Browser.use("its id", () => page.locator(".elicitation").getAttribute("data-elicitation-id"))
+      // The process dies at once: nothing gets to say the elicitation ended.
+      const children = ChildProcess.execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)]).toString()
+        .split("\n").map((line) => Number(line.trim())).filter((pid) => pid > 0)
+      child.kill("SIGKILL")
+      yield* Effect.async<void>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
+        else child.once("exit", () => resume(Effect.void))
+      })
+      for (const pid of children) {
+        try {
+          process.kill(pid, "SIGKILL")
+        } catch {
+          // already gone
+        }
+      }
+
+      const port = Number(new URL(url).port)
+      const second = yield* startOnJournal(journal, directory, port)
+      yield* Effect.addFinalizer(() => second.stop)
+      yield* Browser.use("the form closes", () => page.locator(`.elicitation[data-state="cancelled"]`).waitFor())
+      assert.include(
+        (yield* Browser.use("outcome", () => page.locator(".elicitation .outcome").textContent())) ?? "",
+        "the web chat restarted"
+      )
+      const cancelled = payloads(yield* events(second.env), "ElicitationCancelled")
+      assert.deepStrictEqual(cancelled.map((c) => c.elicitationId), [id])
+      const fresh = yield* openTab(context, second.web.url)
+      assert.strictEqual(yield* Browser.use("no form", () => pendingForm(fresh).count()), 0)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer), Effect.provide(Browser.layer)), 120_000)
 })
