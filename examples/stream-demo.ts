@@ -1,34 +1,18 @@
 /**
- * Two scripted agents stream into one environment while a console observer
- * prints every delta as it arrives: the smallest Chorus program.
+ * Two scripted agents stream into one environment at the same time, and the
+ * library's terminal shows each answer in its own block as it grows: the
+ * smallest Chorus program with a screen.
  *
  * Run: pnpm tsx examples/stream-demo.ts
  */
 import { Effect } from "effect"
-import { Agent, Environment, Human, Participant, ScriptedModel, Toolkit } from "@chorus/core"
-
-const write = (text: string) => Effect.sync(() => process.stdout.write(text))
-
-const printer = Participant.observer("console", (event) => {
-  const payload = event.payload
-  switch (payload._tag) {
-    case "ItemAdded":
-      return payload.item._tag === "ModelMessage" ? write(`\n[${event.author}] `) : Effect.void
-    case "TextDelta":
-      return write(payload.delta)
-    case "ItemDone":
-      return payload.item._tag === "UserMessage" ? write(`\n[${event.author}] ${payload.item.content.map((part) => part._tag === "InputText" ? part.text : "").join("")}`) : Effect.void
-    case "RunEnded":
-      return write(`\n  (${payload.participant}: run ${payload.outcome})`)
-    default:
-      return Effect.void
-  }
-}, { accepts: (event) => event.payload._tag !== "StateChanged" })
+import { Agent, Environment, Human, ScriptedModel, Terminal, Toolkit } from "@chorus/core"
 
 const program = Effect.gen(function*() {
   const env = yield* Environment.Environment
-  yield* write("Chorus stream demo: two scripted agents answer at once; every delta is printed as it arrives.\n")
-  yield* env.join(printer)
+  const terminal = yield* Terminal.make()
+  yield* terminal.print("Chorus stream demo: two scripted agents answer at once, each in its own block as it streams.", "bold")
+  yield* env.join(terminal.renderer)
   const poet = yield* ScriptedModel.make({
     turns: [[ScriptedModel.text("Streams of small words arrive, each one as soon as it is written.")]],
     latency: "60 millis"
@@ -42,7 +26,7 @@ const program = Effect.gen(function*() {
   yield* Human.say("you", "Say something about streaming.")
   let ended = 0
   yield* env.waitFor((event) => event.payload._tag === "RunEnded" && ++ended === 2)
-  yield* write("\n")
+  yield* terminal.close
 }).pipe(Effect.provide(Environment.layerMemory()))
 
 Effect.runPromise(program)

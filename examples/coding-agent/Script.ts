@@ -76,6 +76,23 @@ const conversation = (items: ReadonlyArray<ContextItem.ContextItem>) => {
   return { messages, calls, writes }
 }
 
+/**
+ * What the model says after a call that did not run. A rejection reaches the model as the agent's explanation
+ * ("The call was rejected by you: <reason>. Do not retry it unchanged."); the person reads the reason itself.
+ */
+const afterError = (name: string, output: string): string => {
+  const rejection = /rejected by [^:]+: (.*)\. Do not retry/s.exec(output)
+  if (rejection === null) return `${name} did not work (${output.split("\n")[0] ?? ""}). What would you like me to do instead?`
+  const reason = rejection[1] ?? ""
+  if (reason.startsWith("instead: ")) {
+    return `Understood, I did not run ${name}. You asked for something else: ${quote(reason.slice("instead: ".length), 80)}. ` +
+      "I am a scripted model and only know my one task; set OPENAI_API_KEY for a real one."
+  }
+  return reason === "rejected"
+    ? `OK, I did not run ${name}. Tell me what you would like me to do instead.`
+    : `OK, I did not run ${name} (${quote(reason, 80)}). Tell me what you would like me to do instead.`
+}
+
 /** One scripted turn, chosen from what the model is shown. */
 export const turn = (request: InferenceRunner.Request): ReadonlyArray<ScriptedModel.Step> => {
   const items = request.items
@@ -85,9 +102,7 @@ export const turn = (request: InferenceRunner.Request): ReadonlyArray<ScriptedMo
   if (last?._tag === "FunctionCallOutput") {
     const call = calls.get(last.callId)
     const output = ContextItem.text(last)
-    if (last.isError) {
-      return [ScriptedModel.text(`That did not work: ${output} Tell me what you would like me to do instead.`)]
-    }
+    if (last.isError) return [ScriptedModel.text(afterError(call?.name ?? "the call", output))]
     if (call?.name === "write_file") {
       return [
         ScriptedModel.text(

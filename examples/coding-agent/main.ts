@@ -6,26 +6,28 @@
  *   OpenAI-compatible server) apply — otherwise a scripted model that shows
  *   the same things on a scripted task.
  * - The tools: the real `@modelcontextprotocol/server-filesystem` on the
- *   sandbox (`CHORUS_SANDBOX`, default `./sandbox`, created if missing);
- *   writes ask for approval in the terminal.
+ *   sandbox (`CHORUS_SANDBOX`, default `~/.local/state/chorus/coding-agent`,
+ *   outside any repository; created if missing); writes ask for approval in
+ *   the terminal: `y`, `n` with a reason, or what to do instead.
  * - The conversation is journaled in `<sandbox>/.chorus/journal.jsonl`:
  *   running the demo again resumes it.
  *
- * Ctrl-C stops the current run (keeping the partial answer); Ctrl-C when idle,
- * Ctrl-C twice, or `/quit` leaves.
+ * The screen is the library's `Terminal`: this file is wiring. Ctrl-C stops
+ * the current run (keeping the partial answer); Ctrl-C when idle, Ctrl-C
+ * twice, or `/quit` leaves. With piped input, each line is a message or an
+ * answer, and the demo leaves once everything was answered.
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Agent, Environment, FunctionCallRunner, Human, InputStream, Journal } from "@chorus/core"
+import { Agent, Environment, FunctionCallRunner, Human, Journal, Terminal } from "@chorus/core"
 import { McpClient, McpConfig, McpToolkit } from "@chorus/mcp"
 import { OpenAiResponses } from "@chorus/providers"
-import { Cause, Config, Deferred, Effect, HashMap, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import { Cause, Config, Effect, HashMap, Layer, Logger, LogLevel, Option, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Screen from "./Screen.js"
 import * as Script from "./Script.js"
-import * as Terminal from "./Terminal.js"
 
 /** The demo could not start; the message says why and what to do. */
 class DemoError extends Schema.TaggedError<DemoError>()("DemoError", { reason: Schema.String }) {
@@ -41,8 +43,8 @@ const instructions = (sandbox: string) =>
   "You are a coding assistant working in a sandbox directory through filesystem tools. " +
   `The sandbox is ${sandbox}; use paths relative to it (they resolve inside it). ` +
   "Look before you change things: list and read files first. Writing, editing, moving files and creating " +
-  "directories needs the user's approval, which they give in the terminal; if they reject a call, ask what they " +
-  "want instead. Never touch the .chorus directory (it holds this conversation). Keep answers short and concrete."
+  "directories needs the user's approval, which they give in the terminal; if they reject a call, follow what they " +
+  "say instead. Never touch the .chorus directory (it holds this conversation). Keep answers short and concrete."
 
 /** The filesystem server's bin script, resolved from node_modules (no npx, no network). */
 const filesystemServer = Effect.try({
@@ -78,23 +80,26 @@ const prepareSandbox = (setting: string) =>
 const describe = (error: unknown): string =>
   error instanceof Error ? error.message : String(error)
 
-const program = (screen: Screen.Screen) => Effect.gen(function*() {
+/** Where the sandbox is when CHORUS_SANDBOX is not set: a state folder of the user's, outside any repository. */
+const defaultSandbox = Path.join(process.env.XDG_STATE_HOME ?? Path.join(Os.homedir(), ".local", "state"), "chorus", "coding-agent")
+
+const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
   const apiKey = yield* Config.option(Config.redacted("OPENAI_API_KEY"))
   const model = yield* Config.string("OPENAI_MODEL").pipe(Config.withDefault("gpt-4.1-mini"))
   const baseUrl = yield* Config.option(Config.string("OPENAI_BASE_URL"))
-  const sandboxSetting = yield* Config.string("CHORUS_SANDBOX").pipe(Config.withDefault("sandbox"))
+  const sandboxSetting = yield* Config.string("CHORUS_SANDBOX").pipe(Config.withDefault(defaultSandbox))
 
-  screen.line(
+  yield* terminal.print(
     Option.isSome(apiKey)
       ? `Chorus coding agent · OpenAI ${model}${Option.match(baseUrl, { onNone: () => "", onSome: (url) => ` at ${url}` })}`
       : "Chorus coding agent · scripted model (set OPENAI_API_KEY to use OpenAI)",
-    Screen.Style.bold
+    "bold"
   )
 
   const sandbox = yield* prepareSandbox(sandboxSetting)
   const journal = Path.join(sandbox, ".chorus", "journal.jsonl")
   const server = yield* filesystemServer
-  screen.line(`sandbox: ${sandbox}  (conversation: ${Path.relative(sandbox, journal)})`, Screen.Style.dim)
+  yield* terminal.print(`sandbox: ${sandbox}  (conversation: ${Path.relative(sandbox, journal)})`, "dim")
 
   const inference = Option.isSome(apiKey) ? OpenAiResponses.layerConfig({ model }) : Script.layer()
   const tools = McpToolkit.layerServers(
@@ -116,66 +121,63 @@ const program = (screen: Screen.Screen) => Effect.gen(function*() {
     const client = yield* McpClient.McpClient
     const runner = yield* FunctionCallRunner.FunctionCallRunner
     for (const failure of client.startupFailures) {
-      screen.line(`the filesystem tools are not available: ${failure.message}`, Screen.Style.red)
+      yield* terminal.print(`the filesystem tools are not available: ${failure.message}`, "red")
     }
     const definitions = yield* runner.tools
     const asking = definitions.filter((tool) => tool.approval !== "never").map((tool) => tool.name)
-    screen.line(
+    yield* terminal.print(
       `tools: ${definitions.length} from the filesystem server; these ask for approval: ${asking.join(", ") || "none"}`,
-      Screen.Style.dim
+      "dim"
     )
-    screen.line("Type a message and press Enter. Ctrl-C stops the assistant; Ctrl-C when idle, or /quit, leaves.", Screen.Style.dim)
+    yield* terminal.print("Type a message and press Enter. Ctrl-C stops the assistant; Ctrl-C when idle, or /quit, leaves.", "dim")
 
-    const terminal = yield* Terminal.make({ screen, agent: agentId, human: humanId })
     // The renderer first: it prints the earlier conversation, then sees the agent resume.
     yield* env.join(terminal.renderer)
     yield* env.join(Agent.make({ id: agentId, instructions: instructions(sandbox) })).pipe(
       Effect.provide(inference),
       Effect.provide(Layer.succeed(FunctionCallRunner.FunctionCallRunner, runner))
     )
-    yield* env.join(Human.make({ id: humanId })).pipe(Effect.provide(InputStream.layerQueue(terminal.input)))
+    yield* env.join(Human.make({ id: humanId })).pipe(Effect.provide(terminal.layer))
     yield* terminal.keyboard
-    yield* Deferred.await(terminal.quit)
+    yield* terminal.done
   }).pipe(
     Effect.scoped,
     Effect.provide(Layer.merge(environment, tools)),
     // Also when a signal (SIGINT, SIGTERM from outside) interrupts the program.
-    Effect.ensuring(Effect.sync(() => screen.close()))
+    Effect.ensuring(terminal.close)
   )
 
-  screen.line(`Bye. The conversation is saved in ${journal}; run the demo again to resume it.`, Screen.Style.dim)
+  yield* Effect.sync(() => process.stdout.write(`Bye. The conversation is saved in ${journal}; run the demo again to resume it.\n`))
 }).pipe(
   Effect.catchAll((error) =>
-    Effect.sync(() => {
-      screen.close()
+    Effect.zipRight(terminal.close, Effect.sync(() => {
       process.stderr.write(`${describe(error)}\n`)
       process.exitCode = 1
-    })
+    }))
   ),
   Effect.catchAllDefect((defect) =>
-    Effect.sync(() => {
-      screen.close()
+    Effect.zipRight(terminal.close, Effect.sync(() => {
       process.stderr.write(`The demo crashed: ${Cause.pretty(Cause.die(defect))}\n`)
       process.exitCode = 1
-    })
+    }))
   )
 )
 
-/** Logs go through the screen, so they never break the input line. */
-const logger = (screen: Screen.Screen) =>
+/** Logs go through the terminal, so they never break the input line. */
+const logger = (terminal: Terminal.Terminal) =>
   Logger.make(({ annotations, logLevel, message }) => {
     const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
     const server = HashMap.get(annotations, "mcpServer")
-    screen.line(
+    Effect.runSync(terminal.print(
       `  [${logLevel.label.toLowerCase()}${Option.isSome(server) ? ` ${String(server.value)}` : ""}] ${text}`,
-      logLevel.ordinal >= LogLevel.Error.ordinal ? Screen.Style.red : Screen.Style.dim
-    )
+      logLevel.ordinal >= LogLevel.Error.ordinal ? "red" : "dim"
+    ))
   })
 
-const screen = Screen.make(process.stdout)
-
-program(screen).pipe(
-  Effect.provide(Logger.replace(Logger.defaultLogger, logger(screen))),
+Effect.gen(function*() {
+  const terminal = yield* Terminal.make({ human: humanId, interrupts: [agentId] })
+  yield* program(terminal).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger(terminal))))
+}).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain
 )

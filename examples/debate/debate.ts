@@ -66,31 +66,35 @@ export const start = (options: Options) =>
       event.payload._tag === "ItemDone" && event.author === judge && event.payload.item._tag === "ModelMessage")
   })
 
-const arguments_ = {
+/** The scripted sides' arguments, about the topic they are given. */
+const arguments_ = (topic: string) => ({
   pro: [
-    "Remote work gives people back hours of commuting every week.",
-    "Teams that write things down make better decisions, and remote teams must write things down.",
-    "Hiring from anywhere beats hiring from one city."
+    `"${topic}": yes, because of what it gives people back, time, focus and a choice in how they work.`,
+    `Those who doubt that ${lowerFirst(topic)} underestimate how fast habits adapt once the gains are plain to see.`,
+    `In the end ${lowerFirst(topic)}, because its costs are visible and fixable while its gains add up.`
   ],
   con: [
-    "Juniors learn by overhearing seniors, and that does not happen on a video call.",
-    "Trust is built in hallways and over lunch, not in chat threads.",
-    "The commute saved is often spent on more meetings."
+    `"${topic}" sounds right, but it forgets what is lost on the way, the things nobody measures.`,
+    `The gains claimed for the idea that ${lowerFirst(topic)} go to a few; the costs fall on everyone else.`,
+    `Before agreeing that ${lowerFirst(topic)}, ask who has to change their life for it, and whether they agreed.`
   ]
-}
+})
+
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1)
 
 /** Scripted debaters and judge, for runs without an API key; a debater answers the audience when it interjects. */
-export const scriptedModels = (latency: Duration.DurationInput) =>
+export const scriptedModels = (topic: string, latency: Duration.DurationInput) =>
   Effect.gen(function*() {
+    const points = arguments_(topic)
     const reply = (side: typeof pro | typeof con) => (request: InferenceRunner.Request) => {
       const own = request.items.filter((item) => item._tag === "ModelMessage").length
       // An audience question this side has not answered yet (no own message after it).
       const lastOwn = request.items.map((item) => item._tag).lastIndexOf("ModelMessage")
       const question = request.items.slice(lastOwn + 1).find((item) =>
         item._tag === "UserMessage" && item.author !== pro && item.author !== con && item.author !== "moderator")
-      const point = arguments_[side][own % arguments_[side].length]!
+      const point = points[side][own % points[side].length] ?? ""
       return [ScriptedModel.text(
-        question === undefined ? point : `To the audience ("${ContextItem.text(question).replace(/^[^:]+: /, "")}"): fair, yet ${point.toLowerCase()}`
+        question === undefined ? point : `To the audience ("${ContextItem.text(question).replace(/^[^:]+: /, "")}"): fair, yet ${lowerFirst(point)}`
       )]
     }
     const make = (turn: ScriptedModel.Turn) =>
@@ -100,7 +104,9 @@ export const scriptedModels = (latency: Duration.DurationInput) =>
       con: yield* make(reply(con)),
       judge: yield* make((request) => [
         ScriptedModel.reasoning("Weighing both sides"),
-        ScriptedModel.text(`Verdict after ${request.items.filter((item) => item._tag === "UserMessage").length} contributions: a close call, narrowly won by pro.`)
+        ScriptedModel.text(
+          `Verdict on "${topic}" after ${request.items.filter((item) => item._tag === "UserMessage").length} contributions: a close call, narrowly won by pro.`
+        )
       ])
     }
   })

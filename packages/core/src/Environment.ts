@@ -323,6 +323,8 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
     )
 
     const fibers = yield* FiberMap.make<string>()
+    // Participants being removed by `leave` (not stopped with the environment): they may tell the difference.
+    const leaving = new Set<string>()
 
     const supervise = <E, R>(
       participant: Participant.Participant<E, R>,
@@ -375,7 +377,7 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
         yield* FiberMap.run(
           fibers,
           participant.id,
-          supervise(participant, inbox, { history }, options?.restart).pipe(
+          supervise(participant, inbox, { history, leaving: Effect.sync(() => leaving.has(participant.id)) }, options?.restart).pipe(
             Effect.ensuring(Effect.suspend(() => members.get(participant.id)?.mailbox === mailbox ? removeMember(participant.id) : Effect.void))
           )
         )
@@ -384,7 +386,8 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
     const leave = (id: string) =>
       Effect.gen(function*() {
         if (!members.has(id)) return
-        yield* FiberMap.remove(fibers, id)
+        leaving.add(id)
+        yield* Effect.ensuring(FiberMap.remove(fibers, id), Effect.sync(() => leaving.delete(id)))
         yield* removeMember(id)
         yield* publish(author, new Event.ParticipantLeft({ participant: id }))
       })

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, JSONSchema, Schema } from "effect"
+import { Effect, JSONSchema, Schema, SchemaAST } from "effect"
 import type * as ContextItem from "./ContextItem.js"
 
 /** A JSON Schema object, as sent to a model. */
@@ -36,6 +36,8 @@ export interface Definition {
   readonly description: string
   readonly parameters: JsonSchema
   readonly strict: boolean
+  /** Why `strict` is off, when it is: what in the parameters prevents it, or that the tool's options turned it off. */
+  readonly nonStrictReason?: string | undefined
   readonly annotations: Annotations
   readonly approval: ApprovalPolicy
 }
@@ -83,8 +85,28 @@ export class ToolFailure extends Schema.TaggedError<ToolFailure>()("ToolFailure"
   }
 }
 
-/** The JSON Schema of a parameter schema, without a top-level `$ref`. */
+/**
+ * A tool's definition cannot be sent to a model: its parameters are not an
+ * object schema, cannot become JSON Schema, or cannot be `strict` when the
+ * options ask for it. Thrown by {@link make} when the tool is defined (a bug
+ * in the program, found at startup rather than at the first call).
+ */
+export class ToolDefinitionError extends Schema.TaggedError<ToolDefinitionError>()("ToolDefinitionError", {
+  tool: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `Tool "${this.tool}": ${this.reason}`
+  }
+}
+
+/** The JSON Schema of a parameter schema, without a top-level `$ref`. Throws when a part has no JSON Schema. */
 export const jsonSchema = <A, I>(schema: Schema.Schema<A, I, never>): JsonSchema => {
+  // An empty struct is "no parameters"; Effect renders it as "any object or array".
+  const encoded = SchemaAST.encodedAST(schema.ast)
+  if (SchemaAST.isTypeLiteral(encoded) && encoded.propertySignatures.length === 0 && encoded.indexSignatures.length === 0) {
+    return { type: "object", properties: {}, required: [], additionalProperties: false }
+  }
   const definitions: Record<string, JSONSchema.JsonSchema7> = {}
   const root = JSONSchema.fromAST(schema.ast, { definitions, topLevelReferenceStrategy: "skip" }) as unknown as Record<
     string,
@@ -94,23 +116,87 @@ export const jsonSchema = <A, I>(schema: Schema.Schema<A, I, never>): JsonSchema
   return Object.keys(definitions).length === 0 ? rest : { ...rest, $defs: definitions }
 }
 
-/** Can this JSON Schema be sent with `strict: true` (every object closed, every property required)? */
-export const isStrictCompatible = (schema: unknown): boolean => {
-  if (Array.isArray(schema)) return schema.every(isStrictCompatible)
-  if (typeof schema !== "object" || schema === null) return true
+const at = (path: string) => (path === "" ? "the parameters" : `"${path}"`)
+
+/**
+ * Why this JSON Schema cannot be sent with `strict: true` (OpenAI structured
+ * outputs: every object closed, every property required), or `undefined`
+ * when it can.
+ */
+export const strictProblem = (schema: unknown, path = ""): string | undefined => {
+  if (Array.isArray(schema)) {
+    for (const element of schema) {
+      const problem = strictProblem(element, path)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  if (typeof schema !== "object" || schema === null) return undefined
   const record = schema as Record<string, unknown>
   if (record.type === "object" || "properties" in record) {
     const properties = (record.properties ?? {}) as Record<string, unknown>
     const required = Array.isArray(record.required) ? record.required : []
-    if (record.additionalProperties !== false) return false
-    if (Object.keys(properties).some((key) => !required.includes(key))) return false
+    const optional = Object.keys(properties).find((key) => !required.includes(key))
+    if (optional !== undefined) {
+      return `${at(path === "" ? optional : `${path}.${optional}`)} is optional, and strict mode needs every ` +
+        "property required: use Schema.NullOr for a value the model may leave out"
+    }
+    if (record.additionalProperties !== false) {
+      return `${at(path)} accepts any property name (a Schema.Record or an index signature), and strict mode ` +
+        "needs every object closed"
+    }
   }
-  if ("patternProperties" in record || "propertyNames" in record) return false
-  return Object.values(record).every(isStrictCompatible)
+  if ("patternProperties" in record || "propertyNames" in record) {
+    return `${at(path)} constrains property names, which strict mode does not support`
+  }
+  for (const [key, value] of Object.entries(record)) {
+    // Named children (properties, definitions) extend the path; the rest (items, anyOf...) keep it.
+    const children: Array<[string, unknown]> = (key === "properties" || key === "$defs") && typeof value === "object" && value !== null
+      ? Object.entries(value).map(([name, inner]) => [path === "" ? name : `${path}.${name}`, inner])
+      : [[path, value]]
+    for (const [childPath, child] of children) {
+      const problem = strictProblem(child, childPath)
+      if (problem !== undefined) return problem
+    }
+  }
+  return undefined
+}
+
+/** Can this JSON Schema be sent with `strict: true` (every object closed, every property required)? */
+export const isStrictCompatible = (schema: unknown): boolean => strictProblem(schema) === undefined
+
+/** The JSON Schema of a tool's parameters, or the reason it cannot be sent to a model. */
+const parametersSchema = (name: string, schema: Schema.Schema<unknown, unknown, never>): JsonSchema => {
+  let parameters: JsonSchema
+  try {
+    parameters = jsonSchema(schema)
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.replace(/\s*\n\s*/g, "; ") : String(error)
+    throw new ToolDefinitionError({
+      tool: name,
+      reason: `its parameters cannot become JSON Schema (${detail}). Give that part a JSON Schema ` +
+        "annotation, or use a schema whose encoded side is JSON (Schema.Date rather than Schema.DateFromSelf)"
+    })
+  }
+  if (parameters.type !== "object") {
+    throw new ToolDefinitionError({
+      tool: name,
+      reason: `its parameters must be an object schema (Schema.Struct or a Schema.Class), because models send ` +
+        `arguments as a JSON object; got ${JSON.stringify(parameters)}`
+    })
+  }
+  return parameters
 }
 
 /**
  * Makes a local tool.
+ *
+ * The parameters must be an object schema that can become JSON Schema; any
+ * other is refused at once with a {@link ToolDefinitionError} naming the tool.
+ * `strict` (OpenAI structured outputs) is on when the JSON Schema allows it;
+ * when it does not, the definition says why in `nonStrictReason`. Pass
+ * `strict: true` to refuse such parameters instead, `strict: false` to turn
+ * it off.
  *
  * @example
  * import { Effect, Schema } from "effect"
@@ -130,15 +216,22 @@ export const make = <A, I, E = never, R = never>(
     readonly handler: (params: A, context: HandlerContext) => Effect.Effect<unknown, E, R>
     readonly annotations?: Annotations | undefined
     readonly approval?: ApprovalPolicy | undefined
+    /** Default: on when the parameters allow it. */
+    readonly strict?: boolean | undefined
   }
 ): Tool<A, E, R> => {
-  const parameters = jsonSchema(options.parameters)
+  const parameters = parametersSchema(name, options.parameters as Schema.Schema<unknown, unknown, never>)
+  const problem = options.strict === false ? "turned off by the tool's options" : strictProblem(parameters)
+  if (options.strict === true && problem !== undefined) {
+    throw new ToolDefinitionError({ tool: name, reason: `it asks for strict mode, but ${problem}` })
+  }
   return {
     definition: {
       name,
       description: options.description,
       parameters,
-      strict: isStrictCompatible(parameters),
+      strict: problem === undefined,
+      ...(problem === undefined ? {} : { nonStrictReason: problem }),
       annotations: options.annotations ?? {},
       approval: options.approval ?? "never"
     },
