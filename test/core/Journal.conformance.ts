@@ -121,7 +121,9 @@ export const everyPayload = (): ReadonlyArray<Event.Payload> => {
     new Event.HookFailed({ participant: "agent", runId: null, hook: "beforeInference", error: "vetoed" }),
     new Event.ClarificationRequested({ callId: "call-5", question: "which file?" }),
     new Event.ClarificationAnswered({ callId: "call-5", answer: "a.txt" }),
-    new Event.JournalRepaired({ line: 3, bytes: 17 })
+    new Event.JournalRepaired({ line: 3, bytes: 17 }),
+    new Event.JournalDegraded({ error: "disk full", since: 17, unwritten: 1_000 }),
+    new Event.JournalRecovered({ written: 1_026, downtimeMillis: 4_000 })
   ]
   return samples
 }

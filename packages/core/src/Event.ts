@@ -351,6 +351,24 @@ export class JournalRepaired extends Schema.TaggedClass<JournalRepaired>()("Jour
   bytes: Schema.Finite
 }) {}
 
+/**
+ * The journal has been failing for longer than the environment tolerates (a
+ * backlog of `unwritten` events from sequence `since`): `flush` fails fast
+ * until it recovers, so no side effect starts without a durable record.
+ * Nothing is dropped: the writer keeps retrying and catches up.
+ */
+export class JournalDegraded extends Schema.TaggedClass<JournalDegraded>()("JournalDegraded", {
+  error: Schema.String,
+  since: Schema.Finite,
+  unwritten: Schema.Finite
+}) {}
+
+/** The journal is writable again: the `written` events held back during the outage are durable now. */
+export class JournalRecovered extends Schema.TaggedClass<JournalRecovered>()("JournalRecovered", {
+  written: Schema.Finite,
+  downtimeMillis: Schema.Finite
+}) {}
+
 /** Any event payload. */
 export const Payload = Schema.Union(
   ItemAdded,
@@ -392,7 +410,9 @@ export const Payload = Schema.Union(
   HookFailed,
   ClarificationRequested,
   ClarificationAnswered,
-  JournalRepaired
+  JournalRepaired,
+  JournalDegraded,
+  JournalRecovered
 )
 export type Payload = typeof Payload.Type
 
@@ -484,7 +504,9 @@ const wireNames: { readonly [K in Payload["_tag"]]: string } = {
   HookFailed: "chorus.hook.failed",
   ClarificationRequested: "chorus.clarification.requested",
   ClarificationAnswered: "chorus.clarification.answered",
-  JournalRepaired: "chorus.journal.repaired"
+  JournalRepaired: "chorus.journal.repaired",
+  JournalDegraded: "chorus.journal.degraded",
+  JournalRecovered: "chorus.journal.recovered"
 }
 
 /** The event's name on an external wire: OpenResponses names, or `chorus.`-prefixed extensions. */
