@@ -47,6 +47,17 @@ conformance("SQL client (in-memory SQLite, custom table)", sqlClientStore)
 const line = (event: Event.Event) => Schema.encodeSync(Event.Json)(event) + "\n"
 const lines = (from: number, count: number) => events(from, count).map(line).join("")
 
+/** A file journal's content without its header and checksums: the events' JSON lines as an older journal holds them. */
+const withoutChecksums = (content: string) => {
+  const all = content.split("\n")
+  assert.match(all[0]!, /^\{"chorus\.journal":2,"start":\d+\}$/)
+  return all.slice(1).map((line) => {
+    if (line === "") return line
+    assert.match(line, /,"crc":"[0-9a-f]{8}"\}$/)
+    return line.replace(/,"crc":"[0-9a-f]{8}"\}$/, "}")
+  }).join("\n")
+}
+
 const withFs = <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) => Effect.provide(effect, NodeFileSystem.layer)
 
 /** A journal file holding `content`, in a directory removed with the scope. */
@@ -191,7 +202,7 @@ describe("Journal.layerFile", () => {
         const journal = yield* Journal.Journal
         yield* journal.append(events(0, 2))
       }))
-      assert.strictEqual(yield* fileContent(path), lines(0, 2))
+      assert.strictEqual(withoutChecksums(yield* fileContent(path)), lines(0, 2))
     }).pipe(Effect.scoped))
 
   it.effect("a missing file is created; a missing directory is a JournalError", () =>
@@ -220,7 +231,7 @@ describe("Journal.layerFile", () => {
         assert.strictEqual(yield* journal.lastSequence, 2)
         yield* journal.append(events(3, 1))
       }))
-      assert.strictEqual(yield* fileContent(path), lines(0, 4))
+      assert.strictEqual(withoutChecksums(yield* fileContent(path)), lines(0, 4))
     }).pipe(Effect.scoped))
 })
 

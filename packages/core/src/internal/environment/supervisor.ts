@@ -156,8 +156,9 @@ export const make = (options: {
         )
         for (let turn = 0; turn < startTurns; turn++) {
           yield* Effect.yieldNow()
-          const status = yield* Fiber.status(fiber)
-          if (!FiberStatus.isRunning(status)) break
+          // Cheap checks first: most participants read their inbox right away.
+          if (progress.started || fiber.unsafePoll() !== null) break
+          if (!FiberStatus.isRunning(yield* Fiber.status(fiber))) break
         }
         progress.started = true
         if (progress.failure !== undefined) {
