@@ -15,7 +15,8 @@
  * - While the journal fails, `flush` waits — a short outage is invisible. The
  *   journal becomes **degraded** when the outage passes `degradedAfter` (the
  *   backlog of unwritten events reaches `backlog`, or the first failed
- *   attempt is older than `duration`): the writer publishes `JournalDegraded`
+ *   attempt is older than `duration`, checked on publish, on flush, after each
+ *   attempt and by a timer): the writer publishes `JournalDegraded`
  *   and from then on `flush` fails at once with the journal's last error, so
  *   no side effect that flushes first starts without a durable record.
  * - The first successful append after that publishes `JournalRecovered`
@@ -33,7 +34,7 @@
  *
  * @internal
  */
-import { Chunk, Deferred, Duration, Effect, Either, FiberId, Mailbox, Schedule } from "effect"
+import { Chunk, Deferred, Duration, Effect, Either, Fiber, FiberId, Mailbox, Schedule } from "effect"
 import type { Clock, Scope } from "effect"
 import * as Event from "../../Event.js"
 import * as Journal from "../../Journal.js"
@@ -135,13 +136,22 @@ export const make = (options: {
       if (outageTooLong()) degrade()
     }
 
+    // Declares the outage degraded when it lasts `maxOutage`, even if no attempt or flush happens then.
+    const watchdog = Effect.sleep(maxOutage).pipe(
+      Effect.zipRight(Effect.sync(() => {
+        if (health._tag === "Failing") degrade()
+      }))
+    )
+
     const write = (batch: ReadonlyArray<Event.Event>) =>
       Effect.gen(function*() {
         const driver = yield* Schedule.driver(retry)
+        let watching: Fiber.RuntimeFiber<void> | undefined = undefined
         while (true) {
           const started = clock.unsafeCurrentTimeMillis()
           const written = yield* Effect.either(journal.append(batch))
           if (Either.isRight(written)) {
+            if (watching !== undefined) yield* Fiber.interruptFork(watching)
             const before = health
             persisted = batch[batch.length - 1]!.sequence
             health = { _tag: "Healthy" }
@@ -153,6 +163,7 @@ export const make = (options: {
           }
           if (health._tag === "Healthy") {
             health = { _tag: "Failing", since: started, from: batch[0]!.sequence, error: written.left }
+            watching = yield* Effect.fork(watchdog)
             yield* Effect.logWarning("environment: a journal append failed; retrying", written.left)
           } else {
             health = { ...health, error: written.left }
