@@ -119,6 +119,8 @@ export interface SubscribeOptions {
   readonly from?: number | undefined
   /** Which live events reach the subscription (all when absent). */
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
+  /** Only events of these kinds (then `accepts`); indexed, so other kinds cost the subscription nothing. */
+  readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
 }
 
 /** A subscription: its stream, and how far behind it is. */
@@ -282,12 +284,16 @@ export const make = (
     const openSubscription = (subscribeOptions: SubscribeOptions | undefined) => {
       const last = sequencer.last()
       const accepts = subscribeOptions?.accepts
-      const mailbox = fanOut.open(accepts)
+      const kinds = subscribeOptions?.kinds
+      const mailbox = fanOut.open({ accepts, kinds })
       const from = subscribeOptions?.from
       const stream: Subscription["stream"] = from === undefined || from > last
         ? live(mailbox, Number.POSITIVE_INFINITY)
         : Stream.concat(
-          history(from, last).pipe(accepts === undefined ? (s) => s : Stream.filter(accepts)),
+          history(from, last).pipe(
+            kinds === undefined ? (s) => s : Stream.filter((event) => kinds.includes(event.payload._tag)),
+            accepts === undefined ? (s) => s : Stream.filter(accepts)
+          ),
           live(mailbox, Number.POSITIVE_INFINITY)
         )
       return {

@@ -28,6 +28,13 @@ export interface Participant<E = never, R = never> {
   readonly kind: Event.ParticipantKind
   /** Which live events reach the inbox (all when absent); applied when they are published. */
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
+  /**
+   * Only live events of these kinds reach the inbox (then `accepts` applies).
+   * Indexed by kind: events of other kinds cost this participant nothing when
+   * published, so many narrow participants keep publishing (and joining and
+   * leaving) O(1).
+   */
+  readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
   /** Replay the journal's history into the inbox before live events (to resume after a restart); same as `from: 0`. */
   readonly replay?: boolean | undefined
   /**

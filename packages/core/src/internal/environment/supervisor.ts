@@ -136,7 +136,7 @@ export const make = (options: {
           return yield* Effect.fail<JoinError>({ _tag: "AlreadyJoined", participant: participant.id })
         }
         // Registered in one synchronous step with the history bound: no gap, no duplicate.
-        const mailbox = fanOut.open(participant.accepts)
+        const mailbox = fanOut.open(participant)
         const { history, inbox } = inboxOf(
           participant as Participant.Participant<unknown, unknown>,
           mailbox,
