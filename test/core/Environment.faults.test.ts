@@ -144,6 +144,39 @@ describe("Environment: a journal outage", () => {
     }))
 })
 
+describe("Environment: membership", () => {
+  it.effect("joining and leaving 1,000 narrow members costs no member anything: O(1) per join and leave", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      let filterCalls = 0
+      let received = 0
+      const members = 1_000
+      for (let i = 0; i < members; i++) {
+        const id = `m${i}`
+        yield* env.join(Participant.make({
+          id,
+          kind: "observer",
+          kinds: ["InterruptRequested"],
+          accepts: (event) => {
+            filterCalls++
+            return event.payload._tag === "InterruptRequested" && event.payload.participant === id
+          },
+          run: (inbox) => Stream.runForEach(inbox, () => Effect.sync(() => received++))
+        }))
+      }
+      for (let i = 0; i < members; i += 2) yield* env.leave(`m${i}`)
+      // Nobody's filter ran for the 1,500 membership events, nobody was woken.
+      assert.strictEqual(filterCalls, 0)
+      assert.strictEqual(received, 0)
+      assert.strictEqual((yield* env.members).length, members / 2)
+      // An event of a declared kind reaches exactly its member.
+      yield* env.publish("boss", interruptFor("m1"))
+      yield* Effect.yieldNow()
+      assert.strictEqual(received, 1)
+      assert.strictEqual(filterCalls, members / 2)
+    }).pipe(Effect.provide(Environment.layerMemory())))
+})
+
 describe("Environment: live projections", () => {
   it.effect("Human.answer reads the live projection, not the journal, for every answer", () =>
     Effect.gen(function*() {

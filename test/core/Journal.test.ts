@@ -32,7 +32,11 @@ const fileTamper = (path: string): Tamper => ({
   editDelta: (sequence) =>
     editLines(path, (lines) =>
       lines.map((line, i) => i === sequence + 1 ? line.replace(`"delta":"${sequence}:`, `"delta":"${(sequence + 1) % 10}:`) : line)),
-  removeFirst: editLines(path, (lines) => lines.filter((_, i) => i !== 1)),
+  // The first event's line (line 2 below the header; line 1 in a journal without one).
+  removeFirst: editLines(path, (lines) => {
+    const first = lines.findIndex((line) => line.startsWith("{\"sequence\""))
+    return lines.filter((_, i) => i !== first)
+  }),
   lineOf: (sequence) => sequence + 2
 })
 
