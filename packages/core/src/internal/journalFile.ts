@@ -180,6 +180,8 @@ interface State {
   size: number
   /** `checkpoints[k]` is the offset of the line of sequence `first + k * checkpointEvery`. */
   readonly checkpoints: Array<number>
+  /** `chains[k]`: the checksum chain just before that line (format 2), so a read checks lines from there. */
+  readonly chains: Array<number>
 }
 
 interface Opened {
@@ -190,7 +192,7 @@ interface Opened {
 /** Reads the whole file once: validates every line and finds a torn tail. */
 const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Journal.JournalError | Journal.JournalCorrupted> =>
   Effect.suspend(() => {
-    const state: State = { format: "checksummed", start: -1, chain: 0, headerLines: 0, first: -1, last: -1, size: 0, checkpoints: [] }
+    const state: State = { format: "checksummed", start: -1, chain: 0, headerLines: 0, first: -1, last: -1, size: 0, checkpoints: [], chains: [] }
     const splitter = new LineSplitter(0)
     let line = 0
     // A complete line that does not decode: a torn write if nothing follows it, corruption otherwise.
@@ -246,6 +248,7 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
         }
         state.format = "legacy"
       }
+      const chainBefore = state.chain
       const sequence = sequenceOf(bytes)
       if (Either.isLeft(sequence)) {
         if (sequence.left.fatal) {
@@ -273,7 +276,10 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
         return false
       }
       if (state.first < 0) state.first = current
-      if ((current - state.first) % checkpointEvery === 0) state.checkpoints.push(start)
+      if ((current - state.first) % checkpointEvery === 0) {
+        state.checkpoints.push(start)
+        state.chains.push(chainBefore)
+      }
       state.last = current
       state.size = start + bytes.length + 1
       return true
@@ -331,6 +337,7 @@ export const make = (
     const encodeBatch = (batch: ReadonlyArray<Event.Event>) => {
       const lines: Array<Uint8Array> = []
       const checkpoints: Array<number> = []
+      const chains: Array<number> = []
       let length = 0
       let expected = state.last >= 0 ? state.last + 1 : state.start >= 0 ? state.start : batch[0]!.sequence
       const first = state.first >= 0 ? state.first : expected
@@ -358,6 +365,7 @@ export const make = (
         if (Either.isLeft(encoded)) return Either.left(`event ${event.sequence} cannot be encoded: ${encoded.left}`)
         const json = utf8Encoder.encode(JSON.stringify(encoded.right))
         let bytes: Uint8Array
+        const chainBefore = chain
         if (checksummed) {
           chain = Checksum.crc32(json, chain)
           const suffix = ascii(`,"crc":"${Checksum.hex(chain)}"}\n`)
@@ -369,12 +377,15 @@ export const make = (
           bytes.set(json)
           bytes[json.length] = NEWLINE
         }
-        if ((event.sequence - first) % checkpointEvery === 0) checkpoints.push(state.size + length)
+        if ((event.sequence - first) % checkpointEvery === 0) {
+          checkpoints.push(state.size + length)
+          chains.push(chainBefore)
+        }
         lines.push(bytes)
         length += bytes.length
         expected++
       }
-      return Either.right({ bytes: concat(lines, length), checkpoints, first, last: expected - 1, chain, headerLines })
+      return Either.right({ bytes: concat(lines, length), checkpoints, chains, first, last: expected - 1, chain, headerLines })
     }
 
     const append = (batch: ReadonlyArray<Event.Event>): Effect.Effect<void, Journal.JournalError> =>
@@ -385,7 +396,7 @@ export const make = (
           if (Either.isLeft(encoded)) {
             return Effect.fail(new Journal.JournalError({ operation: "append", detail: `${path}: ${encoded.left}` }))
           }
-          const { bytes, chain, checkpoints, first, headerLines, last } = encoded.right
+          const { bytes, chain, chains, checkpoints, first, headerLines, last } = encoded.right
           const write = durability === "fsync" ? Effect.zipRight(file.writeAll(bytes), file.sync) : file.writeAll(bytes)
           return write.pipe(
             Effect.mapError(ioError("append", path)),
@@ -412,6 +423,7 @@ export const make = (
                 state.last = last
                 state.size += bytes.length
                 for (const checkpoint of checkpoints) state.checkpoints.push(checkpoint)
+                for (const value of chains) state.chains.push(value)
               })
             )
           )
@@ -431,6 +443,8 @@ export const make = (
           return Stream.die(new Error(`journal ${path}: no checkpoint for sequence ${from}`))
         }
         const splitter = new LineSplitter(offset)
+        const checksummed = state.format === "checksummed"
+        let chain = state.chains[checkpoint] ?? 0
         let expected = first + checkpoint * checkpointEvery
         let done = false
         let failure: Journal.JournalCorrupted | undefined = undefined
@@ -440,7 +454,19 @@ export const make = (
             const events: Array<Event.Event> = []
             splitter.push(chunk, (bytes) => {
               const line = expected - first + 1 + state.headerLines
-              const decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decode)
+              // A line whose checksum still holds is what this code wrote: decoded without re-validation.
+              let decoded: Either.Either<Event.Event, string>
+              if (checksummed) {
+                const crc = hasChecksum(bytes) ? lineCrc(bytes, chain) : undefined
+                if (crc === undefined || storedCrc(bytes) !== crc) {
+                  decoded = Either.left("checksum mismatch: the file changed after it was opened")
+                } else {
+                  chain = crc
+                  decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decodeTrusted)
+                }
+              } else {
+                decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decode)
+              }
               if (Either.isLeft(decoded)) {
                 failure = new Journal.JournalCorrupted({ location: path, line, detail: decoded.left })
                 return false
