@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Either, ParseResult, Schema, SchemaAST } from "effect"
+import { Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import * as Event from "../Event.js"
 
 /** The Schema-encoded form of an event, as persisted. */
@@ -95,9 +95,22 @@ const compile = (ast: SchemaAST.AST): Build => {
       return (value) => (built ??= compile(ast.f()))(value)
     }
     case "Transformation": {
-      if (ast.transformation._tag !== "FinalTransformation") return fail
       const from = compile(ast.from)
       const transformation = ast.transformation
+      if (transformation._tag === "TypeLiteralTransformation") {
+        // Optional fields with defaults, renamed keys: each property transformation on the built struct.
+        return (value) => {
+          const out = from(value) as Record<PropertyKey, unknown>
+          for (const property of transformation.propertySignatureTransformations) {
+            const present = property.from in out ? Option.some(out[property.from]) : Option.none()
+            delete out[property.from]
+            const decoded = property.decode(present)
+            if (Option.isSome(decoded)) out[property.to] = decoded.value
+          }
+          return out
+        }
+      }
+      if (transformation._tag !== "FinalTransformation") return fail
       return (value) => {
         const result = transformation.decode(from(value), {}, ast, value)
         return Either.isEither(result) && Either.isRight(result) ? result.right : fail()
@@ -129,24 +142,31 @@ const compile = (ast: SchemaAST.AST): Build => {
     case "Union": {
       const literals = new Set<unknown>()
       const tagged = new Map<unknown, Build>()
-      const others: Array<Build> = []
       for (const member of ast.types) {
         if (member._tag === "Literal") {
           literals.add(member.literal)
           continue
         }
         const tag = tagOf(member)
-        if (tag === undefined) others.push(compile(member))
-        else tagged.set(tag, compile(member))
+        if (tag !== undefined) tagged.set(tag, compile(member))
       }
-      if (others.length > 1 || (others.length === 1 && tagged.size > 0)) return fail
+      // Untagged members are told apart by their JSON type (string, number, array, object): one each at most.
+      const byType = new Map<string, Build>()
+      for (const member of ast.types) {
+        if (member._tag === "Literal" || tagOf(member) !== undefined) continue
+        const type = jsonType(member)
+        if (type === undefined || byType.has(type) || (type === "object" && tagged.size > 0)) return fail
+        byType.set(type, compile(member))
+      }
       return (value) => {
         if (literals.has(value)) return value
-        if (tagged.size > 0) {
-          const build = typeof value === "object" && value !== null ? tagged.get((value as { readonly _tag?: unknown })._tag) : undefined
+        const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value
+        if (type === "object" && tagged.size > 0) {
+          const build = tagged.get((value as { readonly _tag?: unknown })._tag)
           return build === undefined ? fail() : build(value)
         }
-        return others.length === 1 ? others[0]!(value) : fail()
+        const build = byType.get(type)
+        return build === undefined ? fail() : build(value)
       }
     }
     default:
@@ -154,9 +174,32 @@ const compile = (ast: SchemaAST.AST): Build => {
   }
 }
 
+/** The JSON type of a member's encoded values, when it has a single one. */
+const jsonType = (ast: SchemaAST.AST): string | undefined => {
+  switch (ast._tag) {
+    case "StringKeyword":
+    case "TemplateLiteral":
+      return "string"
+    case "NumberKeyword":
+      return "number"
+    case "BooleanKeyword":
+      return "boolean"
+    case "TupleType":
+      return "array"
+    case "TypeLiteral":
+      return "object"
+    case "Refinement":
+    case "Transformation":
+      return jsonType(ast.from)
+    default:
+      return undefined
+  }
+}
+
 /** The `_tag` literal of a (class or struct) member's encoded side, if it has one. */
 const tagOf = (ast: SchemaAST.AST): unknown => {
-  const side = ast._tag === "Transformation" ? ast.from : ast
+  let side = ast
+  while (side._tag === "Transformation") side = side.from
   if (side._tag !== "TypeLiteral") return undefined
   const tag = side.propertySignatures.find((signature) => signature.name === "_tag")
   return tag !== undefined && tag.type._tag === "Literal" ? tag.type.literal : undefined
