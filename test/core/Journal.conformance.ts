@@ -143,7 +143,19 @@ export const everyPayload = (): ReadonlyArray<Event.Payload> => {
     new Event.ClarificationAnswered({ callId: "call-5", answer: "a.txt" }),
     new Event.JournalRepaired({ line: 3, bytes: 17 }),
     new Event.JournalDegraded({ error: "disk full", since: 17, unwritten: 1_000 }),
-    new Event.JournalRecovered({ written: 1_026, downtimeMillis: 4_000 })
+    new Event.JournalRecovered({ written: 1_026, downtimeMillis: 4_000 }),
+    new Event.ElicitationRequested({
+      elicitationId: "eli-1",
+      callId: "call-6",
+      server: "everything",
+      message: "Your name?",
+      requestedSchema: { type: "object", properties: { name: { type: "string", default: "Ada" } }, required: ["name"] }
+    }),
+    new Event.ElicitationAnswered({ elicitationId: "eli-1", action: "accept", content: { name: "Ada", n: 2, ok: true, tags: ["a"] } }),
+    new Event.ElicitationResolved({ elicitationId: "eli-1", action: "accept", by: "alice", content: { name: "Ada" } }),
+    new Event.ElicitationAnswerRefused({ elicitationId: "eli-1", by: "bot", reason: "not_allowed", detail: null }),
+    new Event.ElicitationCancelled({ elicitationId: "eli-2", reason: "the agent was interrupted" }),
+    new Event.AuthorizationRequested({ server: "remote", url: "https://auth.example.com/authorize?client_id=c&state=s" })
   ]
   return samples
 }

@@ -2,8 +2,8 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { ContextItem, Environment, Event, FunctionCallRunner, InputStream, ScriptedModel } from "@chorus/core"
-import { McpConfig, McpToolkit } from "@chorus/mcp"
+import { ContextItem, Elicitation, Environment, Event, FunctionCallRunner, InputStream, ScriptedModel } from "@chorus/core"
+import { McpClient, McpConfig, McpEnvironment, McpToolkit } from "@chorus/mcp"
 import * as Servers from "../mcp/servers.js"
 import { events, joinAgent, joinHuman, payloads, runEnded } from "../support/agents.js"
 
@@ -67,4 +67,59 @@ describe("an agent with an MCP filesystem server", () => {
         )
       )
     }).pipe(Effect.scoped, Effect.provide(Environment.layerMemory())))
+})
+
+describe("an agent with an MCP server that asks a person for input (elicitation)", () => {
+  const elicitingTools = Layer.unwrapEffect(
+    Effect.map(McpEnvironment.options(), (handlers) =>
+      McpToolkit.layerServers(McpConfig.make([Servers.everything()]), { ...handlers, approval: { everything: "never" } }))
+  )
+  const tool = "trigger-elicitation-request"
+
+  // The agent calls the tool; the server asks; the elicitation is published keyed by the agent's call.
+  const start = (turns: ScriptedModel.Options["turns"]) =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const client = yield* McpClient.McpClient
+      yield* client.refreshTools("everything")
+      const runner = yield* FunctionCallRunner.FunctionCallRunner
+      const model = yield* joinAgent({ id: "helper" }, { turns }, Layer.succeed(FunctionCallRunner.FunctionCallRunner, runner))
+      const alice = yield* joinHuman("alice")
+      yield* alice.offer(InputStream.message("Sign me up"))
+      const requested = yield* env.waitFor((event) => event.payload._tag === "ElicitationRequested")
+      return { env, model, request: requested.payload as Event.ElicitationRequested }
+    })
+
+  it.live("the person's answer reaches the server and the model sees the result", () =>
+    Effect.gen(function*() {
+      const { model, request } = yield* start([
+        [ScriptedModel.functionCall(tool, {}, { callId: "ask" })],
+        [ScriptedModel.text("Thanks, you are signed up.")]
+      ])
+      assert.strictEqual(request.callId, "ask")
+      yield* Elicitation.answer("alice", { elicitationId: request.elicitationId, action: "accept", content: { name: "Alice" } })
+      yield* runEnded("helper")
+      const all = yield* events
+      assert.deepStrictEqual(payloads(all, "ElicitationResolved").map((resolved) => resolved.by), ["alice"])
+      const output = (yield* model.requests)[1]!.items.find((item): item is ContextItem.FunctionCallOutput =>
+        item._tag === "FunctionCallOutput"
+      )
+      assert.include(ContextItem.text(output!), "- Name: Alice")
+    }).pipe(Effect.provide(elicitingTools), Effect.scoped, Effect.provide(Environment.layerMemory())))
+
+  it.live("interrupting the agent while the person has not answered cancels the elicitation and the call", () =>
+    Effect.gen(function*() {
+      const { env, request } = yield* start([
+        [ScriptedModel.functionCall(tool, {}, { callId: "ask" })],
+        [ScriptedModel.text("unused")]
+      ])
+      yield* env.interrupt({ participant: "helper", by: "alice" })
+      yield* runEnded("helper")
+      const all = yield* events
+      const cancelled = payloads(all, "ElicitationCancelled")
+      assert.deepStrictEqual(cancelled.map((event) => event.elicitationId), [request.elicitationId])
+      assert.deepStrictEqual(payloads(all, "RunEnded").map((ended) => ended.outcome), ["interrupted"])
+      const late = yield* Elicitation.answer("alice", { elicitationId: request.elicitationId, action: "accept" })
+      assert.strictEqual(late.payload._tag, "ElicitationAnswerRefused")
+    }).pipe(Effect.provide(elicitingTools), Effect.scoped, Effect.provide(Environment.layerMemory())))
 })

@@ -369,6 +369,75 @@ export class JournalRecovered extends Schema.TaggedClass<JournalRecovered>()("Jo
   downtimeMillis: Schema.Finite
 }) {}
 
+// ---------------------------------------------------------------------------
+// MCP elicitation, keyed by elicitation id (and by the call that caused it)
+// ---------------------------------------------------------------------------
+
+/** What a person may answer to an elicitation. */
+export const ElicitationAction = Schema.Literal("accept", "decline", "cancel")
+export type ElicitationAction = typeof ElicitationAction.Type
+
+/** Form values of an elicitation answer: strings, numbers, booleans, arrays of strings. */
+export const ElicitationContent = Schema.Record({
+  key: Schema.String,
+  value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean, Schema.Array(Schema.String))
+})
+export type ElicitationContent = typeof ElicitationContent.Type
+
+/**
+ * An MCP server asks a person for input (`elicitation/create`) during a call: the message and the requested
+ * schema (a flat JSON Schema object of primitive fields), as the server sent them.
+ */
+export class ElicitationRequested extends Schema.TaggedClass<ElicitationRequested>()("ElicitationRequested", {
+  elicitationId: Schema.String,
+  /** The call during which the server asked, when one was running on that server. */
+  callId: Schema.NullOr(Schema.String),
+  server: Schema.String,
+  message: Schema.String,
+  requestedSchema: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+}) {}
+
+/** A participant answers an elicitation (published by a human, a UI or code). */
+export class ElicitationAnswered extends Schema.TaggedClass<ElicitationAnswered>()("ElicitationAnswered", {
+  elicitationId: Schema.String,
+  action: ElicitationAction,
+  content: Schema.NullOr(ElicitationContent)
+}) {}
+
+/** An answer was applied: this action (and the content, defaults filled in) went back to the server. */
+export class ElicitationResolved extends Schema.TaggedClass<ElicitationResolved>()("ElicitationResolved", {
+  elicitationId: Schema.String,
+  action: ElicitationAction,
+  by: Schema.String,
+  content: Schema.NullOr(ElicitationContent)
+}) {}
+
+/** An answer was not applied: unknown request, already answered, a participant without the right, invalid content. */
+export class ElicitationAnswerRefused extends Schema.TaggedClass<ElicitationAnswerRefused>()(
+  "ElicitationAnswerRefused",
+  {
+    elicitationId: Schema.String,
+    by: Schema.String,
+    reason: Schema.Literal("unknown_request", "already_answered", "not_allowed", "invalid_content"),
+    detail: Schema.NullOr(Schema.String)
+  }
+) {}
+
+/** A pending elicitation ended without an answer: its call was interrupted or ended, or the server was lost. */
+export class ElicitationCancelled extends Schema.TaggedClass<ElicitationCancelled>()("ElicitationCancelled", {
+  elicitationId: Schema.String,
+  reason: Schema.String
+}) {}
+
+/**
+ * An MCP server needs a person to authorize access (OAuth authorization code): open `url` in a browser; the
+ * redirect comes back to the client on 127.0.0.1. The URL holds no secret (PKCE keeps the code useless to others).
+ */
+export class AuthorizationRequested extends Schema.TaggedClass<AuthorizationRequested>()("AuthorizationRequested", {
+  server: Schema.String,
+  url: Schema.String
+}) {}
+
 /** Any event payload. */
 export const Payload = Schema.Union(
   ItemAdded,
@@ -412,7 +481,13 @@ export const Payload = Schema.Union(
   ClarificationAnswered,
   JournalRepaired,
   JournalDegraded,
-  JournalRecovered
+  JournalRecovered,
+  ElicitationRequested,
+  ElicitationAnswered,
+  ElicitationResolved,
+  ElicitationAnswerRefused,
+  ElicitationCancelled,
+  AuthorizationRequested
 )
 export type Payload = typeof Payload.Type
 
@@ -506,7 +581,13 @@ const wireNames: { readonly [K in Payload["_tag"]]: string } = {
   ClarificationAnswered: "chorus.clarification.answered",
   JournalRepaired: "chorus.journal.repaired",
   JournalDegraded: "chorus.journal.degraded",
-  JournalRecovered: "chorus.journal.recovered"
+  JournalRecovered: "chorus.journal.recovered",
+  ElicitationRequested: "chorus.elicitation.requested",
+  ElicitationAnswered: "chorus.elicitation.answered",
+  ElicitationResolved: "chorus.elicitation.resolved",
+  ElicitationAnswerRefused: "chorus.elicitation.answer_refused",
+  ElicitationCancelled: "chorus.elicitation.cancelled",
+  AuthorizationRequested: "chorus.authorization.requested"
 }
 
 /** The event's name on an external wire: OpenResponses names, or `chorus.`-prefixed extensions. */

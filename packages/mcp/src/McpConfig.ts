@@ -39,11 +39,38 @@ export class StdioServer extends Schema.TaggedClass<StdioServer>()("StdioServer"
   cwd: Schema.optionalWith(Schema.String, { exact: true })
 }) {}
 
+/** How a client authenticates at the token endpoint. */
+export const ClientAuth = Schema.Literal("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+export type ClientAuth = typeof ClientAuth.Type
+
+/**
+ * OAuth for an HTTP server. `authorization_code` (the default): a person opens the authorization URL (published
+ * in the environment) and the redirect is received on 127.0.0.1; the client registers itself dynamically unless a
+ * `clientId` is given (or uses `clientMetadataUrl` where the server accepts client ID metadata documents).
+ * `client_credentials`: machine to machine, with a client secret or a private key (`private_key_jwt`).
+ */
+export class OAuth extends Schema.Class<OAuth>("OAuth")({
+  grant: Schema.Literal("authorization_code", "client_credentials"),
+  clientId: Schema.optionalWith(Schema.String, { exact: true }),
+  clientSecret: Schema.optionalWith(Schema.RedactedFromSelf(Schema.String), { exact: true }),
+  clientAuth: Schema.optionalWith(ClientAuth, { exact: true }),
+  /** A PEM private key, for `private_key_jwt`. */
+  privateKey: Schema.optionalWith(Schema.RedactedFromSelf(Schema.String), { exact: true }),
+  /** The JWS algorithm of `private_key_jwt` assertions. Default ES256. */
+  signingAlgorithm: Schema.optionalWith(Schema.String, { exact: true }),
+  clientMetadataUrl: Schema.optionalWith(Schema.String, { exact: true }),
+  clientName: Schema.optionalWith(Schema.String, { exact: true }),
+  scope: Schema.optionalWith(Schema.String, { exact: true }),
+  /** The local port of the redirect listener (127.0.0.1). Default: any free port. */
+  redirectPort: Schema.optionalWith(Schema.Int, { exact: true })
+}) {}
+
 /** A server reached over Streamable HTTP. */
 export class HttpServer extends Schema.TaggedClass<HttpServer>()("HttpServer", {
   name: Schema.String,
   url: Schema.String,
-  headers: Schema.Record({ key: Schema.String, value: Schema.RedactedFromSelf(Schema.String) })
+  headers: Schema.Record({ key: Schema.String, value: Schema.RedactedFromSelf(Schema.String) }),
+  oauth: Schema.optionalWith(OAuth, { exact: true })
 }) {}
 
 /** One configured server. */
@@ -109,8 +136,43 @@ export const http = (
   options: {
     readonly url: string
     readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
+    /** OAuth; `true` for the authorization code grant with dynamic client registration. */
+    readonly oauth?: OAuthOptions | true | undefined
   }
-): HttpServer => new HttpServer({ name, url: options.url, headers: redactAll(options.headers) })
+): HttpServer =>
+  new HttpServer({
+    name,
+    url: options.url,
+    headers: redactAll(options.headers),
+    ...(options.oauth === undefined ? {} : { oauth: oauthOf(options.oauth) })
+  })
+
+/** OAuth options in code: secrets as strings or `Redacted`. */
+export interface OAuthOptions {
+  readonly grant?: "authorization_code" | "client_credentials" | undefined
+  readonly clientId?: string | undefined
+  readonly clientSecret?: string | Redacted.Redacted<string> | undefined
+  readonly clientAuth?: ClientAuth | undefined
+  readonly privateKey?: string | Redacted.Redacted<string> | undefined
+  readonly signingAlgorithm?: string | undefined
+  readonly clientMetadataUrl?: string | undefined
+  readonly clientName?: string | undefined
+  readonly scope?: string | undefined
+  readonly redirectPort?: number | undefined
+}
+
+const secret = (value: string | Redacted.Redacted<string>) => Redacted.isRedacted(value) ? value : Redacted.make(value)
+
+const oauthOf = (options: OAuthOptions | true): OAuth => {
+  if (options === true) return new OAuth({ grant: "authorization_code" })
+  const fields = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
+  return new OAuth({
+    ...fields,
+    grant: options.grant ?? "authorization_code",
+    ...(options.clientSecret === undefined ? {} : { clientSecret: secret(options.clientSecret) }),
+    ...(options.privateKey === undefined ? {} : { privateKey: secret(options.privateKey) })
+  })
+}
 
 /** A configuration from servers written in code. Server names must be unique. */
 export const make = (servers: ReadonlyArray<Server>): McpConfig => {
@@ -148,9 +210,23 @@ const StdioEntry = Schema.Struct({
   cwd: Schema.optionalWith(Schema.NonEmptyString, { exact: true })
 })
 
+const OAuthEntry = Schema.Struct({
+  grant: Schema.optionalWith(Schema.Literal("authorization_code", "client_credentials"), { exact: true }),
+  clientId: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
+  clientSecret: Schema.optionalWith(Schema.Redacted(Schema.String), { exact: true }),
+  clientAuth: Schema.optionalWith(ClientAuth, { exact: true }),
+  privateKey: Schema.optionalWith(Schema.Redacted(Schema.String), { exact: true }),
+  signingAlgorithm: Schema.optionalWith(Schema.String, { exact: true }),
+  clientMetadataUrl: Schema.optionalWith(HttpUrl, { exact: true }),
+  clientName: Schema.optionalWith(Schema.String, { exact: true }),
+  scope: Schema.optionalWith(Schema.String, { exact: true }),
+  redirectPort: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { exact: true })
+})
+
 const HttpEntry = Schema.Struct({
   url: HttpUrl,
-  headers: Schema.optionalWith(Secrets, { exact: true })
+  headers: Schema.optionalWith(Secrets, { exact: true }),
+  oauth: Schema.optionalWith(OAuthEntry, { exact: true })
 })
 
 const Common = Schema.Struct({
@@ -167,7 +243,22 @@ export interface ServerEntryEncoded {
   readonly cwd?: string
   readonly url?: string
   readonly headers?: Readonly<Record<string, string>>
+  readonly oauth?: true | OAuthEncoded
   readonly disabled?: boolean
+}
+
+/** The encoded shape of a server's OAuth settings. */
+export interface OAuthEncoded {
+  readonly grant?: "authorization_code" | "client_credentials"
+  readonly clientId?: string
+  readonly clientSecret?: string
+  readonly clientAuth?: ClientAuth
+  readonly privateKey?: string
+  readonly signingAlgorithm?: string
+  readonly clientMetadataUrl?: string
+  readonly clientName?: string
+  readonly scope?: string
+  readonly redirectPort?: number
 }
 
 /** The encoded shape of a configuration file. */
@@ -260,8 +351,20 @@ const decodeEntry = (name: string, entry: unknown): Either.Either<Server | null,
   }
   if (httpWanted) {
     if (!hasUrl) return fail("url", "is required")
-    return Either.map(parse(HttpEntry, entry), (decoded) =>
-      new HttpServer({ name, url: decoded.url, headers: decoded.headers ?? {} }))
+    // `"oauth": true` is the authorization code grant with every default.
+    const withOAuth = entry.oauth === true ? { ...entry, oauth: {} } : entry
+    return Either.flatMap(parse(HttpEntry, withOAuth), (decoded) => {
+      const oauth = decoded.oauth === undefined ? undefined : oauthOf(decoded.oauth)
+      if (oauth?.grant === "client_credentials" && oauth.clientId === undefined) {
+        return fail("oauth.clientId", "is required for the client_credentials grant")
+      }
+      if (oauth?.clientAuth === "private_key_jwt" && oauth.privateKey === undefined) {
+        return fail("oauth.privateKey", "is required for private_key_jwt")
+      }
+      return Either.right(
+        new HttpServer({ name, url: decoded.url, headers: decoded.headers ?? {}, ...(oauth === undefined ? {} : { oauth }) })
+      )
+    })
   }
   return fail("(entry)", "needs \"command\" (stdio) or \"url\" (Streamable HTTP)")
 }
@@ -310,6 +413,15 @@ export const decodeJson = (text: string): Effect.Effect<McpConfig, McpConfigErro
     catch: () => new McpConfigError({ server: null, field: "(root)", problem: "is not valid JSON" })
   }).pipe(Effect.flatMap(decode))
 
+const encodeOAuth = (oauth: OAuth): OAuthEncoded => {
+  const { clientSecret, privateKey, ...rest } = oauth
+  return {
+    ...rest,
+    ...(clientSecret === undefined ? {} : { clientSecret: Redacted.value(clientSecret) }),
+    ...(privateKey === undefined ? {} : { privateKey: Redacted.value(privateKey) })
+  }
+}
+
 /** The typed configuration as a value schema. */
 export const McpConfigFromSelf: Schema.Schema<McpConfig> = Schema.Struct({
   servers: Schema.Array(Schema.Union(StdioServer, HttpServer))
@@ -344,7 +456,8 @@ export const McpConfig: Schema.Schema<McpConfig, McpConfigEncoded> = Schema.tran
                 url: server.url,
                 headers: Object.fromEntries(
                   Object.entries(server.headers).map(([key, value]) => [key, Redacted.value(value)])
-                )
+                ),
+                ...(server.oauth === undefined ? {} : { oauth: encodeOAuth(server.oauth) })
               }]
           )
         )

@@ -281,7 +281,10 @@ export const make = <R = never>(
             return local === undefined ? yield* Effect.die("no local runner") : yield* local.run(request)
           }
           const args = yield* parseArguments(request.call.name, request.call.arguments)
-          const call = client.callTool(route.server, route.tool.name, args, { onProgress: request.progress }).pipe(
+          const call = client.callTool(route.server, route.tool.name, args, {
+            onProgress: request.progress,
+            callId: request.call.callId
+          }).pipe(
             Effect.mapError((error) => callError(request.call.name, error))
           )
           const result = callTimeout === undefined ? yield* call : yield* call.pipe(

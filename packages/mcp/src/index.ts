@@ -7,3 +7,5 @@
 export * as McpClient from "./McpClient.js"
 export * as McpConfig from "./McpConfig.js"
 export * as McpToolkit from "./McpToolkit.js"
+export * as McpEnvironment from "./McpEnvironment.js"
+export * as TokenStore from "./TokenStore.js"
