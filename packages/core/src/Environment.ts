@@ -256,7 +256,7 @@ export const make = (
       const event = sequencer.stamp(author, payload)
       projections.apply(event)
       fanOut.deliver(event)
-      writer.offer([event])
+      writer.offerOne(event)
       return event
     }
     const publish = (author: string, payload: Event.Payload) => Effect.sync(() => publishNow(author, payload))

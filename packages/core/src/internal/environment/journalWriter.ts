@@ -73,6 +73,8 @@ interface Waiter {
 export interface JournalWriter {
   /** Hands published events to the writer (synchronous, from the publish step). */
   readonly offer: (events: ReadonlyArray<Event.Event>) => void
+  /** `offer` of one event, without an array (the publish hot path). */
+  readonly offerOne: (event: Event.Event) => void
   /** Waits until every event up to `sequence` is durable; fails at once while degraded. */
   readonly flushUpTo: (sequence: number) => Effect.Effect<void, Journal.JournalError>
   /** The last sequence known durable. */
@@ -132,8 +134,9 @@ export const make = (options: {
     const offer = (events: ReadonlyArray<Event.Event>) => {
       if (events.length === 0) return
       offered = events[events.length - 1]!.sequence
-      inbox.unsafeOfferAll(events)
-      if (outageTooLong()) degrade()
+      // One by one: `unsafeOffer` is a push; `unsafeOfferAll` copies into a Chunk.
+      for (const event of events) inbox.unsafeOffer(event)
+      if (health._tag !== "Healthy" && outageTooLong()) degrade()
     }
 
     // Declares the outage degraded when it lasts `maxOutage`, even if no attempt or flush happens then.
@@ -142,6 +145,12 @@ export const make = (options: {
         if (health._tag === "Failing") degrade()
       }))
     )
+
+    const offerOne = (event: Event.Event) => {
+      offered = event.sequence
+      inbox.unsafeOffer(event)
+      if (health._tag !== "Healthy" && outageTooLong()) degrade()
+    }
 
     const write = (batch: ReadonlyArray<Event.Event>) =>
       Effect.gen(function*() {
@@ -203,7 +212,7 @@ export const make = (options: {
         return Deferred.await(deferred)
       })
 
-    return { offer, flushUpTo, persisted: () => persisted }
+    return { offer, offerOne, flushUpTo, persisted: () => persisted }
   })
 
 const degradedError = (error: Journal.JournalError) =>

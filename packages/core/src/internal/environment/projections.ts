@@ -42,6 +42,7 @@ export const make = (options: {
   const entries = new Map<Reducer.Reducer<unknown>, Entry>()
 
   const apply = (event: Event.Event) => {
+    if (entries.size === 0) return
     for (const entry of entries.values()) {
       if (entry.buffer !== undefined) entry.buffer.push(event)
       else entry.state = entry.reducer.reduce(entry.state, event)
