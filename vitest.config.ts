@@ -8,7 +8,8 @@ export default defineConfig({
     alias: {
       "@chorus/core": src("core"),
       "@chorus/providers": src("providers"),
-      "@chorus/mcp": src("mcp")
+      "@chorus/mcp": src("mcp"),
+      "@chorus/server": src("server")
     }
   },
   test: {

@@ -62,12 +62,12 @@ export const check = (framework: string, script: Script, observed: Observed): Ob
 // Chorus
 // ---------------------------------------------------------------------------
 
-/** The model events of a Chorus inference, built once per script. */
-export const chorusEvents = (script: Script, author: string, id = "msg_bench"): ReadonlyArray<InferenceRunner.StreamEvent> => {
+/** The parts of a Chorus inference, built once per script. */
+export const chorusEvents = (script: Script, author: string, id = "msg_bench"): ReadonlyArray<InferenceRunner.Part> => {
   return [
-    new Event.ItemAdded({ item: new ContextItem.ModelMessage({ id, author, status: "in_progress", content: [] }), runId: null }),
+    new InferenceRunner.ItemStart({ itemId: id, kind: "message", callId: null, name: null }),
     ...script.deltas.map((delta) => new Event.TextDelta({ itemId: id, contentIndex: 0, delta })),
-    new Event.ItemDone({ item: ContextItem.modelText({ id, author, text: script.text }), runId: null }),
+    new InferenceRunner.ItemEnd({ itemId: id, final: ContextItem.modelText({ id, author, text: script.text }) }),
     new InferenceRunner.Finished({
       usage: new Event.Usage({
         inputTokens: 1,
@@ -83,7 +83,7 @@ export const chorusEvents = (script: Script, author: string, id = "msg_bench"): 
 }
 
 /** An inference runner that plays the given events with no latency, as one stream. */
-export const playing = (events: ReadonlyArray<InferenceRunner.StreamEvent>): InferenceRunner.Service => ({
+export const playing = (events: ReadonlyArray<InferenceRunner.Part>): InferenceRunner.Service => ({
   model: "bench",
   stream: () => Stream.fromIterable(events)
 })
@@ -95,7 +95,7 @@ export const userMessage = (id: string, author: string, text: string): ReadonlyA
 }
 
 /** One Chorus run through an agent in a fresh environment. */
-export const chorusRun = (script: Script, events: ReadonlyArray<InferenceRunner.StreamEvent>): Promise<Observed> =>
+export const chorusRun = (script: Script, events: ReadonlyArray<InferenceRunner.Part>): Promise<Observed> =>
   Effect.runPromise(
     Effect.gen(function*() {
       const env = yield* Environment.Environment

@@ -21,7 +21,15 @@ import {
   script
 } from "./frameworks.js"
 
-export type Framework = "chorus" | "@openai/agents" | "ai"
+export type Framework =
+  | "chorus"
+  | "@openai/agents"
+  | "ai"
+  /** Chorus through the `@effect/ai` bridge (`LanguageModelRunner`) on a scripted `LanguageModel`. */
+  | "chorus-bridge"
+  /** The peers' current releases (`bench/currentPeers.ts`), Node >= 22 only. */
+  | "@openai/agents@current"
+  | "ai@7"
 
 const childFlag = "--chorus-bench-isolated"
 
@@ -43,6 +51,24 @@ const measure = async (framework: Framework, n: number): Promise<Observed> => {
       await aiRun(scripted, parts)
       return aiRun(scripted, parts)
     }
+    case "chorus-bridge": {
+      const { bridgeParts, bridgeRun } = await import("./bridge.js")
+      const parts = bridgeParts(scripted)
+      await bridgeRun(scripted, parts)
+      return bridgeRun(scripted, parts)
+    }
+    case "@openai/agents@current": {
+      const current = await import("./currentPeers.js")
+      const events = current.openAiAgentsEvents(scripted)
+      await current.openAiAgentsRun(scripted, events)
+      return current.openAiAgentsRun(scripted, events)
+    }
+    case "ai@7": {
+      const current = await import("./currentPeers.js")
+      const parts = current.aiParts(scripted)
+      await current.aiRun(scripted, parts)
+      return current.aiRun(scripted, parts)
+    }
   }
 }
 
@@ -56,11 +82,12 @@ if (process.argv.includes(childFlag) && process.send !== undefined) {
   )
 }
 
-/** Runs one framework's warm-up and measured run in a fresh process. */
-export const isolated = (framework: Framework, n: number): Promise<Observed> =>
+/** Runs one framework's warm-up and measured run in a fresh process (on another Node binary when `execPath` is given). */
+export const isolated = (framework: Framework, n: number, execPath?: string): Promise<Observed> =>
   new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), [childFlag, framework, String(n)], {
       execArgv: process.execArgv,
+      ...(execPath === undefined ? {} : { execPath }),
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     let settled = false

@@ -8,6 +8,8 @@
  * - **Chorus**: an agent on `OpenAiResponses` in an environment; an observer
  *   counts the deltas; then `env.interrupt({ participant })` is called, and
  *   the observer times `InferenceInterrupted` and `RunInterrupted`.
+ * - **Chorus through the `@effect/ai` bridge**: the same agent on
+ *   `LanguageModelRunner` over `@effect/ai-openai`'s Responses model.
  * - **@openai/agents**: `run(agent, input, { stream: true, signal })` with an
  *   `OpenAIResponsesModel` on the same server; `abort()` on the controller
  *   from inside the loop reading the events; "stopped" is the end of that
@@ -20,9 +22,11 @@
 import { createOpenAI } from "@ai-sdk/openai"
 import { Agent as OpenAiAgent, OpenAIProvider, run } from "@openai/agents"
 import { streamText } from "ai"
-import { Deferred, Effect, Redacted } from "effect"
-import { Agent, Environment, Participant, Toolkit } from "@chorus/core"
-import { OpenAiResponses } from "@chorus/providers"
+import { Deferred, Effect, Layer, Redacted } from "effect"
+import * as EffectAiOpenAi from "@effect/ai-openai"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Agent, Environment, InferenceRunner, Participant, Toolkit } from "@chorus/core"
+import { LanguageModelRunner, OpenAiClient, OpenAiResponses } from "@chorus/providers"
 import { userMessage } from "./frameworks.js"
 import * as SseServer from "./sseServer.js"
 import { type Figure, now, percentile, random } from "./support.js"
@@ -61,7 +65,24 @@ const closedAfter = async (server: SseServer.SlowServer, runNumber: number, star
   return closed.closedAt - start
 }
 
-const chorusStop = (server: SseServer.SlowServer, runNumber: number, k: number): Promise<Stopped> =>
+/** The native runner: `OpenAiResponses` on its `OpenAiClient`. */
+const nativeRunner = (baseURL: string): Layer.Layer<InferenceRunner.InferenceRunner> =>
+  OpenAiResponses.layer({ model }).pipe(Layer.provide(OpenAiClient.layer({ apiKey: Redacted.make(apiKey), baseURL })))
+
+/** The `@effect/ai` bridge: `LanguageModelRunner` on `@effect/ai-openai` (the same Responses wire). */
+const bridgeRunner = (baseURL: string): Layer.Layer<InferenceRunner.InferenceRunner> =>
+  LanguageModelRunner.layer({ model, provider: "openai" }).pipe(
+    Layer.provide(EffectAiOpenAi.OpenAiLanguageModel.layer({ model })),
+    Layer.provide(EffectAiOpenAi.OpenAiClient.layer({ apiKey: Redacted.make(apiKey), apiUrl: baseURL })),
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+
+const chorusStop = (
+  server: SseServer.SlowServer,
+  runNumber: number,
+  k: number,
+  runnerOf: (baseURL: string) => Layer.Layer<InferenceRunner.InferenceRunner> = nativeRunner
+): Promise<Stopped> =>
   Effect.runPromise(
     Effect.gen(function*() {
       const env = yield* Environment.Environment
@@ -82,7 +103,7 @@ const chorusStop = (server: SseServer.SlowServer, runNumber: number, k: number):
             return Effect.void
         }
       }))
-      const runner = OpenAiResponses.layer({ apiKey: Redacted.make(apiKey), baseURL: server.baseURL, model })
+      const runner = yield* Layer.build(runnerOf(server.baseURL))
       yield* env.join(Agent.make({ id: "assistant" })).pipe(Effect.provide(runner), Effect.provide(Toolkit.empty.layer))
       yield* env.publishAll("alice", userMessage(`question-${runNumber}`, "alice", `run-${runNumber}`))
       yield* Deferred.await(kth).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("chorus: no delta") }))
@@ -153,8 +174,8 @@ const aiStop = async (server: SseServer.SlowServer, runNumber: number, k: number
   return { toEvent: stopped - start, toClose }
 }
 
-type Framework = "chorus" | "@openai/agents" | "ai"
-const frameworks: ReadonlyArray<Framework> = ["chorus", "@openai/agents", "ai"]
+type Framework = "chorus" | "chorus-bridge" | "@openai/agents" | "ai"
+const frameworks: ReadonlyArray<Framework> = ["chorus", "chorus-bridge", "@openai/agents", "ai"]
 
 export const stopBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
   const server = await SseServer.start({ intervalMs, maxDeltas: 400 })
@@ -165,6 +186,8 @@ export const stopBench = async (log: (line: string) => void): Promise<Array<Figu
     switch (framework) {
       case "chorus":
         return chorusStop(server, runNumber, k)
+      case "chorus-bridge":
+        return chorusStop(server, runNumber, k, bridgeRunner)
       case "@openai/agents":
         return openAiAgentsStop(server, runNumber, k)
       case "ai":
@@ -214,6 +237,8 @@ export const stopBench = async (log: (line: string) => void): Promise<Array<Figu
       value: ms(toClose),
       target: p === 99 ? { text: "p99 < 20 ms", holds: toClose < 20 } : undefined
     })
+    figures.push({ name: `stop.chorus-bridge.to-run-interrupted.p${p}`, unit: "ms", value: ms(stat("chorus-bridge", "toEvent", p)) })
+    figures.push({ name: `stop.chorus-bridge.to-server-close.p${p}`, unit: "ms", value: ms(stat("chorus-bridge", "toClose", p)) })
     for (const peer of ["@openai/agents", "ai"] as const) {
       figures.push({ name: `stop.${name(peer)}.to-stream-end.p${p}`, unit: "ms", value: ms(stat(peer, "toEvent", p)) })
       figures.push({ name: `stop.${name(peer)}.to-server-close.p${p}`, unit: "ms", value: ms(stat(peer, "toClose", p)) })

@@ -1,42 +1,114 @@
 /**
  * Stream throughput end to end: N = 100,000 text deltas from a scripted
- * model to one observer, through Chorus, @openai/agents and ai (see
- * `frameworks.ts` for what each run does). Five rounds, each running the
- * three frameworks in a different order; every run is a fresh process
- * (`isolated.ts`) with a warm-up run before the measured one, because
- * frameworks sharing a process slow each other down. The median deltas per
- * second of each framework is reported, with the ratio Chorus / each peer.
+ * model to one observer (see `frameworks.ts` for what each run does).
+ *
+ * - Node 20 (the machine's `node`): Chorus, `@openai/agents@0.14` and `ai@6`,
+ *   the peers' last releases that run on Node 20.
+ * - Node 24 (`scripts/node24.sh`): Chorus, the latest `@openai/agents` and
+ *   `ai@7` (`currentPeers.ts`). Target: Chorus ≥ 2× the faster current peer
+ *   in every round, not only in the median.
+ * - The `@effect/ai` bridge (`bridge.ts`) against the native run, Node 20:
+ *   the bridge's cost per delta. Target: within 1.5× of the native runner.
+ *
+ * Rounds rotate the order; every run is a fresh process (`isolated.ts`) with a
+ * warm-up run before the measured one, because frameworks sharing a process
+ * slow each other down. `CHORUS_BENCH_QUICK=1` runs 20,000 deltas × 3 rounds
+ * (for a loaded machine; the figures say so in their names' notes).
  */
+import { execFileSync } from "node:child_process"
 import { type Framework, isolated } from "./isolated.js"
 import { compare, type Figure, median } from "./support.js"
 
-const n = 100_000
-const rounds = 5
+const quick = process.env.CHORUS_BENCH_QUICK === "1"
+const n = quick ? 20_000 : 100_000
+const rounds = quick ? 3 : 5
 
-const frameworks: ReadonlyArray<Framework> = ["chorus", "@openai/agents", "ai"]
+/** A Node 24 binary, or `undefined` (with the reason logged) when none can be had. */
+const node24 = (log: (line: string) => void): string | undefined => {
+  try {
+    return execFileSync("bash", [new URL("../scripts/node24.sh", import.meta.url).pathname], { encoding: "utf8" }).trim()
+  } catch (error) {
+    log(`throughput: no Node 24 binary (${String(error).slice(0, 200)}); the current peers are not measured`)
+    return undefined
+  }
+}
 
-export const throughputBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
-  const rates = new Map<Framework, Array<number>>(frameworks.map((framework) => [framework, []]))
+interface Runtime {
+  readonly label: string
+  readonly execPath: string | undefined
+  readonly frameworks: ReadonlyArray<Framework>
+}
+
+/** Deltas per second of each framework, per round. */
+const measure = async (runtime: Runtime): Promise<Map<Framework, Array<number>>> => {
+  const rates = new Map<Framework, Array<number>>(runtime.frameworks.map((framework) => [framework, []]))
   for (let round = 0; round < rounds; round++) {
-    const order = frameworks.map((_, i) => frameworks[(i + round) % frameworks.length]!)
+    const order = runtime.frameworks.map((_, i) => runtime.frameworks[(i + round) % runtime.frameworks.length]!)
     for (const framework of order) {
-      const observed = await isolated(framework, n)
+      const observed = await isolated(framework, n, runtime.execPath)
       rates.get(framework)!.push(n / (observed.ms / 1000))
     }
   }
-  for (const framework of frameworks) {
-    log(`throughput ${framework}: ${rates.get(framework)!.map(Math.round).join(", ")} deltas/s`)
-  }
-  const rate = (framework: Framework) => median(rates.get(framework)!)
-  const chorusRate = rate("chorus")
-  const faster = rate("@openai/agents") >= rate("ai") ? "@openai/agents" : "ai"
+  return rates
+}
+
+const slug = (framework: Framework) => framework.replace("@openai/", "openai-").replace("@", "-")
+
+export const throughputBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
   const figures: Array<Figure> = []
+  const report = (label: string, rates: Map<Framework, Array<number>>) => {
+    for (const [framework, values] of rates) {
+      log(`throughput ${label} ${framework}: ${values.map(Math.round).join(", ")} deltas/s`)
+    }
+  }
+
+  // Node 20: the previous majors, as before.
+  const node20 = await measure({ label: "node20", execPath: undefined, frameworks: ["chorus", "@openai/agents", "ai", "chorus-bridge"] })
+  report("node20", node20)
+  const rate20 = (framework: Framework) => median(node20.get(framework)!)
+  const faster20 = rate20("@openai/agents") >= rate20("ai") ? "@openai/agents" : "ai"
   for (const peer of ["@openai/agents", "ai"] as const) {
     figures.push(compare(
-      { name: `throughput.chorus-vs-${peer.replace("@openai/", "openai-")}`, unit: "deltas/s", value: Math.round(chorusRate) },
-      { name: peer, value: Math.round(rate(peer)) },
-      peer === faster ? { text: ">= 2x the faster peer", atLeast: 2 } : undefined
+      { name: `throughput.node20.chorus-vs-${slug(peer)}`, unit: "deltas/s", value: Math.round(rate20("chorus")) },
+      { name: `${peer === "ai" ? "ai 6.0.325" : "@openai/agents 0.14.3"} (Node 20)`, value: Math.round(rate20(peer)) },
+      peer === faster20 ? { text: ">= 2x the faster peer", atLeast: 2 } : undefined
     ))
+  }
+  // The bridge's cost per delta: the native run's rate over the bridge's (≤ 1.5 holds the target).
+  const perDelta = rate20("chorus") / rate20("chorus-bridge")
+  figures.push({
+    name: "throughput.bridge-per-delta-cost-vs-native",
+    unit: "x",
+    value: Math.round(perDelta * 100) / 100,
+    target: { text: "<= 1.5x the native runner", holds: perDelta <= 1.5 }
+  })
+
+  // Node 24: the current releases, every round against the faster peer of that round.
+  const execPath = node24(log)
+  if (execPath !== undefined) {
+    const frameworks: ReadonlyArray<Framework> = ["chorus", "@openai/agents@current", "ai@7"]
+    const node24Rates = await measure({ label: "node24", execPath, frameworks })
+    report("node24", node24Rates)
+    const perRound = Array.from({ length: rounds }, (_, round) => {
+      const chorus = node24Rates.get("chorus")![round]!
+      const peer = Math.max(node24Rates.get("@openai/agents@current")![round]!, node24Rates.get("ai@7")![round]!)
+      return chorus / peer
+    })
+    log(`throughput node24 chorus / faster current peer, per round: ${perRound.map((r) => r.toFixed(2)).join(", ")}`)
+    const rate24 = (framework: Framework) => median(node24Rates.get(framework)!)
+    for (const peer of ["@openai/agents@current", "ai@7"] as const) {
+      figures.push(compare(
+        { name: `throughput.node24.chorus-vs-${slug(peer)}`, unit: "deltas/s", value: Math.round(rate24("chorus")) },
+        { name: `${peer === "ai@7" ? "ai 7.0.173" : "@openai/agents 0.20.0"} (Node 24)`, value: Math.round(rate24(peer)) }
+      ))
+    }
+    const worst = Math.min(...perRound)
+    figures.push({
+      name: "throughput.node24.chorus-vs-faster-current-peer.worst-round",
+      unit: "x",
+      value: Math.round(worst * 100) / 100,
+      target: { text: ">= 2x in every round", holds: worst >= 2 }
+    })
   }
   return figures
 }

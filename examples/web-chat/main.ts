@@ -1,14 +1,16 @@
 /**
- * `pnpm web-chat`: a chat with an agent in the browser.
+ * `pnpm web-chat`: a chat with an agent in the browser, journaled: start it
+ * again and the conversation (and any open tab) goes on where it was.
  *
  * Uses OpenAI (Responses API) when `OPENAI_API_KEY` is set — `OPENAI_MODEL`
  * (default `gpt-4.1-mini`) and `OPENAI_BASE_URL` (any OpenAI-compatible
  * server) apply — and a scripted model otherwise. `PORT` (default 8787) and
  * `WEB_CHAT_NOTES` (default a folder in the system's temp directory) are
- * optional.
+ * optional; `WEB_CHAT_JOURNAL` (default `chorus-web-chat.jsonl` in the
+ * system's temp directory) is where the conversation is kept.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Environment } from "@chorus/core"
+import { Environment, Journal } from "@chorus/core"
 import { OpenAiResponses } from "@chorus/providers"
 import { Config, Console, Effect, Layer, Option } from "effect"
 import * as Os from "node:os"
@@ -27,6 +29,9 @@ const program = Effect.gen(function*() {
   const sandbox = yield* Config.string("WEB_CHAT_NOTES").pipe(
     Config.withDefault(Path.join(Os.tmpdir(), "chorus-web-chat-notes"))
   )
+  const journal = yield* Config.string("WEB_CHAT_JOURNAL").pipe(
+    Config.withDefault(Path.join(Os.tmpdir(), "chorus-web-chat.jsonl"))
+  )
   const inference = Option.isSome(apiKey)
     ? OpenAiResponses.layerConfig({ model })
     : Script.layer({ latency: "40 millis" })
@@ -38,8 +43,12 @@ const program = Effect.gen(function*() {
   yield* Effect.gen(function*() {
     const chat = yield* WebChat.make({ sandbox, port })
     yield* Console.log(`web-chat: open ${chat.url} (notes are written to ${sandbox}; Ctrl-C to quit)`)
+    yield* Console.log(`web-chat: the conversation is kept in ${journal}; OpenAI clients can talk to it at ${chat.url}v1`)
     return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(Environment.layerMemory(), inference)))
+  }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(
+    Environment.layer().pipe(Layer.provide(Journal.layerFile(journal)), Layer.provide(NodeContext.layer)),
+    inference
+  )))
 })
 
 program.pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -100,11 +100,11 @@ describe("Resume after a restart", () => {
         yield* env.waitFor((event) => event.payload._tag === "ApprovalRequested" && ++requested === 2)
         yield* alice.offer(new InputStream.Approval({ callId: "started", approved: true, reason: null }))
         yield* env.waitFor((event) => event.payload._tag === "FunctionCallStarted" && event.payload.callId === "started")
-        // "approved" is approved, and the process dies before it starts: simulate by stopping the agent
-        // right after the approval lands in the journal.
-        yield* env.leave("ops")
-        yield* env.publish("ops", new Event.FunctionCallApproved({ callId: "approved", by: "alice" }))
       }))
+      // "approved" is approved, and the process dies before it starts: the approval lands in the journal
+      // (written by a lifetime the agent is not part of; leaving would close its run, a death does not).
+      yield* inEnvironment(Effect.flatMap(Environment.Environment, (env) =>
+        env.publish("ops", new Event.FunctionCallApproved({ callId: "approved", by: "alice" }))))
       assert.deepStrictEqual(yield* Ref.get(runs), ["staging"])
       const model = yield* inEnvironment(Effect.gen(function*() {
         const model = yield* joinOps([[ScriptedModel.text("one was interrupted")]], toolkit)
@@ -157,11 +157,10 @@ describe("Resume after a restart", () => {
   it.effect("a message that arrived just before the process died is handled after the restart", () =>
     Effect.gen(function*() {
       const inEnvironment = yield* lifetimes
-      yield* inEnvironment(Effect.gen(function*() {
-        yield* joinOps([[ScriptedModel.text("never played")]], Toolkit.empty)
-        // Published, journaled, and the process ends before the agent could look at it.
-        yield* Human.say("alice", "are you there?")
-      }))
+      yield* inEnvironment(joinOps([[ScriptedModel.text("never played")]], Toolkit.empty))
+      // Published and journaled after the agent joined, and the process died before the agent could look at
+      // it (written by a lifetime the agent is not part of: the journal says it joined and never left).
+      yield* inEnvironment(Human.say("alice", "are you there?"))
       const model = yield* inEnvironment(Effect.gen(function*() {
         const model = yield* joinOps([[ScriptedModel.text("yes")]], Toolkit.empty)
         yield* runEnded("ops")

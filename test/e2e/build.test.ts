@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import { Agent, ContextItem, Environment, Human, Reducer, ScriptedModel, Toolkit } from "@chorus/core"
 import { OpenAiResponses } from "@chorus/providers"
 import { McpConfig } from "@chorus/mcp"
+import { Routes } from "@chorus/server"
 
 const main = Effect.gen(function*() {
   const env = yield* Environment.Environment
@@ -20,7 +21,7 @@ const main = Effect.gen(function*() {
   yield* Human.say("user", "hello")
   yield* env.waitFor((event) => event.payload._tag === "RunEnded")
   const items = Reducer.items(yield* env.snapshot(Reducer.transcript))
-  return items.map(ContextItem.text).join(" | ") + " | " + typeof OpenAiResponses.layer + " " + typeof McpConfig.decode
+  return items.map(ContextItem.text).join(" | ") + " | " + typeof OpenAiResponses.layer + " " + typeof McpConfig.decode + " " + typeof Routes.router
 }).pipe(Effect.provide(Environment.layerMemory()))
 
 Effect.runPromise(main).then((out) => process.stdout.write(out))
@@ -30,6 +31,6 @@ describe("build", () => {
   it("the built packages import from plain Node", { timeout: 240_000 }, async () => {
     await run("pnpm", ["build"], { cwd: root })
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", program], { cwd: root })
-    assert.strictEqual(stdout, "hello | built and running | function function")
+    assert.strictEqual(stdout, "hello | built and running | function function function")
   })
 })

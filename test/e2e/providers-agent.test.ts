@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import { Agent, ContextItem, Environment, InputStream, Tool, Toolkit } from "@chorus/core"
-import { OpenAiResponses } from "@chorus/providers"
+import { OpenAiClient, OpenAiResponses } from "@chorus/providers"
 import { apiKey } from "../providers/helpers.js"
 import * as Server from "../providers/server.js"
 import { events, joinHuman, payloads, runEnded } from "../support/agents.js"
@@ -20,7 +20,11 @@ const joinAssistant = (baseURL: string) =>
   Effect.gen(function*() {
     const env = yield* Environment.Environment
     yield* env.join(Agent.make({ id: "assistant", instructions: "Answer with the tools." })).pipe(
-      Effect.provide(OpenAiResponses.layer({ apiKey: Redacted.make(apiKey), baseURL, model: "gpt-5-mini" })),
+      Effect.provide(
+        OpenAiResponses.layer({ model: "gpt-5-mini" }).pipe(
+          Layer.provide(OpenAiClient.layer({ apiKey: Redacted.make(apiKey), baseURL }))
+        )
+      ),
       Effect.provide(Toolkit.make(getWeather).layer)
     )
   })
@@ -129,7 +133,13 @@ describe("an agent on the OpenAI Responses runner", () => {
       assert.deepStrictEqual(server.requests()[1]!.body.input, [
         system,
         user("alice: Tell me a story"),
-        { type: "message", role: "assistant", content: [{ type: "output_text", text: "Hello", annotations: [] }] },
+        // The partial answer stays in the transcript, marked as cut off rather than presented as finished.
+        {
+          type: "message",
+          role: "assistant",
+          status: "incomplete",
+          content: [{ type: "output_text", text: "Hello", annotations: [] }]
+        },
         user("alice: Go on")
       ])
     }).pipe(Effect.scoped, Effect.provide(Environment.layerMemory())))

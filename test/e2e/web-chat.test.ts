@@ -202,8 +202,12 @@ describe("web-chat in headless Chromium", () => {
         const target = Path.join(sandbox, note.filename)
         // Nothing is written before the answer; the arguments are shown.
         assert.isFalse(Fs.existsSync(target))
-        const args = yield* Browser.use("arguments", () => first.locator(".call .args").innerText())
-        assert.deepStrictEqual(JSON.parse(args), note)
+        // The arguments read as fields, a note's text with its real line breaks (not JSON with \n escapes).
+        const fields = yield* Browser.use("arguments", () =>
+          first.locator(".call .args .arg").evaluateAll((els) =>
+            els.map((el) => [el.querySelector(".key")!.textContent, el.querySelector("pre")!.textContent] as const)))
+        assert.deepStrictEqual(Object.fromEntries(fields), note)
+        assert.notInclude(yield* Browser.use("arguments text", () => first.locator(".call .args").innerText()), "\\n")
 
         // Approve in the second tab: the first one follows.
         yield* Browser.use("click Approve", () => second.locator(".call .approve").click())
@@ -238,7 +242,7 @@ describe("web-chat in headless Chromium", () => {
 
       }).pipe(Effect.scoped, Effect.provide(Chat.layer("30 millis")), Effect.provide(Browser.layer)))
 
-    it.live("rejecting from the page cancels the call: nothing is written and the model is told", () =>
+    it.live("rejecting from the page with a reason cancels the call: nothing is written and the model is told why", () =>
       Effect.gen(function*() {
         const { env, sandbox, web } = yield* Chat.start
         const context = yield* Browser.context
@@ -246,11 +250,15 @@ describe("web-chat in headless Chromium", () => {
         yield* send(page, "Save a note about the budget")
         yield* Browser.use("the approval is asked", () => page.locator(`.call[data-call-status="awaiting_approval"]`).waitFor())
         yield* Browser.use("click Reject", () => page.locator(".call .reject").click())
+        yield* Browser.use("give a reason", () => page.locator(".call .reason").fill("keep the budget private"))
+        yield* Browser.use("confirm with Enter", () => page.locator(".call .reason").press("Enter"))
         yield* Effect.orDie(env.waitFor((event) => event.payload._tag === "RunEnded"))
         yield* caughtUp(page, env)
         const seen = yield* shown(page)
         assert.strictEqual(seen.find((entry) => entry.kind === "call")!.call, "rejected")
         assert.match(seen[seen.length - 1]!.text, /^The note was not written: The call was rejected by you/)
+        assert.include(seen[seen.length - 1]!.text, "keep the budget private")
+        assert.include(seen.find((entry) => entry.kind === "call")!.text + (yield* Browser.use("answered", () => page.locator(".call .answered").innerText())), "keep the budget private")
         assert.deepStrictEqual(Fs.readdirSync(sandbox), [])
       }).pipe(Effect.scoped, Effect.provide(Chat.layer("10 millis")), Effect.provide(Browser.layer)))
   })
@@ -263,11 +271,13 @@ describe("web-chat in headless Chromium", () => {
         const first = yield* openTab(context, web.url)
         const second = yield* openTab(context, web.url)
         yield* send(first, "First question")
-        yield* Browser.use("the agent works", () => modelMessages(first).first().waitFor())
+        // Sent while the agent is still reasoning: the message must not split the turn.
+        yield* Browser.use("the agent reasons", () => first.locator("details.reasoning").first().waitFor())
+        assert.strictEqual(yield* Browser.use("no answer yet", () => modelMessages(first).count()), 0)
         yield* send(second, "Second question")
 
-        // Queued, in both tabs, while the first answer is still streaming.
-        const queued = `#transcript .item[data-kind="user"][data-queued="true"]`
+        // Queued, in both tabs, pinned below the turn going on.
+        const queued = `#queue .item[data-kind="user"][data-queued="true"]`
         for (const page of [first, second]) {
           yield* Browser.use("the message is queued", () => page.locator(queued).waitFor())
           assert.strictEqual(yield* Browser.use("badge", () => page.locator(`${queued} .badge.queued`).innerText()), "queued")
@@ -300,6 +310,10 @@ describe("web-chat in headless Chromium", () => {
         assert.strictEqual(seen[3]!.text, "Second question")
         assert.strictEqual(seen[5]!.text, Script.answerFor("Second question"))
         assert.deepStrictEqual(yield* shown(second), seen)
+        // A reload paints the same, from the snapshot: the queued message where it was handled.
+        yield* Browser.use("reload", () => first.reload())
+        yield* Browser.use("live again", () => first.locator("#connection[data-state=live]").waitFor())
+        assert.deepStrictEqual(yield* shown(first), seen)
         // On the server: queued, then dequeued, never dropped.
         const all = yield* events(env)
         const queuedId = seen[3]!.id

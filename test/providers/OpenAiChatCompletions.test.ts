@@ -3,6 +3,8 @@ import { Cause, ConfigProvider, Effect, Redacted, Schedule } from "effect"
 import { ContextItem, Event, InferenceRunner } from "@chorus/core"
 import { OpenAiChatCompletions } from "@chorus/providers"
 import {
+  chat,
+  type ChatOptions,
   apiKey,
   assertWellFormed,
   collect,
@@ -17,11 +19,11 @@ import {
 import * as Server from "./server.js"
 
 /** A server replying with the given replies, and a runner on it without retries. */
-const setup = (replies: ReadonlyArray<Server.Reply>, options: Partial<OpenAiChatCompletions.Options> = {}) =>
+const setup = (replies: ReadonlyArray<Server.Reply>, options: Partial<ChatOptions> = {}) =>
   Effect.gen(function*() {
     const server = yield* Server.make
     server.reply(...replies)
-    const runner = yield* OpenAiChatCompletions.make({
+    const runner = yield* chat({
       apiKey: Redacted.make(apiKey),
       baseURL: server.baseURL,
       model: "gpt-4o-mini",
@@ -463,7 +465,7 @@ describe("OpenAiChatCompletions", () => {
       Effect.gen(function*() {
         const server = yield* Server.make
         server.reply(Server.sse(textFrames))
-        const runner = yield* OpenAiChatCompletions.make({ baseURL: server.baseURL, model: "llama3.2" })
+        const runner = yield* chat({ baseURL: server.baseURL, model: "llama3.2" })
         yield* collect(runner)
         assert.strictEqual(server.requests()[0]!.headers.authorization, undefined)
       }).pipe(Effect.scoped))
@@ -493,7 +495,7 @@ describe("OpenAiChatCompletions", () => {
       : "smoke: the real Chat Completions API streams a short answer (skipped: OPENAI_API_KEY is not set)",
     () =>
       Effect.gen(function*() {
-        const runner = yield* OpenAiChatCompletions.make({
+        const runner = yield* chat({
           apiKey: Redacted.make(process.env.OPENAI_API_KEY ?? ""),
           model: "gpt-4o-mini",
           maxOutputTokens: 50

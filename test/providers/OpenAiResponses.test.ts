@@ -4,6 +4,8 @@ import { ContextItem, Event, InferenceRunner } from "@chorus/core"
 import { OpenAiResponses } from "@chorus/providers"
 import { inspect } from "node:util"
 import {
+  responses,
+  type ResponsesOptions,
   apiKey,
   assertWellFormed,
   collect,
@@ -17,11 +19,11 @@ import {
 } from "./helpers.js"
 import * as Server from "./server.js"
 
-const runner = (server: Server.TestServer, options: Partial<OpenAiResponses.Options> = {}) =>
-  OpenAiResponses.make({ apiKey: Redacted.make(apiKey), baseURL: server.baseURL, model: "gpt-5-mini", ...options })
+const runner = (server: Server.TestServer, options: Partial<ResponsesOptions> = {}) =>
+  responses({ apiKey: Redacted.make(apiKey), baseURL: server.baseURL, model: "gpt-5-mini", ...options })
 
 /** A server replying with the given replies, and a runner on it without retries. */
-const setup = (replies: ReadonlyArray<Server.Reply>, options: Partial<OpenAiResponses.Options> = {}) =>
+const setup = (replies: ReadonlyArray<Server.Reply>, options: Partial<ResponsesOptions> = {}) =>
   Effect.gen(function*() {
     const server = yield* Server.make
     server.reply(...replies)
@@ -267,9 +269,9 @@ describe("OpenAiResponses", () => {
         const cases: ReadonlyArray<readonly [string, string]> = [
           [`data: 42\n\n`, "an event without a type"],
           [`data: {"type":"response.output_text.delta","item_id":"${textId}","content_index":0}\n\n`, "invalid response.output_text.delta"],
-          [`data: {"type":"response.output_text.delta","item_id":"msg_nope","content_index":0,"delta":"x"}\n\n`, "msg_nope, which is not an open message"],
-          [`data: {"type":"response.function_call_arguments.delta","item_id":"${textId}","delta":"{"}\n\n`, "not an open function call"],
-          [`data: {"type":"response.output_item.added","item":{"type":"function_call","id":"fc_1"}}\n\n`, "invalid response.output_item.added"],
+          [`data: {"type":"response.output_text.delta","item_id":"msg_nope","content_index":0,"delta":"x"}\n\n`, "came before item msg_nope started"],
+          [`data: {"type":"response.function_call_arguments.delta","item_id":"${textId}","delta":"{"}\n\n`, "does not fit item"],
+          [`data: {"type":"response.output_item.added","item":{"type":"function_call","id":"fc_1"}}\n\n`, "a function_call item without a call_id and a name"],
           [`data: {"type":"response.completed","response":{"usage":{"input_tokens":"many"}}}\n\n`, "invalid response.completed"]
         ]
         for (const [garbage, expected] of cases) {
@@ -356,7 +358,7 @@ describe("OpenAiResponses", () => {
     it.live("a server that is not there: a connection error", () =>
       Effect.gen(function*() {
         const baseURL = yield* Effect.scoped(Effect.map(Server.make, (server) => server.baseURL))
-        const closed = yield* OpenAiResponses.make({
+        const closed = yield* responses({
           apiKey: Redacted.make(apiKey),
           baseURL,
           model: "gpt-5-mini",
@@ -642,7 +644,7 @@ describe("OpenAiResponses", () => {
       : "smoke: the real Responses API streams a short answer (skipped: OPENAI_API_KEY is not set)",
     () =>
       Effect.gen(function*() {
-        const runner = yield* OpenAiResponses.make({
+        const runner = yield* responses({
           apiKey: Redacted.make(process.env.OPENAI_API_KEY ?? ""),
           model: process.env.OPENAI_MODEL ?? "gpt-5-mini",
           maxOutputTokens: 400

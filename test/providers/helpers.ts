@@ -1,7 +1,59 @@
 import { assert } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, Either, Stream } from "effect"
 import { ContextItem, InferenceRunner } from "@chorus/core"
 import type { Tool } from "@chorus/core"
+import { OpenAiChatCompletions, OpenAiClient, OpenAiResponses } from "@chorus/providers"
+import * as Assemble from "../../packages/core/src/internal/inference/assemble.js"
+
+const clientKeys = ["apiKey", "baseURL", "organization", "project", "headers", "retry", "idleTimeout"] as const
+
+/** Splits options into the client's and the runner's. */
+const split = <O extends OpenAiClient.Options>(options: O) => {
+  const client: Record<string, unknown> = {}
+  const runner: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options)) {
+    if ((clientKeys as ReadonlyArray<string>).includes(key)) client[key] = value
+    else runner[key] = value
+  }
+  return { client: client as OpenAiClient.Options, runner }
+}
+
+export type ResponsesOptions = OpenAiResponses.Options & OpenAiClient.Options
+export type ChatOptions = OpenAiChatCompletions.Options & OpenAiClient.Options
+
+/** A Responses runner on its own client. */
+export const responses = (options: ResponsesOptions) => {
+  const { client, runner } = split(options)
+  return OpenAiResponses.make(runner as unknown as OpenAiResponses.Options).pipe(
+    Effect.provide(OpenAiClient.layer(client))
+  )
+}
+
+/** A Chat Completions runner on its own client. */
+export const chat = (options: ChatOptions) => {
+  const { client, runner } = split(options)
+  return OpenAiChatCompletions.make(runner as unknown as OpenAiChatCompletions.Options).pipe(
+    Effect.provide(OpenAiClient.layer(client))
+  )
+}
+
+/** What subscribers see of a runner's parts: assembled by core into item events, then `Finished`. */
+export type StreamEvent = InferenceRunner.StreamEvent
+
+/** A runner's parts as core assembles them (order checked), with `Finished` last. */
+export const assembled = (
+  parts: Stream.Stream<InferenceRunner.Part, InferenceRunner.InferenceError>,
+  agent = "assistant"
+): Stream.Stream<StreamEvent, InferenceRunner.InferenceError> =>
+  parts.pipe(
+    Stream.mapAccumEffect(Assemble.empty(agent, null), (assembly, part) => {
+      const step = Assemble.step(assembly, part)
+      if (Either.isLeft(step)) return Effect.fail(step.left)
+      const out = step.right as ReadonlyArray<StreamEvent>
+      return Effect.succeed([assembly, part._tag === "Finished" ? [...out, part] : out] as const)
+    }),
+    Stream.flattenIterables
+  )
 
 /** The API key of the tests: it must never appear in an error. */
 export const apiKey = "sk-test-CHORUS-SECRET-0123456789abcdefghij"
@@ -41,16 +93,16 @@ export const searchTool: Tool.Definition = {
 }
 
 export const collect = (runner: InferenceRunner.Service, req: InferenceRunner.Request = request()) =>
-  runner.stream(req).pipe(Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+  assembled(runner.stream(req)).pipe(Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
 export const failure = (runner: InferenceRunner.Service, req: InferenceRunner.Request = request()) =>
-  runner.stream(req).pipe(Stream.runDrain, Effect.flip)
+  assembled(runner.stream(req)).pipe(Stream.runDrain, Effect.flip)
 
 /** Events emitted before a stream failed, and its error. */
 export const partial = (runner: InferenceRunner.Service, req: InferenceRunner.Request = request()) =>
   Effect.gen(function*() {
-    const events: Array<InferenceRunner.StreamEvent> = []
-    const error = yield* runner.stream(req).pipe(
+    const events: Array<StreamEvent> = []
+    const error = yield* assembled(runner.stream(req)).pipe(
       Stream.runForEach((event) => Effect.sync(() => events.push(event))),
       Effect.flip
     )
@@ -63,7 +115,7 @@ export const partial = (runner: InferenceRunner.Service, req: InferenceRunner.Re
  * comes once, last.
  */
 export const assertWellFormed = (
-  events: ReadonlyArray<InferenceRunner.StreamEvent>,
+  events: ReadonlyArray<StreamEvent>,
   agent = "assistant",
   complete = true
 ) => {
@@ -98,10 +150,10 @@ export const assertWellFormed = (
   }
 }
 
-export const doneItems = (events: ReadonlyArray<InferenceRunner.StreamEvent>) =>
+export const doneItems = (events: ReadonlyArray<StreamEvent>) =>
   events.flatMap((event) => (event._tag === "ItemDone" ? [event.item] : []))
 
-export const finished = (events: ReadonlyArray<InferenceRunner.StreamEvent>) => {
+export const finished = (events: ReadonlyArray<StreamEvent>) => {
   const last = events[events.length - 1]
   assert.strictEqual(last?._tag, "Finished")
   return last as InferenceRunner.Finished

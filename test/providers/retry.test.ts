@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Redacted, Schedule, Stream, TestClock } from "effect"
-import { OpenAiChatCompletions, OpenAiResponses } from "@chorus/providers"
-import { apiKey, assertWellFormed, collect, failure, request } from "./helpers.js"
+import { apiKey, assertWellFormed, chat, collect, failure, request, responses, type ResponsesOptions } from "./helpers.js"
 import * as Server from "./server.js"
 
 // Retries and time-outs on the TestClock. The HTTP part talks to a real local
@@ -14,8 +13,8 @@ const rateLimited = (headers: Record<string, string>) =>
   Server.error(429, { error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } }, headers)
 const serverError = Server.error(500, { error: { message: "The server had an error", type: "server_error" } })
 
-const responses = (server: Server.TestServer, options: Partial<OpenAiResponses.Options> = {}) =>
-  OpenAiResponses.make({ apiKey: Redacted.make(apiKey), baseURL: server.baseURL, model: "gpt-5-mini", ...options })
+const makeRunner = (server: Server.TestServer, options: Partial<ResponsesOptions> = {}) =>
+  responses({ apiKey: Redacted.make(apiKey), baseURL: server.baseURL, model: "gpt-5-mini", ...options })
 
 /** Waits (polling in real time) until a sleep ends at the given TestClock time: the runner is waiting to retry. */
 const sleepingUntil = (time: number) =>
@@ -30,7 +29,7 @@ describe("retries", () => {
     Effect.gen(function*() {
       const server = yield* Server.make
       server.reply(rateLimited({ "retry-after": "3" }), Server.sse(textFrames))
-      const runner = yield* responses(server)
+      const runner = yield* makeRunner(server)
       const fiber = yield* Effect.fork(collect(runner))
       // The default policy would wait 500 ms; the provider asked for 3 s.
       yield* sleepingUntil(3_000)
@@ -47,7 +46,7 @@ describe("retries", () => {
     Effect.gen(function*() {
       const server = yield* Server.make
       server.reply(serverError, serverError, Server.sse(textFrames))
-      const runner = yield* responses(server)
+      const runner = yield* makeRunner(server)
       const fiber = yield* Effect.fork(collect(runner))
       yield* sleepingUntil(500)
       yield* TestClock.adjust("500 millis")
@@ -62,7 +61,7 @@ describe("retries", () => {
     Effect.gen(function*() {
       const server = yield* Server.make
       server.reply(serverError, serverError, Server.error(503, "overloaded"))
-      const runner = yield* responses(server, { retry: Schedule.recurs(2) })
+      const runner = yield* makeRunner(server, { retry: Schedule.recurs(2) })
       const error = yield* failure(runner)
       assert.strictEqual(error.reason, "server")
       assert.strictEqual(error.status, 503)
@@ -73,7 +72,7 @@ describe("retries", () => {
     Effect.gen(function*() {
       const server = yield* Server.make
       server.reply(rateLimited({ "retry-after": "120" }))
-      const error = yield* failure(yield* responses(server))
+      const error = yield* failure(yield* makeRunner(server))
       assert.strictEqual(error.retryAfterMs, 120_000)
       assert.strictEqual(server.requests().length, 1)
     }).pipe(Effect.scoped))
@@ -82,7 +81,7 @@ describe("retries", () => {
     Effect.gen(function*() {
       const server = yield* Server.make
       server.reply(Server.error(400, { error: { message: "bad" } }), Server.sse(["data: 42\n\n"]))
-      const runner = yield* responses(server, { retry: Schedule.forever })
+      const runner = yield* makeRunner(server, { retry: Schedule.forever })
       assert.strictEqual((yield* failure(runner)).reason, "bad_request")
       assert.strictEqual((yield* failure(runner)).reason, "malformed_stream")
       assert.strictEqual(server.requests().length, 2)
@@ -98,7 +97,7 @@ describe("retries", () => {
         }\n\n`
       ]
       server.reply(Server.sse(failedEarly), Server.sse(textFrames))
-      const events = yield* collect(yield* responses(server, { retry: Schedule.recurs(1) }))
+      const events = yield* collect(yield* makeRunner(server, { retry: Schedule.recurs(1) }))
       assertWellFormed(events)
       assert.strictEqual(events.filter((event) => event._tag === "ItemAdded").length, 1)
       assert.strictEqual(server.requests().length, 2)
@@ -108,7 +107,7 @@ describe("retries", () => {
     Effect.gen(function*() {
       const server = yield* Server.make
       server.reply(rateLimited({ "retry-after-ms": "2500" }), Server.sse(Server.fixture("chat/text.sse")))
-      const runner = yield* OpenAiChatCompletions.make({ baseURL: server.baseURL, model: "llama3.2" })
+      const runner = yield* chat({ baseURL: server.baseURL, model: "llama3.2" })
       const fiber = yield* Effect.fork(collect(runner))
       yield* sleepingUntil(2_500)
       yield* TestClock.adjust("2500 millis")
@@ -122,7 +121,7 @@ describe("idle timeout", () => {
     Effect.gen(function*() {
       const server = yield* Server.make
       server.reply(Server.sse(textFrames.slice(0, 5), "stall"))
-      const runner = yield* responses(server, { idleTimeout: "30 seconds" })
+      const runner = yield* makeRunner(server, { idleTimeout: "30 seconds" })
       const received: Array<string> = []
       const fiber = yield* runner.stream(request()).pipe(
         Stream.runForEach((event) => Effect.sync(() => received.push(event._tag))),
@@ -138,7 +137,7 @@ describe("idle timeout", () => {
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error.reason, "timeout")
       assert.include(error.detail, "30s")
-      assert.deepStrictEqual(received, ["ItemAdded", "TextDelta"])
+      assert.deepStrictEqual(received, ["ItemStart", "TextDelta"])
       // Not retried (output was emitted), and the request was aborted.
       yield* Effect.promise(() => server.requests()[0]!.closed)
       assert.strictEqual(server.requests().length, 1)

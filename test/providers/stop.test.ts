@@ -1,8 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Redacted, Stream } from "effect"
 import type { InferenceRunner } from "@chorus/core"
-import { OpenAiChatCompletions, OpenAiResponses } from "@chorus/providers"
-import { apiKey, request, waitUntil } from "./helpers.js"
+import { apiKey, chat, request, responses, waitUntil } from "./helpers.js"
 import * as Server from "./server.js"
 
 // Stop must abort the HTTP request at once even while the provider sends nothing
@@ -14,12 +13,12 @@ const runners: ReadonlyArray<
 > = [
   [
     "OpenAiResponses",
-    (baseURL) => OpenAiResponses.make({ apiKey: Redacted.make(apiKey), baseURL, model: "gpt-5-mini" }),
+    (baseURL) => responses({ apiKey: Redacted.make(apiKey), baseURL, model: "gpt-5-mini" }),
     Server.fixture("responses/text.sse").slice(0, 5)
   ],
   [
     "OpenAiChatCompletions",
-    (baseURL) => OpenAiChatCompletions.make({ apiKey: Redacted.make(apiKey), baseURL, model: "gpt-4o-mini" }),
+    (baseURL) => chat({ apiKey: Redacted.make(apiKey), baseURL, model: "gpt-4o-mini" }),
     Server.fixture("chat/text.sse").slice(0, 2)
   ]
 ]

@@ -1,20 +1,29 @@
 /**
  * Agents: participants built from the generators.
  *
- * An agent is two fibers. Its **controller** reads the inbox, always: it
+ * An agent is a **controller** that reads its inbox directly, always: it
  * decides which messages start a run, what happens to a message that arrives
  * while a run is going (queue, steer, interrupt, drop — every disposition is
  * published), routes approval and clarification answers, and stops runs. A
  * **run** is a state machine — `idle` → `inference` → `function-calls` →
- * `inference` … → `idle` — forked by the controller; every transition is
- * published and every run has an id its events carry.
+ * `inference` … → `idle` — in a `FiberHandle` owned by the agent; every
+ * transition is published, every run has an id its events carry, and a run's
+ * end reaches the controller as its own `RunEnded` event.
+ *
+ * The model's answer comes as provider-neutral parts, assembled into items by
+ * one core module (`internal/inference/assemble.ts`) that checks their order: a
+ * runner that breaks it fails the inference (`malformed_stream`), the run ends
+ * `failed`, the agent stays responsive.
  *
  * The context the model sees is rebuilt from the environment's items (the
  * `ItemDone` events the agent received), in the order they reached the agent,
  * except that a queued message enters the context when it is handled and a
  * steered one before the next model call. Other participants' messages reach
  * the model as user messages attributed to their author; other agents'
- * function calls are not shown unless asked for.
+ * function calls are not shown unless asked for. A message or reasoning cut
+ * short by a *failed* inference stays in the transcript as `incomplete` but
+ * leaves the context: the model did not choose to stop there (one cut by a
+ * stop stays, marked `incomplete`).
  *
  * ## Stop
  * Interrupting a run interrupts its fiber: the inference stream is closed (a
@@ -22,40 +31,55 @@
  * the controller closes every item left open as `incomplete` with its partial
  * content, gives every function call without an output a synthetic output
  * saying it was cancelled (so the next request is valid), publishes what was
- * cut short, and handles queued input.
+ * cut short, and handles queued input. Leaving the environment mid-run closes
+ * the run the same way; stopping with the environment leaves it to resume.
  *
  * ## Approvals
  * A call whose policy requires approval is published as `ApprovalRequested`
- * and waits. The first answer from a participant allowed to approve decides;
- * a second answer, an answer from a participant without the right, or for a
- * call this agent does not know is refused visibly. A configurable timeout
- * counts as a rejection. The journal is flushed after `FunctionCallStarted`
- * and before the tool runs (at-most-once side effects).
+ * and waits. Calls are identified by run and call id (providers reuse call
+ * ids). The first answer from a participant allowed to approve decides, even
+ * one that arrives before the request (it is kept); a second answer, an answer
+ * from a participant without the right, for a call that ended without it, or
+ * for a call nobody asked is refused visibly. A configurable timeout counts as
+ * a rejection. A tool runs only once `FunctionCallStarted` is durable in the
+ * journal: if the journal cannot confirm it, the call fails without running.
+ *
+ * ## Resume
+ * Joining replays the journal (option `resume`): the agent folds it with one
+ * reducer (`internal/agent/history.ts`), then decides — pending approvals stay
+ * pending, approved calls run once, a started call is never re-run, a run cut
+ * mid-inference ends as interrupted, unhandled input is queued.
  *
  * @since 0.1.0
  */
 import {
   Cause,
   Chunk,
-  Deferred,
   Duration,
   Effect,
+  Either,
   Exit,
   Fiber,
+  FiberHandle,
   HashMap,
   HashSet,
   Option,
-  Queue,
   Ref,
   Schema,
   Stream
 } from "effect"
-import * as Commands from "./Commands.js"
+import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
+import * as Approvals from "./internal/agent/approvals.js"
+import * as History from "./internal/agent/history.js"
+import * as CombinedHooks from "./internal/agent/hooks.js"
+import * as Assemble from "./internal/inference/assemble.js"
 import * as ContextItem from "./ContextItem.js"
 import * as Environment from "./Environment.js"
 import * as Event from "./Event.js"
 import * as FunctionCallRunner from "./FunctionCallRunner.js"
 import * as InferenceRunner from "./InferenceRunner.js"
+import type * as Commands from "./Commands.js"
+import type * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
 import * as Reducer from "./Reducer.js"
 import * as Tool from "./Tool.js"
@@ -196,84 +220,20 @@ const askHumanDefinition: Tool.Definition = {
   approval: "never"
 }
 
+const hiddenWhenFailed = History.hiddenWhenFailed
+
+
+const noTools: FunctionCallRunner.Service = {
+  tools: Effect.succeed([]),
+  run: ({ call }) =>
+    Effect.fail(new FunctionCallRunner.FunctionCallError({ reason: "unknown_tool", name: call.name, detail: "This agent has no tools." }))
+}
+
 const describe = (error: unknown): string => {
   if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
     return error.message
   }
   return String(error)
-}
-
-// ---------------------------------------------------------------------------
-// Context view
-// ---------------------------------------------------------------------------
-
-/** The agent's view: finished items in the order they entered its context. */
-interface View {
-  readonly order: Chunk.Chunk<string>
-  readonly items: HashMap.HashMap<string, ContextItem.ContextItem>
-}
-
-const emptyView: View = { order: Chunk.empty(), items: HashMap.empty() }
-
-const addToView = (view: View, item: ContextItem.ContextItem): View => ({
-  order: HashMap.has(view.items, item.id) ? view.order : Chunk.append(view.order, item.id),
-  items: HashMap.set(view.items, item.id, item)
-})
-
-const isMessage = (item: ContextItem.ContextItem): item is ContextItem.Message =>
-  item._tag === "UserMessage" || item._tag === "ModelMessage" || item._tag === "SystemMessage" ||
-  item._tag === "DeveloperMessage"
-
-const attributed = (author: string, text: string, attribute: boolean) =>
-  attribute ? `${author}: ${text}` : text
-
-/** What the model sees of an item, from this agent's point of view (undefined: hidden). */
-const present = (
-  me: string,
-  item: ContextItem.ContextItem,
-  visibility: Visibility | undefined
-): ContextItem.ContextItem | undefined => {
-  if (item.status === "in_progress") return undefined
-  if (item.author === me) return item
-  const attribute = visibility?.attribute ?? true
-  switch (item._tag) {
-    case "SystemMessage":
-    case "DeveloperMessage":
-      return item
-    case "UserMessage":
-      if (!attribute) return item
-      return new ContextItem.UserMessage({
-        ...item,
-        content: item.content.map((part, index) =>
-          index === 0 && part._tag === "InputText"
-            ? new ContextItem.InputText({ text: attributed(item.author, part.text, true) })
-            : part
-        )
-      }, true)
-    case "ModelMessage":
-      return new ContextItem.UserMessage({
-        id: item.id,
-        author: item.author,
-        status: item.status,
-        content: [new ContextItem.InputText({ text: attributed(item.author, ContextItem.text(item), attribute) })]
-      }, true)
-    case "FunctionCall":
-      if (!(visibility?.othersFunctionCalls ?? false)) return undefined
-      return ContextItem.userText({
-        id: item.id,
-        author: item.author,
-        text: attributed(item.author, `called ${item.name}(${item.arguments})`, true)
-      })
-    case "FunctionCallOutput":
-      if (!(visibility?.othersFunctionCalls ?? false)) return undefined
-      return ContextItem.userText({
-        id: item.id,
-        author: item.author,
-        text: attributed(item.author, `got ${item.isError ? "an error" : "a result"}: ${ContextItem.text(item)}`, true)
-      })
-    case "Reasoning":
-      return undefined
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -285,8 +245,8 @@ interface RunState {
   readonly runId: string
   state: Event.AgentState
   inferenceId: string | null
-  /** Items streaming now, with their deltas so far (folded only if the run is cut: deltas stay cheap). */
-  readonly open: Map<string, { readonly item: ContextItem.ContextItem; readonly deltas: Array<Event.Delta> }>
+  /** The current inference's assembly: the items streaming now, closed by the assembler if the run is cut. */
+  assembly: Assemble.Assembly
   readonly calls: Map<string, ContextItem.FunctionCall>
   readonly answered: Set<string>
   /** Outputs published so far, by call id. */
@@ -295,25 +255,22 @@ interface RunState {
   ended: boolean
 }
 
-const newRunState = (runId: string): RunState => ({
+const newRunState = (me: string, runId: string): RunState => ({
   runId,
   state: "idle",
   inferenceId: null,
-  open: new Map(),
+  assembly: Assemble.empty(me, runId),
   calls: new Map(),
   answered: new Set(),
   outputs: new Map(),
   ended: false
 })
 
-type Pending =
-  | { readonly _tag: "Approval"; readonly runId: string; readonly deferred: Deferred.Deferred<Decision> }
-  | { readonly _tag: "Clarification"; readonly runId: string; readonly deferred: Deferred.Deferred<string> }
-
-type Decision = { readonly approved: boolean; readonly by: string; readonly reason: string }
-
-/** Where a call resumes: from scratch, or after a restart at the step it had reached. */
-type Stage = "new" | "requested" | "awaiting_approval" | "approved"
+/**
+ * Where a call resumes: from scratch (`new`: not even requested), or after a restart at the step it
+ * had reached — spelled as the `Commands` reducer spells a call's status.
+ */
+type Stage = "new" | Extract<Commands.Status, "requested" | "awaiting_approval" | "approved">
 
 /** Where a run cut by a restart resumes: its calls still to finish, after its last inference. */
 interface Resume {
@@ -321,37 +278,31 @@ interface Resume {
   readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
 }
 
-type Signal =
-  | { readonly _tag: "Event"; readonly event: Event.Event }
-  | { readonly _tag: "RunFinished"; readonly runId: string }
-
 interface Queued {
   readonly item: ContextItem.Message
   readonly event: Event.Event
 }
 
 /**
- * Makes an agent: a participant that needs an `InferenceRunner` and a
- * `FunctionCallRunner` (provide them per agent) and the `Environment`.
+ * Makes an agent: a participant that needs an `InferenceRunner` (provide it per agent) and
+ * the `Environment`; its tools come from a `FunctionCallRunner` when one is provided.
  *
  * @example
  * import { Effect } from "effect"
- * import { Agent, Environment, ScriptedModel, Toolkit } from "@chorus/core"
+ * import { Agent, Environment, ScriptedModel } from "@chorus/core"
  *
  * const program = Effect.gen(function*() {
  *   const env = yield* Environment.Environment
  *   const model = yield* ScriptedModel.make({ turns: [[ScriptedModel.text("Hello!")]] })
- *   yield* env.join(Agent.make({ id: "assistant", instructions: "Be brief." })).pipe(
- *     Effect.provide(model.layer),
- *     Effect.provide(Toolkit.empty.layer)
- *   )
+ *   // No tools: no FunctionCallRunner needed (provide `Toolkit.make(...).layer` to give it some).
+ *   yield* env.join(Agent.make({ id: "assistant", instructions: "Be brief." })).pipe(Effect.provide(model.layer))
  * })
  */
 export const make = (
   options: Options
 ): Participant.Participant<
-  never,
-  Environment.Environment | InferenceRunner.InferenceRunner | FunctionCallRunner.FunctionCallRunner
+  Journal.JournalError | Journal.JournalCorrupted,
+  Environment.Environment | InferenceRunner.InferenceRunner
 > => ({
   id: options.id,
   kind: "agent",
@@ -365,24 +316,17 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
   Effect.gen(function*() {
     const me = options.id
     const env = yield* Environment.Environment
+    // The current run, owned by the agent's scope.
+    const runs = yield* FiberHandle.make<void>()
     const inference = yield* InferenceRunner.InferenceRunner
-    const functions = yield* FunctionCallRunner.FunctionCallRunner
-    const hooks: ReadonlyArray<Hooks> = options.hooks === undefined
-      ? []
-      : Array.isArray(options.hooks)
-      ? options.hooks as ReadonlyArray<Hooks>
-      : [options.hooks as Hooks]
+    // An agent without tools needs no runner.
+    const functions = Option.getOrElse(yield* Effect.serviceOption(FunctionCallRunner.FunctionCallRunner), () => noTools)
     const maxTurns = options.maxTurns ?? 10
     const concurrency = options.concurrency ?? 4
     const exchangeCap = options.exchangeCap ?? 5
     const approvalTimeout = options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout)
 
     const view = yield* Ref.make<View>(emptyView)
-    const pending = yield* Ref.make(HashMap.empty<string, Pending>())
-    // Calls of this agent that have been answered (approval) — a second answer is refused.
-    const decided = yield* Ref.make(HashSet.empty<string>())
-    const signals = yield* Queue.unbounded<Signal>()
-
     const publish = (payload: Event.Payload) => env.publish(me, payload)
 
     // --- the controller's state (owned by the controller fiber) -------------------------------
@@ -450,12 +394,39 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         ? Effect.succeed(options.approval.approvers.includes(by))
         : Effect.map(kindOf(by), (kind) => kind === "human")
 
+    const approvals = yield* Approvals.make({
+      me,
+      publish,
+      mayApprove,
+      // One agent refuses answers for calls nobody asked: the first agent by id.
+      refusesUnknown: Effect.map(env.members, (members) =>
+        members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === me),
+      timeout: approvalTimeout,
+      current: () => current?.state
+    })
+
     // --- one run -----------------------------------------------------------------------------------
-    const runHook = <A>(name: string, effect: Effect.Effect<A, unknown>) =>
+    // A runner that dies (a bug in a custom one) gives the model an error output, not a failed run.
+    const runTool = (request: FunctionCallRunner.Request) =>
+      Effect.suspend(() => functions.run(request)).pipe(
+        Effect.catchAllDefect((defect) =>
+          Effect.fail(
+            new FunctionCallRunner.FunctionCallError({
+              reason: "crashed",
+              name: request.call.name,
+              detail: `the tool crashed: ${describe(defect)}`,
+              cause: defect
+            })
+          )
+        )
+      )
+
+    const runHook = <A>(name: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, HookError> =>
       Effect.catchAllCause(effect, (cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause as Cause.Cause<never>)
           : Effect.fail(new HookError({ hook: name, cause: Cause.squash(cause) })))
+    const hooks = CombinedHooks.combine(options.hooks, runHook)
 
     const setState = (state: RunState, to: Event.AgentState) =>
       Effect.suspend(() => {
@@ -465,11 +436,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return publish(new Event.StateChanged({ participant: me, runId: state.runId, from, to }))
       })
 
-    const finishItem = (state: RunState, item: ContextItem.ContextItem, extra?: { readonly to?: ReadonlyArray<string> }) =>
+    const finishItem = (state: RunState, item: ContextItem.ContextItem, inContext = true) =>
       Effect.gen(function*() {
-        state.open.delete(item.id)
-        yield* publish(new Event.ItemDone({ item, runId: state.runId, to: extra?.to ?? [], policy: null }))
-        yield* Ref.update(view, (current) => addToView(current, item))
+        yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
+        if (inContext) yield* Ref.update(view, (current) => addToView(current, item))
       })
 
     const publishOutput = (state: RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
@@ -491,16 +461,9 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const inferOnce = (state: RunState, turn: number) =>
       Effect.gen(function*() {
-        let items: ReadonlyArray<ContextItem.ContextItem> = yield* context
-        let tools: ReadonlyArray<Tool.Definition> = yield* toolDefinitions
-        for (const hook of hooks) {
-          if (hook.beforeInference === undefined) continue
-          const decision = yield* runHook("beforeInference", hook.beforeInference({ runId: state.runId, turn, items, tools }))
-          if (decision === undefined) continue
-          if ("skip" in decision) return { skipped: true as const, produced: [], calls: [] }
-          if (decision.items !== undefined) items = decision.items
-          if (decision.tools !== undefined) tools = decision.tools
-        }
+        const prepared = yield* hooks.beforeInference({ runId: state.runId, turn, items: yield* context, tools: yield* toolDefinitions })
+        if (prepared.skip) return { skipped: true as const, produced: [], calls: [] }
+        const { items, tools } = prepared
         const inferenceId = `${state.runId}_inf_${turn}`
         state.inferenceId = inferenceId
         yield* setState(state, "inference")
@@ -516,33 +479,36 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           tools,
           options: options.inference ?? {}
         }
+        state.assembly = Assemble.empty(me, state.runId)
+        const assembly = state.assembly
+        const finishProduced = (item: ContextItem.ContextItem) => {
+          produced.push(item)
+          if (item._tag === "FunctionCall") {
+            state.calls.set(item.callId, item)
+            calls.push(item)
+          }
+          return finishItem(state, item)
+        }
+        // Each part is applied and published atomically: a stop sees the assembly exactly as published.
+        const onPart = (part: InferenceRunner.Part) =>
+          Effect.uninterruptible(Effect.suspend(() => {
+            const next = Assemble.step(assembly, part)
+            if (Either.isLeft(next)) return Effect.fail(next.left)
+            const out = next.right
+            if (out.length === 1 && out[0]!._tag !== "ItemDone") return publish(out[0]!)
+            return Effect.forEach(out, (payload) => payload._tag === "ItemDone" ? finishProduced(payload.item) : publish(payload), {
+              discard: true
+            })
+          }))
         const streamed = yield* inference.stream(request).pipe(
-          Stream.runForEach((event) => {
-            switch (event._tag) {
-              case "ItemAdded": {
-                const item = event.item.author === me ? event.item : withAuthor(event.item, me)
-                state.open.set(item.id, { item, deltas: [] })
-                return publish(new Event.ItemAdded({ item, runId: state.runId }, true))
-              }
-              case "ItemDone": {
-                const item = event.item.author === me ? event.item : withAuthor(event.item, me)
-                produced.push(item)
-                if (item._tag === "FunctionCall") {
-                  state.calls.set(item.callId, item)
-                  calls.push(item)
-                }
-                return finishItem(state, item)
-              }
-              case "Finished":
-                usage = event.usage
-                incompleteReason = event.incompleteReason
-                return Effect.void
-              default: {
-                state.open.get(event.itemId)?.deltas.push(event)
-                return publish(event)
-              }
-            }
-          }),
+          Stream.runForEach(onPart),
+          Effect.zipRight(Effect.suspend(() => {
+            const ended = Assemble.end(state.assembly)
+            if (Either.isLeft(ended)) return Effect.fail(ended.left)
+            usage = ended.right.finished?.usage ?? Event.Usage.zero
+            incompleteReason = ended.right.finished?.incompleteReason ?? null
+            return Effect.void
+          })),
           Effect.either,
           Effect.tap(() =>
             Effect.suspend(() =>
@@ -568,60 +534,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
         yield* publish(new Event.InferenceCompleted({ runId: state.runId, inferenceId, usage, incompleteReason }))
         state.inferenceId = null
-        for (const hook of hooks) {
-          if (hook.afterInference !== undefined) {
-            yield* runHook("afterInference", hook.afterInference({ runId: state.runId, turn, items: produced, usage }))
-          }
-          if (hook.onModelMessage !== undefined) {
-            for (const item of produced) {
-              if (item._tag === "ModelMessage") yield* runHook("onModelMessage", hook.onModelMessage(item))
-            }
-          }
-        }
+        yield* hooks.afterInference({ runId: state.runId, turn, items: produced, usage })
         return { skipped: false as const, produced, calls }
-      })
-
-    const awaitApproval = (state: RunState, call: ContextItem.FunctionCall, announce: boolean) =>
-      Effect.gen(function*() {
-        // A restored run finds its request registered already, so no early answer is lost.
-        const registered = HashMap.get(yield* Ref.get(pending), call.callId)
-        const deferred = Option.isSome(registered) && registered.value._tag === "Approval"
-          ? registered.value.deferred
-          : yield* Deferred.make<Decision>()
-        yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId: state.runId, deferred } as Pending))
-        if (announce) {
-          yield* publish(new Event.ApprovalRequested({
-            runId: state.runId,
-            callId: call.callId,
-            name: call.name,
-            arguments: call.arguments
-          }))
-        }
-        const waiting = Deferred.await(deferred)
-        const decision = approvalTimeout === undefined
-          ? yield* waiting
-          : yield* waiting.pipe(
-            Effect.timeoutTo({
-              duration: approvalTimeout,
-              onSuccess: (decision) => Effect.succeed(decision),
-              onTimeout: () =>
-                Ref.modify(decided, (set) =>
-                  HashSet.has(set, call.callId)
-                    ? [Deferred.await(deferred), set] as const
-                    : [
-                      Effect.succeed<Decision>({ approved: false, by: "timeout", reason: "the approval request timed out" }),
-                      HashSet.add(set, call.callId)
-                    ] as const).pipe(Effect.flatten)
-            }),
-            Effect.flatten
-          )
-        yield* Ref.update(pending, HashMap.remove(call.callId))
-        if (decision.approved) {
-          yield* publish(new Event.FunctionCallApproved({ callId: call.callId, by: decision.by }))
-        } else {
-          yield* publish(new Event.FunctionCallRejected({ callId: call.callId, by: decision.by, reason: decision.reason }))
-        }
-        return decision
       })
 
     const askHuman = (state: RunState, call: ContextItem.FunctionCall) =>
@@ -636,10 +550,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         } catch (error) {
           return { output: `Invalid arguments for tool "${askHumanTool}": ${describe(error)}`, isError: true } satisfies Tool.Result
         }
-        const deferred = yield* Deferred.make<string>()
-        yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Clarification", runId: state.runId, deferred } as Pending))
-        yield* publish(new Event.ClarificationRequested({ callId: call.callId, question }))
-        const answer = yield* Deferred.await(deferred).pipe(Effect.ensuring(Ref.update(pending, HashMap.remove(call.callId))))
+        const answer = yield* approvals.clarify(state.runId, call.callId, question)
         return { output: answer, isError: false } satisfies Tool.Result
       })
 
@@ -659,15 +570,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }))
         }
         let call = original
-        for (const hook of stage === "new" || stage === "requested" ? hooks : []) {
-          if (hook.beforeFunctionCall === undefined) continue
-          const decision = yield* runHook("beforeFunctionCall", hook.beforeFunctionCall(call))
-          if (decision === undefined) continue
+        if (stage === "new" || stage === "requested") {
+          const decision = yield* hooks.beforeFunctionCall(call)
           if ("veto" in decision) {
             yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `vetoed: ${decision.veto}` }))
             return { call, result: { output: decision.veto, isError: true } satisfies Tool.Result }
           }
-          call = new ContextItem.FunctionCall({ ...call, arguments: decision.arguments }, true)
+          call = decision.call
         }
         const definition = definitions.find((definition) => definition.name === call.name)
         const needsApproval = stage === "awaiting_approval" ||
@@ -675,7 +584,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             Tool.needsApproval(approvalPolicy(definition, call.name), call.arguments))
         if (needsApproval) {
           yield* setState(state, "awaiting-approval")
-          const decision = yield* awaitApproval(state, call, stage !== "awaiting_approval")
+          const decision = yield* approvals.await(state.runId, call, stage !== "awaiting_approval")
           if (!decision.approved) {
             yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `rejected: ${decision.reason}` }))
             return {
@@ -689,11 +598,17 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           yield* setState(state, "function-calls")
         }
         yield* publish(new Event.FunctionCallStarted({ callId: call.callId, name: call.name }))
-        // At most once: the start is durable before the side effect happens.
-        yield* Effect.ignore(env.flush)
+        // At most once: the side effect starts only after its start is durable.
+        const durable = yield* Effect.either(env.flush)
+        if (Either.isLeft(durable)) {
+          const error = `The call was not run: the journal could not record its start (${durable.left.message}), ` +
+            "so running it could not be guaranteed to happen only once."
+          yield* publish(new Event.FunctionCallFailed({ callId: call.callId, error }))
+          return { call, result: { output: error, isError: true } satisfies Tool.Result }
+        }
         const outcome = call.name === askHumanTool && options.askHuman === true
           ? yield* Effect.either(askHuman(state, call))
-          : yield* Effect.either(functions.run({
+          : yield* Effect.either(runTool({
             call,
             progress: (progress) =>
               Effect.asVoid(publish(new Event.FunctionCallProgress({
@@ -719,11 +634,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         } else {
           result = outcome.right
         }
-        for (const hook of hooks) {
-          if (hook.afterFunctionCall === undefined) continue
-          const decision = yield* runHook("afterFunctionCall", hook.afterFunctionCall(call, result))
-          if (decision !== undefined) result = decision.output
-        }
+        result = yield* hooks.afterFunctionCall(call, result)
         if (outcome._tag === "Right") {
           yield* publish(new Event.FunctionCallCompleted({ callId: call.callId, isError: result.isError }))
         }
@@ -782,7 +693,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       Effect.gen(function*() {
         const exit = yield* Effect.exit(runLoop(state, resume))
         yield* Effect.uninterruptible(endRun(state, exit))
-        yield* signals.offer({ _tag: "RunFinished", runId: state.runId })
       })
 
     const endRun = (state: RunState, exit: Exit.Exit<{ readonly outcome: Event.RunOutcome; readonly detail: string | null }, unknown>) =>
@@ -798,7 +708,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             yield* publish(new Event.HookFailed({ participant: me, runId: state.runId, hook: failure.value.hook, error: failure.value.message }))
           }
           // Close what the failure left open, so the transcript stays valid.
-          yield* closeOpen(state, "the run failed")
+          yield* closeOpen(state, "the run failed", true)
           yield* setState(state, "idle")
           yield* publish(new Event.RunEnded({
             participant: me,
@@ -809,16 +719,19 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
       })
 
-    /** Closes open items as incomplete and gives unanswered calls a cancelled output. */
-    const closeOpen = (state: RunState, reason: string) =>
+    /**
+     * Closes open items as incomplete and gives unanswered calls a cancelled output.
+     * After a failure (`failed`), a cut message or reasoning stays in the transcript as incomplete
+     * but leaves the context: the model did not choose to stop there, and would read it as its answer.
+     */
+    const closeOpen = (state: RunState, reason: string, failed = false) =>
       Effect.gen(function*() {
         const incompleteItems: Array<string> = []
-        for (const { deltas, item: added } of [...state.open.values()]) {
-          const item = deltas.reduce(Reducer.applyDelta, added)
-          incompleteItems.push(item.id)
-          const closed = withStatus(item, "incomplete")
+        const cut = Assemble.cut(state.assembly)
+        for (const closed of cut.items) {
+          incompleteItems.push(closed.id)
           if (closed._tag === "FunctionCall") state.calls.set(closed.callId, closed)
-          yield* finishItem(state, closed)
+          yield* finishItem(state, closed, !failed || !hiddenWhenFailed(closed))
         }
         const cancelledCalls: Array<string> = []
         for (const call of state.calls.values()) {
@@ -837,14 +750,14 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           yield* Ref.update(view, (current) => addToView(current, item))
         }
         // Pending approvals and questions of this run are gone.
-        yield* Ref.update(pending, HashMap.filter((entry) => entry.runId !== state.runId))
+        yield* approvals.dropRun(state.runId)
         return { incompleteItems, cancelledCalls }
       })
 
     const startRun = (trigger: Queued, batch: ReadonlyArray<Queued>) =>
       Effect.gen(function*() {
         const runId = `${me}_run_${trigger.event.sequence}`
-        const state = newRunState(runId)
+        const state = newRunState(me, runId)
         for (const entry of batch) {
           if (deferred.delete(entry.item.id)) {
             yield* Ref.update(view, (current) => addToView(current, entry.item))
@@ -852,7 +765,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }
         }
         yield* publish(new Event.RunStarted({ participant: me, runId, trigger: trigger.item.id }))
-        const fiber = yield* Effect.forkDaemon(runEffect(state))
+        const fiber = yield* FiberHandle.run(runs, runEffect(state))
         current = { state, fiber }
       })
 
@@ -894,18 +807,15 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           if (sees(item)) yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
-        for (const hook of hooks) {
-          if (hook.onUserMessage === undefined) continue
-          const decision = yield* Effect.either(runHook("onUserMessage", hook.onUserMessage(item, event)))
-          if (decision._tag === "Left") {
-            yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: decision.left.message }))
-            yield* Ref.update(view, (current) => addToView(current, item))
-            return
-          }
-          if (decision.right !== undefined && decision.right.ignore) {
-            yield* Ref.update(view, (current) => addToView(current, item))
-            return
-          }
+        const handle = yield* Effect.either(hooks.onUserMessage(item, event))
+        if (handle._tag === "Left") {
+          yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: handle.left.message }))
+          yield* Ref.update(view, (current) => addToView(current, item))
+          return
+        }
+        if (!handle.right) {
+          yield* Ref.update(view, (current) => addToView(current, item))
+          return
         }
         const fromAgent = (yield* kindOf(item.author)) === "agent"
         if (fromAgent) {
@@ -951,34 +861,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
       })
 
-    const onAnswer = (event: Event.Event, answer: Event.ApprovalAnswered) =>
-      Effect.gen(function*() {
-        const entry = HashMap.get(yield* Ref.get(pending), answer.callId)
-        const alreadyDecided = HashSet.has(yield* Ref.get(decided), answer.callId)
-        if (Option.isNone(entry) || entry.value._tag !== "Approval") {
-          // Answers to other agents' calls are theirs to judge.
-          if (alreadyDecided) {
-            yield* publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by: event.author, reason: "already_answered" }))
-          }
-          return
-        }
-        if (!(yield* mayApprove(event.author))) {
-          yield* publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by: event.author, reason: "not_allowed" }))
-          return
-        }
-        const first = yield* Ref.modify(decided, (set) =>
-          HashSet.has(set, answer.callId) ? [false, set] as const : [true, HashSet.add(set, answer.callId)] as const)
-        if (!first) {
-          yield* publish(new Event.ApprovalAnswerRefused({ callId: answer.callId, by: event.author, reason: "already_answered" }))
-          return
-        }
-        yield* Deferred.succeed(entry.value.deferred, {
-          approved: answer.approved,
-          by: event.author,
-          reason: answer.reason ?? (answer.approved ? "approved" : "rejected")
-        })
-      })
-
     const onEvent = (event: Event.Event) =>
       Effect.gen(function*() {
         const payload = event.payload
@@ -989,6 +871,12 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             if (isMessage(item)) return yield* onMessage(event, payload, item)
             if (sees(item) && item.status !== "in_progress") yield* Ref.update(view, (current) => addToView(current, item))
             return
+          }
+          case "RunEnded": {
+            // The current run has ended (its fiber published it): the next input may start.
+            if (event.author !== me || current === undefined || current.state.runId !== payload.runId || !current.state.ended) return
+            current = undefined
+            return yield* startNext
           }
           case "InterruptRequested": {
             if (payload.participant !== me) return
@@ -1003,128 +891,53 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             yield* stopRun(`interrupted by ${event.author}`)
             return yield* startNext
           }
+          case "FunctionCallRequested":
+            return yield* approvals.onRequested(event, payload)
           case "ApprovalAnswered":
-            return yield* onAnswer(event, payload)
-          case "ClarificationAnswered": {
-            const entry = HashMap.get(yield* Ref.get(pending), payload.callId)
-            if (Option.isSome(entry) && entry.value._tag === "Clarification") {
-              yield* Deferred.succeed(entry.value.deferred, payload.answer)
-            }
-            return
-          }
+            return yield* approvals.onAnswer(event, payload)
+          case "ClarificationAnswered":
+            return yield* approvals.onClarification(payload)
           default:
             return
         }
       })
 
     // --- resume after a restart --------------------------------------------------------------------
-    const history: Array<Event.Event> = []
+    // The journal is folded as it is replayed: the agent holds the fold, not the events.
+    const historyReducer = History.reducer(me, (options.visibility?.scope ?? "environment") === "environment")
+    let replayed = historyReducer.initial
 
-    const restore = (events: ReadonlyArray<Event.Event>) =>
+    const restore = (history: History.History) =>
       Effect.gen(function*() {
-        let transcript = Reducer.transcript.initial
-        let commands = Commands.reducer.initial
-        const kinds = new Map<string, Event.ParticipantKind>()
-        const order: Array<string> = []
-        const hidden = new Set<string>()
-        const handled = new Set<string>()
-        const messages = new Map<string, Queued & { readonly done: Event.ItemDone }>()
-        const queuedIds: Array<string> = []
-        const runOfItem = new Map<string, string>()
-        const inferences = new Map<string, number>()
-        let openRun: string | undefined = undefined
-        let presentSince = -1
-        for (const event of events) {
-          transcript = Reducer.transcript.reduce(transcript, event)
-          commands = Commands.reducer.reduce(commands, event)
-          const payload = event.payload
-          switch (payload._tag) {
-            case "ParticipantJoined":
-              kinds.set(payload.participant, payload.kind)
-              if (payload.participant === me) presentSince = event.sequence
-              break
-            case "ParticipantLeft":
-              // Messages sent while it was away (not crashed) were not its to handle.
-              if (payload.participant === me) presentSince = -1
-              break
-            case "ItemAdded":
-              if (event.author === me && payload.runId !== null) runOfItem.set(payload.item.id, payload.runId)
-              break
-            case "ItemDone": {
-              const item = payload.item
-              if (item.status === "in_progress") break
-              if (item.author !== me && isMessage(item)) {
-                messages.set(item.id, { item, event, done: payload })
-              }
-              if (item.author === me || sees(item)) order.push(item.id)
-              break
-            }
-            case "RunStarted":
-              if (payload.participant !== me) break
-              openRun = payload.runId
-              if (payload.trigger !== null) handled.add(payload.trigger)
-              break
-            case "RunEnded":
-              if (payload.participant === me && payload.runId === openRun) openRun = undefined
-              break
-            case "InferenceStarted":
-              if (event.author === me) inferences.set(payload.runId, (inferences.get(payload.runId) ?? 0) + 1)
-              break
-            case "InputQueued":
-              if (payload.participant !== me) break
-              handled.add(payload.itemId)
-              hidden.add(payload.itemId)
-              if (!queuedIds.includes(payload.itemId)) queuedIds.push(payload.itemId)
-              break
-            case "InputDropped":
-              if (payload.participant !== me) break
-              handled.add(payload.itemId)
-              hidden.add(payload.itemId)
-              break
-            case "InputDequeued":
-            case "InputSteered": {
-              if (payload.participant !== me) break
-              const at = queuedIds.indexOf(payload.itemId)
-              if (at >= 0) queuedIds.splice(at, 1)
-              hidden.delete(payload.itemId)
-              order.push(payload.itemId)
-              break
-            }
-          }
-        }
+        // Resume is the fold of the journal, then a decision on what it says.
+        const { commands, inferences, messages, transcript } = history
+        let { handled, hidden, queued } = history
         // This agent's calls that were answered: a later answer is refused as a second one.
-        for (const command of HashMap.values(commands)) {
-          if (command.agent === me && command.answeredBy !== null) yield* Ref.update(decided, HashSet.add(command.callId))
-        }
+        yield* approvals.restore(commands)
         // Messages that reached this agent while it was present but were never handled died with the process.
-        const kindFromHistory = (id: string) => Effect.succeed(kinds.get(id))
-        for (const entry of messages.values()) {
-          if (presentSince < 0 || handled.has(entry.item.id) || entry.event.sequence <= presentSince) continue
+        const kindFromHistory = (id: string) => Effect.succeed(Option.getOrUndefined(HashMap.get(history.kinds, id)))
+        for (const entry of HashMap.values(messages)) {
+          const presentSince = history.presentSince
+          if (presentSince < 0 || HashSet.has(handled, entry.item.id) || entry.event.sequence <= presentSince) continue
           if (!(yield* triggers(entry.item, entry.event, entry.done, kindFromHistory))) continue
-          handled.add(entry.item.id)
-          hidden.add(entry.item.id)
-          queuedIds.push(entry.item.id)
+          handled = HashSet.add(handled, entry.item.id)
+          hidden = HashSet.add(hidden, entry.item.id)
+          queued = Chunk.append(queued, entry.item.id)
         }
-        // The context: each item at its last position, without what is still queued or was dropped.
-        const last = new Map<string, number>()
-        order.forEach((id, index) => last.set(id, index))
-        let restored = emptyView
-        order.forEach((id, index) => {
-          if (last.get(id) !== index || hidden.has(id)) return
-          const item = HashMap.get(transcript.items, id)
-          if (Option.isSome(item)) restored = addToView(restored, item.value)
-        })
-        yield* Ref.set(view, restored)
-        for (const id of queuedIds) {
-          const entry = messages.get(id)
-          if (entry === undefined) continue
+        yield* Ref.set(view, History.context({ ...history, hidden }).reduce(addToView, emptyView))
+        for (const id of queued) {
+          const entry = HashMap.get(messages, id)
+          if (Option.isNone(entry)) continue
           deferred.add(id)
-          queue.push({ item: entry.item, event: entry.event })
+          queue.push({ item: entry.value.item, event: entry.value.event })
         }
-        if (openRun === undefined) return
-        // A run cut by the restart.
-        const runId = openRun
-        const state = newRunState(runId)
+        if (history.openRun === null) return
+        // A run cut by the restart. Its inference, if one was open, was cut too.
+        const runId = history.openRun
+        if (history.openInference !== null) {
+          yield* publish(new Event.InferenceInterrupted({ runId, inferenceId: history.openInference }))
+        }
+        const state = newRunState(me, runId)
         const resumable: Array<readonly [ContextItem.FunctionCall, Stage]> = []
         for (const item of Reducer.items(transcript)) {
           if (item.author !== me) continue
@@ -1135,9 +948,9 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             }
             continue
           }
-          if (runOfItem.get(item.id) !== runId) continue
+          if (Option.getOrUndefined(HashMap.get(history.runOfItem, item.id)) !== runId) continue
           // The transcript has folded its deltas already.
-          if (item.status === "in_progress") state.open.set(item.id, { item, deltas: [] })
+          if (item.status === "in_progress") state.assembly.open.set(item.id, { item, deltas: [] })
           else if (item._tag === "FunctionCall") state.calls.set(item.callId, item)
         }
         for (const call of state.calls.values()) {
@@ -1154,18 +967,18 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             })
             yield* Ref.update(view, (current) => addToView(current, output))
           } else if (status === "new" || status === "requested" || status === "awaiting_approval" || status === "approved") {
-            resumable.push([call, status === "new" ? "requested" : status])
+            // A call whose request was never journaled is requested now, like a new one.
+            resumable.push([call, status])
           }
         }
-        if (state.open.size === 0 && resumable.length > 0) {
+        if (state.assembly.open.size === 0 && resumable.length > 0) {
           // Answers may arrive before the resumed run reaches its calls: register the waits now.
           for (const [call, stage] of resumable) {
-            if (stage !== "awaiting_approval") continue
-            const deferred = yield* Deferred.make<Decision>()
-            yield* Ref.update(pending, HashMap.set(call.callId, { _tag: "Approval", runId, deferred } as Pending))
+            if (stage === "awaiting_approval") yield* approvals.registerResumed(runId, call.callId)
           }
           yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
-          const fiber = yield* Effect.forkDaemon(runEffect(state, { turn: inferences.get(runId) ?? 1, calls: resumable }))
+          const turn = Option.getOrElse(HashMap.get(inferences, runId), () => 1)
+          const fiber = yield* FiberHandle.run(runs, runEffect(state, { turn, calls: resumable }))
           current = { state, fiber }
           return
         }
@@ -1178,9 +991,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const caughtUp = (event: Event.Event) =>
       Effect.gen(function*() {
         if (event.sequence > start.history) return true
-        history.push(event)
+        replayed = historyReducer.reduce(replayed, event)
         if (event.sequence === start.history) {
-          yield* restore(history.splice(0))
+          const history = replayed
+          replayed = historyReducer.initial
+          yield* restore(history)
           yield* startNext
         }
         return false
@@ -1188,51 +1003,15 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     if (start.history < 0) yield* startNext
 
-    yield* inbox.pipe(
-      Stream.runForEach((event) => signals.offer({ _tag: "Event", event })),
-      Effect.ensuring(signals.shutdown),
-      Effect.forkScoped
-    )
-
-    yield* Effect.gen(function*() {
-      while (true) {
-        const signal = yield* signals.take
-        if (signal._tag === "Event") {
-          if (yield* caughtUp(signal.event)) yield* onEvent(signal.event)
-        } else if (current !== undefined && current.state.runId === signal.runId) {
-          current = undefined
-          yield* startNext
-        }
-      }
-    }).pipe(
-      Effect.onInterrupt(() => current === undefined ? Effect.void : Fiber.interrupt(current.fiber)),
+    // The controller reads its inbox directly; its runs report back through the events they publish.
+    // A history that cannot be read fails the agent visibly; it never looks like it left.
+    yield* Stream.runForEach(inbox, (event) =>
+      Effect.flatMap(caughtUp(event), (live) => live ? onEvent(event) : Effect.void)).pipe(
+      // Leaving mid-run closes the run like a stop; when the environment closes, the run stays open to resume.
+      Effect.onInterrupt(() =>
+        Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
+          leaving ? stopRun("the agent left the environment") : current === undefined ? Effect.void : Fiber.interrupt(current.fiber))
+      ),
       Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
     )
   }).pipe(Effect.scoped)
-
-/** The item with another author or status (same class, no re-validation). */
-const patch = (
-  item: ContextItem.ContextItem,
-  fields: { readonly author?: string; readonly status?: ContextItem.Status }
-): ContextItem.ContextItem => {
-  switch (item._tag) {
-    case "SystemMessage":
-      return new ContextItem.SystemMessage({ ...item, ...fields }, true)
-    case "DeveloperMessage":
-      return new ContextItem.DeveloperMessage({ ...item, ...fields }, true)
-    case "UserMessage":
-      return new ContextItem.UserMessage({ ...item, ...fields }, true)
-    case "ModelMessage":
-      return new ContextItem.ModelMessage({ ...item, ...fields }, true)
-    case "Reasoning":
-      return new ContextItem.Reasoning({ ...item, ...fields }, true)
-    case "FunctionCall":
-      return new ContextItem.FunctionCall({ ...item, ...fields }, true)
-    case "FunctionCallOutput":
-      return new ContextItem.FunctionCallOutput({ ...item, ...fields }, true)
-  }
-}
-
-const withAuthor = (item: ContextItem.ContextItem, author: string) => patch(item, { author })
-
-const withStatus = (item: ContextItem.ContextItem, status: ContextItem.Status) => patch(item, { status })

@@ -171,11 +171,14 @@ export class FunctionCallRejected extends Schema.TaggedClass<FunctionCallRejecte
   reason: Schema.String
 }) {}
 
-/** An answer was not applied: a second answer, an unknown call id, or a participant without the right. */
+/**
+ * An answer was not applied: a second answer, an unknown call id, a participant without the right,
+ * or a call that ended without it (cancelled by a stop or a restart).
+ */
 export class ApprovalAnswerRefused extends Schema.TaggedClass<ApprovalAnswerRefused>()("ApprovalAnswerRefused", {
   callId: Schema.String,
   by: Schema.String,
-  reason: Schema.Literal("already_answered", "unknown_call", "not_allowed")
+  reason: Schema.Literal("already_answered", "unknown_call", "not_allowed", "call_ended")
 }) {}
 
 /** The call started running. */

@@ -1,6 +1,7 @@
 /**
  * The inference generator: context items and tool definitions in, a stream of
- * semantic inference events out.
+ * provider-neutral {@link Part}s out (item start, deltas, item end, finish).
+ * Core assembles parts into items, once, for every runner.
  *
  * Implementations are swappable layers: `@chorus/providers` has the OpenAI
  * ones, {@link ScriptedModel} plays scripted turns for tests and demos. It is
@@ -43,7 +44,12 @@ export class Finished extends Schema.TaggedClass<Finished>()("Finished", {
   model: Schema.NullOr(Schema.String)
 }) {}
 
-/** What an inference stream yields: items with their deltas, then `Finished`. */
+/**
+ * The former runner contract (assembled items as events), kept only while `@chorus/providers`
+ * moves to {@link Part}s; core no longer reads it.
+ *
+ * @deprecated a runner yields {@link Part}s.
+ */
 export type StreamEvent =
   | Event.ItemAdded
   | Event.TextDelta
@@ -114,12 +120,16 @@ export const ErrorReason = Schema.Literal(
 )
 export type ErrorReason = typeof ErrorReason.Type
 
-/** An inference failed; `retryAfterMs` is the provider's `retry-after` when it sent one. */
+/**
+ * An inference failed; `retryAfterMs` is the provider's `retry-after` when it sent one, `code` the
+ * provider's own error code (`rate_limit_exceeded`, `server_error`, `overloaded_error` …) when it sent one.
+ */
 export class InferenceError extends Schema.TaggedError<InferenceError>()("InferenceError", {
   reason: ErrorReason,
   detail: Schema.String,
   status: Schema.NullOr(Schema.Number),
   retryAfterMs: Schema.NullOr(Schema.Number),
+  code: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
   cause: Schema.optional(Schema.Defect)
 }) {
   override get message() {
@@ -137,7 +147,8 @@ export class InferenceError extends Schema.TaggedError<InferenceError>()("Infere
 export interface Service {
   /** The model name, for telemetry. */
   readonly model: string
-  readonly stream: (request: Request) => Stream.Stream<StreamEvent, InferenceError>
+  /** The model's answer as provider-neutral parts; core assembles them into items. */
+  readonly stream: (request: Request) => Stream.Stream<Part, InferenceError>
 }
 
 /** The inference generator tag. */

@@ -20,6 +20,11 @@ export interface Start {
    * events. `-1` when there is no history to replay.
    */
   readonly history: number
+  /**
+   * Whether the participant is being removed by `leave` (rather than stopped with its environment):
+   * read it when interrupted, to close what a departure must close and keep what a restart resumes.
+   */
+  readonly leaving?: Effect.Effect<boolean> | undefined
 }
 
 /** A participant. */

@@ -1,7 +1,7 @@
 /**
  * A scripted `InferenceRunner` for tests and demos: it plays scripted turns —
- * text, reasoning, refusals, function calls, pauses and failures — one turn
- * per request, with per-delta latency through `Clock` (so `TestClock` controls
+ * text, reasoning, refusals, function calls, raw parts, pauses and failures —
+ * as provider-neutral parts, one turn per request, with per-delta latency through `Clock` (so `TestClock` controls
  * it), and records every request it received.
  *
  * @since 0.1.0
@@ -27,6 +27,7 @@ export type Step =
     readonly deltas: ReadonlyArray<string>
     readonly callId: string | undefined
   }
+  | { readonly _tag: "Parts"; readonly parts: ReadonlyArray<InferenceRunner.Part> }
   | { readonly _tag: "Pause"; readonly duration: Duration.Duration }
   | { readonly _tag: "Fail"; readonly error: InferenceRunner.InferenceError }
   | { readonly _tag: "Incomplete"; readonly reason: string }
@@ -91,6 +92,12 @@ export const functionCall = (
   return { _tag: "FunctionCall", name, deltas, callId: options?.callId }
 }
 
+/**
+ * Raw parts, played as given: to script what a real provider might send, including
+ * streams that break the parts' order (core must refuse them).
+ */
+export const parts = (...parts: ReadonlyArray<InferenceRunner.Part>): Step => ({ _tag: "Parts", parts })
+
 /** The provider stays silent for a while. */
 export const pause = (duration: Duration.DurationInput): Step => ({ _tag: "Pause", duration: Duration.decode(duration) })
 
@@ -128,17 +135,20 @@ export const make = (options: Options): Effect.Effect<ScriptedModel> =>
       const author = request.agent
       // Ids unique across runs and restarts: the run id is.
       const nextId = (prefix: string) => Ref.modify(counter, (n) => [`${prefix}_${request.runId}_${n + 1}`, n + 1] as const)
-      type Action = Effect.Effect<Option.Option<InferenceRunner.StreamEvent>, InferenceRunner.InferenceError>
+      type Action = Effect.Effect<Option.Option<InferenceRunner.Part>, InferenceRunner.InferenceError>
       const actions: Array<Action> = []
-      const emit = (event: InferenceRunner.StreamEvent): Action => Effect.succeed(Option.some(event))
-      const delta = (make: () => InferenceRunner.StreamEvent): Action =>
+      const emit = (part: InferenceRunner.Part): Action => Effect.succeed(Option.some(part))
+      const delta = (make: () => InferenceRunner.Part): Action =>
         latency === undefined
           ? Effect.sync(() => Option.some(make()))
           : Effect.as(Effect.sleep(latency), Option.some(make()))
+      // An incomplete turn marks its items incomplete.
+      const incompleteReason = steps.reduce<string | null>((reason, step) => step._tag === "Incomplete" ? step.reason : reason, null)
+      const status: ContextItem.Status = incompleteReason === null ? "completed" : "incomplete"
+      const start = (itemId: string, kind: InferenceRunner.ItemKind, callId: string | null = null, name: string | null = null) =>
+        emit(new InferenceRunner.ItemStart({ itemId, kind, callId, name }))
+      const end = (final: ContextItem.ContextItem) => emit(new InferenceRunner.ItemEnd({ itemId: final.id, final }))
       let outputTokens = 0
-      let incompleteReason: string | null = null
-      const status = () => (incompleteReason === null ? "completed" : "incomplete") as ContextItem.Status
-      const done: Array<() => void> = []
       return Effect.gen(function*() {
         for (const step of steps) {
           switch (step._tag) {
@@ -147,10 +157,7 @@ export const make = (options: Options): Effect.Effect<ScriptedModel> =>
               const id = yield* nextId("msg")
               const part = (text: string) =>
                 step._tag === "Text" ? new ContextItem.OutputText({ text }) : new ContextItem.Refusal({ refusal: text })
-              actions.push(emit(new Event.ItemAdded({
-                item: new ContextItem.ModelMessage({ id, author, status: "in_progress", content: [] }),
-                runId: null
-              })))
+              actions.push(start(id, "message"))
               for (const piece of step.deltas) {
                 outputTokens++
                 actions.push(delta(() =>
@@ -159,27 +166,12 @@ export const make = (options: Options): Effect.Effect<ScriptedModel> =>
                     : new Event.RefusalDelta({ itemId: id, contentIndex: 0, delta: piece })
                 ))
               }
-              actions.push(Effect.sync(() =>
-                Option.some(new Event.ItemDone({
-                  item: new ContextItem.ModelMessage({ id, author, status: status(), content: [part(step.deltas.join(""))] }),
-                  runId: null
-                }))
-              ))
+              actions.push(end(new ContextItem.ModelMessage({ id, author, status, content: [part(step.deltas.join(""))] })))
               break
             }
             case "Reasoning": {
               const id = yield* nextId("rs")
-              actions.push(emit(new Event.ItemAdded({
-                item: new ContextItem.Reasoning({
-                  id,
-                  author,
-                  status: "in_progress",
-                  summary: [],
-                  content: [],
-                  encryptedContent: null
-                }),
-                runId: null
-              })))
+              actions.push(start(id, "reasoning"))
               for (const piece of step.summary) {
                 outputTokens++
                 actions.push(delta(() => new Event.ReasoningSummaryDelta({ itemId: id, summaryIndex: 0, delta: piece })))
@@ -188,54 +180,34 @@ export const make = (options: Options): Effect.Effect<ScriptedModel> =>
                 outputTokens++
                 actions.push(delta(() => new Event.ReasoningDelta({ itemId: id, contentIndex: 0, delta: piece })))
               }
-              actions.push(Effect.sync(() =>
-                Option.some(new Event.ItemDone({
-                  item: new ContextItem.Reasoning({
-                    id,
-                    author,
-                    status: status(),
-                    summary: step.summary.length === 0 ? [] : [new ContextItem.SummaryText({ text: step.summary.join("") })],
-                    content: step.content.length === 0 ? [] : [new ContextItem.ReasoningText({ text: step.content.join("") })],
-                    encryptedContent: step.encryptedContent
-                  }),
-                  runId: null
-                }))
+              actions.push(end(
+                new ContextItem.Reasoning({
+                  id,
+                  author,
+                  status,
+                  summary: step.summary.length === 0 ? [] : [new ContextItem.SummaryText({ text: step.summary.join("") })],
+                  content: step.content.length === 0 ? [] : [new ContextItem.ReasoningText({ text: step.content.join("") })],
+                  encryptedContent: step.encryptedContent
+                })
               ))
               break
             }
             case "FunctionCall": {
               const id = yield* nextId("fc")
               const callId = step.callId ?? (yield* nextId("call"))
-              actions.push(emit(new Event.ItemAdded({
-                item: new ContextItem.FunctionCall({
-                  id,
-                  author,
-                  status: "in_progress",
-                  callId,
-                  name: step.name,
-                  arguments: ""
-                }),
-                runId: null
-              })))
+              actions.push(start(id, "function_call", callId, step.name))
               for (const piece of step.deltas) {
                 outputTokens++
                 actions.push(delta(() => new Event.FunctionCallArgumentsDelta({ itemId: id, delta: piece })))
               }
-              actions.push(Effect.sync(() =>
-                Option.some(new Event.ItemDone({
-                  item: new ContextItem.FunctionCall({
-                    id,
-                    author,
-                    status: status(),
-                    callId,
-                    name: step.name,
-                    arguments: step.deltas.join("")
-                  }),
-                  runId: null
-                }))
+              actions.push(end(
+                new ContextItem.FunctionCall({ id, author, status, callId, name: step.name, arguments: step.deltas.join("") })
               ))
               break
             }
+            case "Parts":
+              for (const part of step.parts) actions.push(emit(part))
+              break
             case "Pause":
               actions.push(Effect.as(Effect.sleep(step.duration), Option.none()))
               break
@@ -243,14 +215,9 @@ export const make = (options: Options): Effect.Effect<ScriptedModel> =>
               actions.push(Effect.fail(step.error))
               break
             case "Incomplete":
-              done.push(() => {
-                incompleteReason = step.reason
-              })
               break
           }
         }
-        // An incomplete turn marks its items incomplete: decide before the stream plays.
-        for (const apply of done) apply()
         actions.push(Effect.sync(() =>
           Option.some(
             new InferenceRunner.Finished({
@@ -268,7 +235,7 @@ export const make = (options: Options): Effect.Effect<ScriptedModel> =>
         ))
         return Stream.fromIterable(actions).pipe(
           Stream.mapEffect((action) => action),
-          Stream.filterMap((event) => event)
+          Stream.filterMap((part) => part)
         )
       })
     }

@@ -4,8 +4,9 @@
  *
  * The runner never lets bad input crash an agent: an unknown tool, arguments
  * that are not JSON or fail the parameter schema, and a handler that fails or
- * dies each become a {@link FunctionCallRunner.FunctionCallError} whose message
- * tells the model what to fix. Interruption is not caught: it stops the
+ * dies (or throws, or returns what JSON cannot hold) each become a
+ * {@link FunctionCallRunner.FunctionCallError} whose message tells the model what to
+ * fix; details quoting the model's input are clipped. Interruption is not caught: it stops the
  * handler.
  *
  * @since 0.1.0
@@ -26,11 +27,26 @@ export interface Toolkit<R = never> {
 
 type Requirements<T> = T extends Tool.Tool<any, any, infer R> ? R : never
 
-const render = (value: unknown): Tool.Result => {
-  if (typeof value === "string") return { output: value, isError: false }
-  if (value === undefined) return { output: "", isError: false }
-  return { output: JSON.stringify(value), isError: false }
+/** A handler's value as output text; what JSON cannot hold (a `BigInt`, a cycle) is a typed error. */
+const render = (name: string, value: unknown): Effect.Effect<Tool.Result, FunctionCallRunner.FunctionCallError> => {
+  if (typeof value === "string") return Effect.succeed({ output: value, isError: false })
+  if (value === undefined) return Effect.succeed({ output: "", isError: false })
+  return Effect.try({
+    try: () => ({ output: JSON.stringify(value) ?? "", isError: false }),
+    catch: (error) =>
+      new FunctionCallRunner.FunctionCallError({
+        reason: "failed",
+        name,
+        detail: `the tool returned a value that cannot be sent as JSON (${errorDetail(error)}).`,
+        cause: error
+      })
+  })
 }
+
+/** Error details quote the model's input: keep them short (a 1 MB argument is not echoed back). */
+const maxDetail = 500
+const clip = (text: string): string =>
+  text.length <= maxDetail ? text : `${text.slice(0, maxDetail)}… (${text.length - maxDetail} more characters)`
 
 const errorDetail = (error: unknown): string => {
   if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
@@ -84,7 +100,7 @@ export const make = <const Tools extends ReadonlyArray<Tool.Any>>(
           return yield* new FunctionCallRunner.FunctionCallError({
             reason: "invalid_arguments",
             name: call.name,
-            detail: `the arguments are not valid JSON (${errorDetail(error)}).`
+            detail: clip(`the arguments are not valid JSON (${errorDetail(error)}).`)
           })
         }
         const params = yield* Schema.decodeUnknown(tool.parameters, { errors: "all" })(json).pipe(
@@ -92,11 +108,12 @@ export const make = <const Tools extends ReadonlyArray<Tool.Any>>(
             new FunctionCallRunner.FunctionCallError({
               reason: "invalid_arguments",
               name: call.name,
-              detail: ParseResult.TreeFormatter.formatErrorSync(error)
+              detail: clip(ParseResult.TreeFormatter.formatErrorSync(error))
             })
           )
         )
-        const value = yield* tool.handler(params, { call, progress }).pipe(
+        // A handler that throws instead of returning an effect is a crash like any other.
+        const value = yield* Effect.suspend(() => tool.handler(params, { call, progress })).pipe(
           Effect.catchAllCause((cause) => {
             if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
             const failure = Cause.failureOption(cause)
@@ -117,7 +134,7 @@ export const make = <const Tools extends ReadonlyArray<Tool.Any>>(
             )
           })
         )
-        return render(value)
+        return yield* render(call.name, value)
       }).pipe(Effect.provide(context)) as Effect.Effect<Tool.Result, FunctionCallRunner.FunctionCallError>
     }
   }))

@@ -78,6 +78,8 @@ export const make = (options: {
     const { fanOut, publish } = options
     const entries = new Map<string, Entry>()
     const fibers = yield* FiberMap.make<string>()
+    // Participants being removed by `leave` (not stopped with the environment): they may tell the difference.
+    const leaving = new Set<string>()
 
     const remove = (id: string, mailbox: Mailbox) => {
       if (entries.get(id)?.mailbox !== mailbox) return false
@@ -152,7 +154,14 @@ export const make = (options: {
         const fiber = yield* FiberMap.run(
           fibers,
           participant.id,
-          supervise(participant, mailbox, reading, { history }, joinOptions?.restart, progress)
+          supervise(
+            participant,
+            mailbox,
+            reading,
+            { history, leaving: Effect.sync(() => leaving.has(participant.id)) },
+            joinOptions?.restart,
+            progress
+          )
         )
         for (let turn = 0; turn < startTurns; turn++) {
           yield* Effect.yieldNow()
@@ -170,7 +179,8 @@ export const make = (options: {
       Effect.suspend(() => {
         const entry = entries.get(id)
         if (entry === undefined) return Effect.void
-        return FiberMap.remove(fibers, id).pipe(
+        leaving.add(id)
+        return Effect.ensuring(FiberMap.remove(fibers, id), Effect.sync(() => leaving.delete(id))).pipe(
           Effect.zipRight(Effect.sync(() => {
             remove(id, entry.mailbox)
             publish(author, new Event.ParticipantLeft({ participant: id }))

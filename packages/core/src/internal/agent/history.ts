@@ -1,0 +1,180 @@
+/**
+ * What an agent's journal says about it, as one pure fold: a {@link Reducer} over the
+ * environment's events from one agent's point of view. Resuming after a restart is this fold
+ * over the journal, then a decision on its result (`Agent`'s `restore`): no accumulators of
+ * its own, and the same reducers (`Reducer.transcript`, `Commands.reducer`) that every other
+ * reader of the journal uses.
+ *
+ * @internal
+ */
+import { Chunk, HashMap, HashSet, Option } from "effect"
+import * as Commands from "../../Commands.js"
+import type * as ContextItem from "../../ContextItem.js"
+import type * as Event from "../../Event.js"
+import * as Reducer from "../../Reducer.js"
+import { isMessage } from "./context.js"
+
+/** A message from another participant, as it reached the agent. */
+export interface Message {
+  readonly item: ContextItem.Message
+  readonly event: Event.Event
+  readonly done: Event.ItemDone
+}
+
+/** The folded history of one agent. */
+export interface History {
+  readonly transcript: Reducer.TranscriptState
+  readonly commands: Commands.State
+  readonly kinds: HashMap.HashMap<string, Event.ParticipantKind>
+  /** Item ids in the order they entered the agent's context (an id may repeat: its last place wins). */
+  readonly order: Chunk.Chunk<string>
+  /** Messages queued or dropped: not in the context (until dequeued or steered). */
+  readonly hidden: HashSet.HashSet<string>
+  /** Messages the agent gave a disposition (a run, the queue, a drop). */
+  readonly handled: HashSet.HashSet<string>
+  readonly messages: HashMap.HashMap<string, Message>
+  /** Messages in the queue, oldest first. */
+  readonly queued: Chunk.Chunk<string>
+  /** The run each of the agent's items belongs to. */
+  readonly runOfItem: HashMap.HashMap<string, string>
+  /** Inferences started per run. */
+  readonly inferences: HashMap.HashMap<string, number>
+  /** The inference started and not finished, if any. */
+  readonly openInference: string | null
+  /** The run started and not ended, if any. */
+  readonly openRun: string | null
+  readonly failedRuns: HashSet.HashSet<string>
+  /** The sequence of the agent's last join, -1 when it left (or never joined). */
+  readonly presentSince: number
+}
+
+const empty: History = {
+  transcript: Reducer.transcript.initial,
+  commands: Commands.reducer.initial,
+  kinds: HashMap.empty(),
+  order: Chunk.empty(),
+  hidden: HashSet.empty(),
+  handled: HashSet.empty(),
+  messages: HashMap.empty(),
+  queued: Chunk.empty(),
+  runOfItem: HashMap.empty(),
+  inferences: HashMap.empty(),
+  openInference: null,
+  openRun: null,
+  failedRuns: HashSet.empty(),
+  presentSince: -1
+}
+
+/** The fold for agent `me`; `seesOthers`: whether others' items enter its context (visibility scope). */
+export const reducer = (me: string, seesOthers: boolean): Reducer.Reducer<History> =>
+  Reducer.make(empty, (previous, event) => {
+    const state: History = {
+      ...previous,
+      transcript: Reducer.transcript.reduce(previous.transcript, event),
+      commands: Commands.reducer.reduce(previous.commands, event)
+    }
+    const payload = event.payload
+    const mine = (participant: string) => participant === me
+    switch (payload._tag) {
+      case "ParticipantJoined":
+        return {
+          ...state,
+          kinds: HashMap.set(state.kinds, payload.participant, payload.kind),
+          presentSince: mine(payload.participant) ? event.sequence : state.presentSince
+        }
+      case "ParticipantLeft":
+        // Messages sent while it was away (not crashed) were not its to handle.
+        return mine(payload.participant) ? { ...state, presentSince: -1 } : state
+      case "ItemAdded":
+        return event.author === me && payload.runId !== null
+          ? { ...state, runOfItem: HashMap.set(state.runOfItem, payload.item.id, payload.runId) }
+          : state
+      case "ItemDone": {
+        const item = payload.item
+        if (item.status === "in_progress") return state
+        const messages = item.author !== me && isMessage(item)
+          ? HashMap.set(state.messages, item.id, { item, event, done: payload })
+          : state.messages
+        const order = item.author === me || seesOthers ? Chunk.append(state.order, item.id) : state.order
+        return { ...state, messages, order }
+      }
+      case "RunStarted":
+        if (!mine(payload.participant)) return state
+        return {
+          ...state,
+          openRun: payload.runId,
+          handled: payload.trigger === null ? state.handled : HashSet.add(state.handled, payload.trigger)
+        }
+      case "RunEnded":
+        if (!mine(payload.participant)) return state
+        return {
+          ...state,
+          openRun: payload.runId === state.openRun ? null : state.openRun,
+          openInference: payload.runId === state.openRun ? null : state.openInference,
+          failedRuns: payload.outcome === "failed" ? HashSet.add(state.failedRuns, payload.runId) : state.failedRuns
+        }
+      case "InferenceStarted":
+        if (event.author !== me) return state
+        return {
+          ...state,
+          openInference: payload.inferenceId,
+          inferences: HashMap.set(state.inferences, payload.runId, Option.getOrElse(HashMap.get(state.inferences, payload.runId), () => 0) + 1)
+        }
+      case "InferenceCompleted":
+      case "InferenceFailed":
+      case "InferenceInterrupted":
+        return event.author === me && payload.inferenceId === state.openInference ? { ...state, openInference: null } : state
+      case "InputQueued":
+        if (!mine(payload.participant)) return state
+        return {
+          ...state,
+          handled: HashSet.add(state.handled, payload.itemId),
+          hidden: HashSet.add(state.hidden, payload.itemId),
+          queued: Chunk.contains(state.queued, payload.itemId) ? state.queued : Chunk.append(state.queued, payload.itemId)
+        }
+      case "InputDropped":
+        if (!mine(payload.participant)) return state
+        return {
+          ...state,
+          handled: HashSet.add(state.handled, payload.itemId),
+          hidden: HashSet.add(state.hidden, payload.itemId)
+        }
+      case "InputDequeued":
+      case "InputSteered":
+        if (!mine(payload.participant)) return state
+        return {
+          ...state,
+          queued: Chunk.filter(state.queued, (id) => id !== payload.itemId),
+          hidden: HashSet.remove(state.hidden, payload.itemId),
+          order: Chunk.append(state.order, payload.itemId)
+        }
+      default:
+        return state
+    }
+  })
+
+/** Items a failure cut short that leave the context (a cut call keeps its place: its output refers to it). */
+export const hiddenWhenFailed = (item: ContextItem.ContextItem): boolean =>
+  item._tag === "ModelMessage" || item._tag === "Reasoning"
+
+/** The agent's context: each item at its last place, without what is queued or dropped, or a failure cut short. */
+export const context = (history: History): ReadonlyArray<ContextItem.ContextItem> => {
+  const last = new Map<string, number>()
+  let index = 0
+  for (const id of history.order) last.set(id, index++)
+  const items: Array<ContextItem.ContextItem> = []
+  index = 0
+  for (const id of history.order) {
+    const at = index++
+    if (last.get(id) !== at || HashSet.has(history.hidden, id)) continue
+    const item = HashMap.get(history.transcript.items, id)
+    if (Option.isNone(item)) continue
+    const run = HashMap.get(history.runOfItem, id)
+    if (
+      Option.isSome(run) && HashSet.has(history.failedRuns, run.value) && item.value.status === "incomplete" &&
+      hiddenWhenFailed(item.value)
+    ) continue
+    items.push(item.value)
+  }
+  return items
+}

@@ -1,0 +1,362 @@
+/**
+ * Parts → items: the one place where a runner's provider-neutral parts become
+ * the item events subscribers see (`ItemAdded`, deltas, `ItemDone`), for
+ * completed items and for items cut short by a stop or a failure alike.
+ *
+ * {@link step} takes `(assembly, part)` and gives the payloads to publish, or a
+ * `malformed_stream` error when the parts break their order. The assembly is on
+ * the hot path of every delta, so it is mutable and owned by one fiber (the
+ * inference's); a stop reads it ({@link cut}) only once that fiber is gone.
+ * The parts' order:
+ * - a delta before its item's start, or for an item of another kind;
+ * - a second start for an item id;
+ * - an end for an item never started, or a second end;
+ * - a delta after its item's end; any part after `Finished`;
+ * - a stream that ends with items still open.
+ * A stream that ends without `Finished` finishes with zero usage.
+ *
+ * ## `final` against the deltas
+ * Subscribers fold deltas into the item they were announced with; they must never
+ * see two different texts for one item. So **the deltas are the truth**. For each
+ * text field (a message's content parts, a reasoning item's summary and content
+ * parts, a call's arguments), comparing what the deltas built (`seen`) with what
+ * the provider's `final` item holds:
+ * - `final` equals `seen`, or is shorter / different (e.g. empty where deltas said
+ *   "Hello"): `seen` is kept, `final`'s text is ignored;
+ * - `final` extends `seen` (`seen` is a prefix, including the case of no deltas at
+ *   all): the missing tail is published as one trailing delta before `ItemDone`,
+ *   so the folded deltas and the done item agree.
+ * Fields deltas never carry (reasoning `encryptedContent`) come from `final`.
+ * The call id and tool name come from the start (subscribers saw them in
+ * `ItemAdded`). The status is `incomplete` when `final` says so, else `completed`.
+ *
+ * @internal
+ */
+import { Either } from "effect"
+import * as ContextItem from "../../ContextItem.js"
+import * as Event from "../../Event.js"
+import type * as InferenceRunner from "../../InferenceRunner.js"
+import { InferenceError } from "../../InferenceRunner.js"
+import { applyDelta } from "../../Reducer.js"
+
+/** An item started and not yet ended: as announced, and its deltas so far (folded only when it ends or is cut). */
+export interface Open {
+  readonly item: ContextItem.ContextItem
+  readonly deltas: Array<Event.Delta>
+}
+
+/** What one inference has assembled so far (owned by the inference's fiber). */
+export interface Assembly {
+  readonly author: string
+  readonly runId: string | null
+  /** Items started and not ended, in start order. */
+  readonly open: Map<string, Open>
+  /** Ids of the items that ended. */
+  readonly ended: Set<string>
+  /** Items that ended, in end order. */
+  readonly produced: Array<ContextItem.ContextItem>
+  finished: InferenceRunner.Finished | null
+}
+
+/** A new assembly for items authored by `author` in run `runId`. */
+export const empty = (author: string, runId: string | null): Assembly => ({
+  author,
+  runId,
+  open: new Map(),
+  ended: new Set(),
+  produced: [],
+  finished: null
+})
+
+const malformed = (detail: string) =>
+  new InferenceError({ reason: "malformed_stream", detail, status: null, retryAfterMs: null })
+
+const deltaFits = (item: ContextItem.ContextItem, delta: Event.Delta): boolean => {
+  switch (delta._tag) {
+    case "TextDelta":
+    case "RefusalDelta":
+      return item._tag === "ModelMessage"
+    case "ReasoningSummaryDelta":
+    case "ReasoningDelta":
+      return item._tag === "Reasoning"
+    case "FunctionCallArgumentsDelta":
+      return item._tag === "FunctionCall"
+  }
+}
+
+const startItem = (assembly: Assembly, part: InferenceRunner.ItemStart): Either.Either<ContextItem.ContextItem, InferenceError> => {
+  const common = { id: part.itemId, author: assembly.author, status: "in_progress" as const }
+  switch (part.kind) {
+    case "message":
+      return Either.right(new ContextItem.ModelMessage({ ...common, content: [] }, true))
+    case "reasoning":
+      return Either.right(new ContextItem.Reasoning({ ...common, summary: [], content: [], encryptedContent: null }, true))
+    case "function_call":
+      if (part.callId === null || part.name === null) {
+        return Either.left(malformed(`function call ${part.itemId} started without a call id and a name`))
+      }
+      return Either.right(new ContextItem.FunctionCall({ ...common, callId: part.callId, name: part.name, arguments: "" }, true))
+  }
+}
+
+/** Texts per part index, built by appending: one join per part at the end, not one item per delta. */
+class Parts<K extends string> {
+  readonly parts: Array<{ kind: K; pieces: Array<string> }>
+  constructor(initial: ReadonlyArray<readonly [K, string]>) {
+    this.parts = initial.map(([kind, text]) => ({ kind, pieces: [text] }))
+  }
+  add(kind: K, index: number, text: string) {
+    const parts = this.parts
+    while (parts.length < index) parts.push({ kind, pieces: [] })
+    const part = parts[index]
+    if (part === undefined || part.kind !== kind) parts[index] = { kind, pieces: [text] }
+    else part.pieces.push(text)
+  }
+}
+
+/** An open item with its deltas so far folded in (the same result as folding them one by one with `Reducer.applyDelta`). */
+export const fold = (open: Open): ContextItem.ContextItem => {
+  const { deltas, item } = open
+  if (deltas.length === 0) return item
+  switch (item._tag) {
+    case "ModelMessage": {
+      const parts = new Parts<"text" | "refusal">(
+        item.content.map((part) => part._tag === "OutputText" ? ["text", part.text] as const : ["refusal", part.refusal] as const)
+      )
+      for (const delta of deltas) {
+        if (delta._tag === "TextDelta") parts.add("text", delta.contentIndex, delta.delta)
+        else if (delta._tag === "RefusalDelta") parts.add("refusal", delta.contentIndex, delta.delta)
+      }
+      const content = parts.parts.map((part) =>
+        part.kind === "text"
+          ? new ContextItem.OutputText({ text: part.pieces.join("") }, true)
+          : new ContextItem.Refusal({ refusal: part.pieces.join("") }, true)
+      )
+      return new ContextItem.ModelMessage({ ...item, content }, true)
+    }
+    case "Reasoning": {
+      const summary = new Parts<"summary">(item.summary.map((part) => ["summary", part.text] as const))
+      const content = new Parts<"content">(item.content.map((part) => ["content", part.text] as const))
+      for (const delta of deltas) {
+        if (delta._tag === "ReasoningSummaryDelta") summary.add("summary", delta.summaryIndex, delta.delta)
+        else if (delta._tag === "ReasoningDelta") content.add("content", delta.contentIndex, delta.delta)
+      }
+      return new ContextItem.Reasoning({
+        ...item,
+        summary: summary.parts.map((part) => new ContextItem.SummaryText({ text: part.pieces.join("") }, true)),
+        content: content.parts.map((part) => new ContextItem.ReasoningText({ text: part.pieces.join("") }, true))
+      }, true)
+    }
+    case "FunctionCall": {
+      const pieces = [item.arguments]
+      for (const delta of deltas) if (delta._tag === "FunctionCallArgumentsDelta") pieces.push(delta.delta)
+      return new ContextItem.FunctionCall({ ...item, arguments: pieces.join("") }, true)
+    }
+    default:
+      return deltas.reduce(applyDelta, item)
+  }
+}
+
+// --- reconciling `final` with the deltas ----------------------------------------------------------
+
+type Tail = (index: number, text: string) => Event.Delta
+
+/** `seen` wins unless `final` extends it; the extension is a trailing delta. */
+const reconcileText = (seen: string, final: string, index: number, tail: Tail, out: Array<Event.Delta>): string => {
+  if (final.length > seen.length && final.startsWith(seen)) {
+    out.push(tail(index, final.slice(seen.length)))
+    return final
+  }
+  return seen
+}
+
+const reconcileParts = <P>(
+  seen: ReadonlyArray<P>,
+  final: ReadonlyArray<P>,
+  textOf: (part: P) => string | undefined,
+  make: (text: string, like: P) => P,
+  tail: Tail,
+  out: Array<Event.Delta>
+): ReadonlyArray<P> => {
+  const result: Array<P> = [...seen]
+  final.forEach((part, index) => {
+    const finalText = textOf(part)
+    const mine = result[index]
+    if (finalText === undefined) return
+    if (mine === undefined) {
+      // A part the deltas never opened: all of it is new.
+      if (index === result.length) {
+        if (finalText !== "") out.push(tail(index, finalText))
+        result.push(part)
+      }
+      return
+    }
+    const seenText = textOf(mine)
+    // A part of another type at the same index contradicts the deltas: they win.
+    if (seenText === undefined || (part as { _tag?: string })._tag !== (mine as { _tag?: string })._tag) return
+    result[index] = make(reconcileText(seenText, finalText, index, tail, out), mine)
+  })
+  return result
+}
+
+const reconcile = (
+  seen: ContextItem.ContextItem,
+  final: ContextItem.ContextItem
+): Either.Either<{ readonly item: ContextItem.ContextItem; readonly tail: ReadonlyArray<Event.Delta> }, InferenceError> => {
+  const out: Array<Event.Delta> = []
+  const status: ContextItem.Status = final.status === "incomplete" ? "incomplete" : "completed"
+  if (seen._tag === "ModelMessage" && final._tag === "ModelMessage") {
+    const content = reconcileParts<ContextItem.OutputPart>(
+      seen.content,
+      final.content,
+      (part) => part._tag === "OutputText" ? part.text : part.refusal,
+      (text, like) =>
+        like._tag === "OutputText"
+          ? new ContextItem.OutputText({ text }, true)
+          : new ContextItem.Refusal({ refusal: text }, true),
+      (index, delta) => {
+        const part = final.content[index]
+        return part?._tag === "Refusal"
+          ? new Event.RefusalDelta({ itemId: seen.id, contentIndex: index, delta }, true)
+          : new Event.TextDelta({ itemId: seen.id, contentIndex: index, delta }, true)
+      },
+      out
+    )
+    return Either.right({ item: new ContextItem.ModelMessage({ ...seen, status, content }, true), tail: out })
+  }
+  if (seen._tag === "Reasoning" && final._tag === "Reasoning") {
+    const summary = reconcileParts(
+      seen.summary,
+      final.summary,
+      (part) => part.text,
+      (text) => new ContextItem.SummaryText({ text }, true),
+      (index, delta) => new Event.ReasoningSummaryDelta({ itemId: seen.id, summaryIndex: index, delta }, true),
+      out
+    )
+    const content = reconcileParts(
+      seen.content,
+      final.content,
+      (part) => part.text,
+      (text) => new ContextItem.ReasoningText({ text }, true),
+      (index, delta) => new Event.ReasoningDelta({ itemId: seen.id, contentIndex: index, delta }, true),
+      out
+    )
+    const encryptedContent = final.encryptedContent ?? seen.encryptedContent
+    return Either.right({
+      item: new ContextItem.Reasoning({ ...seen, status, summary, content, encryptedContent }, true),
+      tail: out
+    })
+  }
+  if (seen._tag === "FunctionCall" && final._tag === "FunctionCall") {
+    const args = reconcileText(
+      seen.arguments,
+      final.arguments,
+      0,
+      (_, delta) => new Event.FunctionCallArgumentsDelta({ itemId: seen.id, delta }, true),
+      out
+    )
+    return Either.right({ item: new ContextItem.FunctionCall({ ...seen, status, arguments: args }, true), tail: out })
+  }
+  return Either.left(malformed(`item ${seen.id} started as ${seen._tag} and ended as ${final._tag}`))
+}
+
+const withStatus = (item: ContextItem.ContextItem, status: ContextItem.Status): ContextItem.ContextItem => {
+  switch (item._tag) {
+    case "ModelMessage":
+      return new ContextItem.ModelMessage({ ...item, status }, true)
+    case "Reasoning":
+      return new ContextItem.Reasoning({ ...item, status }, true)
+    case "FunctionCall":
+      return new ContextItem.FunctionCall({ ...item, status }, true)
+    default:
+      return item
+  }
+}
+
+// --- transitions ---------------------------------------------------------------------------------
+
+/** One part: the payloads to publish (the assembly moves on), or a `malformed_stream` error (it does not). */
+export const step = (
+  assembly: Assembly,
+  part: InferenceRunner.Part
+): Either.Either<ReadonlyArray<Event.Payload>, InferenceError> => {
+  if (assembly.finished !== null) return Either.left(malformed(`a ${part._tag} part came after Finished`))
+  switch (part._tag) {
+    case "ItemStart": {
+      if (assembly.open.has(part.itemId) || assembly.ended.has(part.itemId)) {
+        return Either.left(malformed(`item ${part.itemId} started twice`))
+      }
+      return Either.map(startItem(assembly, part), (item) => {
+        assembly.open.set(item.id, { item, deltas: [] })
+        return [new Event.ItemAdded({ item, runId: assembly.runId }, true)]
+      })
+    }
+    case "ItemEnd": {
+      const entry = assembly.open.get(part.itemId)
+      if (entry === undefined) {
+        return Either.left(
+          malformed(
+            assembly.ended.has(part.itemId)
+              ? `item ${part.itemId} ended twice`
+              : `item ${part.itemId} ended but never started`
+          )
+        )
+      }
+      const seen = fold(entry)
+      const reconciled = part.final === null
+        ? Either.right({ item: withStatus(seen, "completed"), tail: [] as ReadonlyArray<Event.Delta> })
+        : reconcile(seen, part.final)
+      return Either.map(reconciled, ({ item, tail }) => {
+        assembly.open.delete(part.itemId)
+        assembly.ended.add(part.itemId)
+        assembly.produced.push(item)
+        return [...tail, new Event.ItemDone({ item, runId: assembly.runId, to: [], policy: null }, true)]
+      })
+    }
+    case "Finished":
+      if (assembly.open.size > 0) {
+        return Either.left(malformed(`the inference finished with items still open: ${[...assembly.open.keys()].join(", ")}`))
+      }
+      assembly.finished = part
+      return Either.right([])
+    default: {
+      const entry = assembly.open.get(part.itemId)
+      if (entry === undefined) {
+        return Either.left(
+          malformed(
+            assembly.ended.has(part.itemId)
+              ? `a ${part._tag} came after item ${part.itemId} ended`
+              : `a ${part._tag} came before item ${part.itemId} started`
+          )
+        )
+      }
+      if (!deltaFits(entry.item, part)) {
+        return Either.left(malformed(`a ${part._tag} does not fit item ${part.itemId} (${entry.item._tag})`))
+      }
+      entry.deltas.push(part)
+      return Either.right([part])
+    }
+  }
+}
+
+/** The stream ended normally: an error if items are still open. */
+export const end = (assembly: Assembly): Either.Either<Assembly, InferenceError> =>
+  assembly.open.size > 0
+    ? Either.left(malformed(`the stream ended with items still open: ${[...assembly.open.keys()].join(", ")}`))
+    : Either.right(assembly)
+
+/**
+ * The inference was cut (stop, failure, restart): each open item with the content its
+ * deltas built, closed as `incomplete`, with the `ItemDone` payloads to publish. The
+ * assembly has nothing open afterwards.
+ */
+export const cut = (
+  assembly: Assembly
+): { readonly items: ReadonlyArray<ContextItem.ContextItem>; readonly publish: ReadonlyArray<Event.ItemDone> } => {
+  const items = [...assembly.open.values()].map((open) => withStatus(fold(open), "incomplete"))
+  assembly.open.clear()
+  return {
+    items,
+    publish: items.map((item) => new Event.ItemDone({ item, runId: assembly.runId, to: [], policy: null }, true))
+  }
+}
