@@ -203,8 +203,9 @@ export interface Options {
   readonly coalesceAfter?: number | undefined
   /**
    * Delays between attempts of a failed journal append. Default: exponential
-   * from 100 ms, capped at 5 s. When the schedule ends it starts over: the
-   * writer never drops what was published.
+   * from 100 ms, capped at 5 s, never ending. When a schedule ends the journal
+   * is declared degraded (`flush` fails fast) and the writer goes on retrying
+   * every 5 s: it never drops what was published.
    */
   readonly appendRetry?: Schedule.Schedule<unknown, Journal.JournalError> | undefined
   /** When a failing journal is declared degraded (flush fails fast). Default: 1,000 unwritten events or 2 seconds. */

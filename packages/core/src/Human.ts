@@ -102,8 +102,9 @@ export const make = (options: Options): Participant.Participant<never, Environme
   run: () =>
     Effect.gen(function*() {
       const input = yield* InputStream.InputStream
-      // Registered as the human joins, so answering reads live state.
-      yield* Effect.orDie(Effect.flatMap(Environment.Environment, (env) => env.projection(Commands.reducer)))
+      // Registered as the human joins, so answering reads live state. While the journal is degraded its history
+      // cannot be read: the first answer registers it then.
+      yield* Effect.ignore(Effect.flatMap(Environment.Environment, (env) => env.projection(Commands.reducer)))
       yield* Stream.runForEach(input.stream, (item) => handle(options.id, item))
     })
 })

@@ -6,9 +6,10 @@
  * ## Outage policy
  * - A failed append is retried, the same batch again, so the order is kept:
  *   the delays come from `retry` (default: exponential from 100 ms, capped at
- *   5 s). When that schedule ends it starts over: the writer never gives up
- *   while the process lives, and nothing published is dropped (the backlog is
- *   held in memory).
+ *   5 s, never ending). A `retry` schedule that ends declares the journal
+ *   degraded (below) at once; the writer then goes on retrying every 5 s. It
+ *   never gives up while the process lives, and nothing published is dropped
+ *   (the backlog is held in memory).
  * - Events published meanwhile wait in the writer's `Mailbox`; when an append
  *   succeeds again the writer catches up with everything that piled up, in
  *   one batch (split by the journal as it needs).
@@ -56,6 +57,9 @@ export interface Options {
 export const defaultRetry: Schedule.Schedule<unknown, Journal.JournalError> = Schedule.exponential("100 millis").pipe(
   Schedule.union(Schedule.spaced("5 seconds"))
 )
+
+/** The delays once a `retry` schedule ended. */
+const afterRetry: Schedule.Schedule<unknown, Journal.JournalError> = Schedule.spaced("5 seconds")
 
 const smallBatch = 256
 const lingerCap = 4
@@ -154,7 +158,7 @@ export const make = (options: {
 
     const write = (batch: ReadonlyArray<Event.Event>) =>
       Effect.gen(function*() {
-        const driver = yield* Schedule.driver(retry)
+        let driver = yield* Schedule.driver(retry)
         let watching: Fiber.RuntimeFiber<void> | undefined = undefined
         while (true) {
           const started = clock.unsafeCurrentTimeMillis()
@@ -183,8 +187,12 @@ export const make = (options: {
           }
           const delay = yield* Effect.either(driver.next(written.left))
           if (Either.isLeft(delay)) {
-            // The schedule ended: start it over, the writer never gives up.
-            yield* driver.reset
+            // The schedule ended: the journal is degraded, and the writer goes on at the cap (it never gives up).
+            if (health._tag === "Failing") {
+              degrade()
+              yield* Effect.logError("environment: the journal is degraded; flush fails until it recovers", written.left)
+            }
+            driver = yield* Schedule.driver(afterRetry)
           }
         }
       })
