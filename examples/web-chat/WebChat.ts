@@ -144,7 +144,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   WebChat,
-  HttpServerError.ServeError | Environment.ParticipantAlreadyJoined,
+  HttpServerError.ServeError | Environment.ParticipantAlreadyJoined | Environment.ParticipantStartFailed,
   Environment.Environment | InferenceRunner.InferenceRunner | FileSystem.FileSystem | Path.Path | Scope.Scope
 > =>
   Effect.gen(function*() {
