@@ -22,6 +22,12 @@ const isJournalFailure = (error: unknown): error is Journal.JournalError | Journ
 /** Wait before subscribing again after the entity's runner went away. */
 const resubscribeDelay = "100 millis"
 
+/** A reducer's state and the last sequence folded into it. */
+interface Folded<S> {
+  readonly state: S
+  readonly sequence: number
+}
+
 export const make = (
   environmentId: string
 ): Effect.Effect<Environment.Service, never, Sharding.Sharding | Scope.Scope> =>
@@ -158,6 +164,36 @@ export const make = (
         return ref
       })
 
+    // Live projections: one follower per reducer (by identity), started on first use in this client's scope;
+    // a read waits until the follower has folded everything published before it, then is a memory read.
+    const scope = yield* Effect.scope
+    const projections = new Map<Reducer.Reducer<unknown>, SubscriptionRef.SubscriptionRef<Folded<unknown>>>()
+    const projection = <S>(reducer: Reducer.Reducer<S>) =>
+      Effect.gen(function*() {
+        let ref = projections.get(reducer as Reducer.Reducer<unknown>) as
+          | SubscriptionRef.SubscriptionRef<Folded<S>>
+          | undefined
+        if (ref === undefined) {
+          const created = yield* SubscriptionRef.make<Folded<S>>({ state: reducer.initial, sequence: -1 })
+          yield* follow(0).pipe(
+            Stream.runForEachChunk((chunk) =>
+              SubscriptionRef.update(created, (folded) =>
+                Chunk.reduce(chunk, folded, (acc, event) => ({
+                  state: reducer.reduce(acc.state, event),
+                  sequence: event.sequence
+                })))
+            ),
+            Effect.catchAllCause((cause) => Effect.logError("environment: a projection stopped", cause)),
+            Effect.forkIn(scope)
+          )
+          projections.set(reducer as Reducer.Reducer<unknown>, created as SubscriptionRef.SubscriptionRef<Folded<unknown>>)
+          ref = created
+        }
+        const last = yield* lastSequence
+        const current = yield* ref.changes.pipe(Stream.filter((folded) => folded.sequence >= last), Stream.runHead)
+        return Option.isSome(current) ? current.value.state : reducer.initial
+      })
+
     const waitFor: Environment.Service["waitFor"] = (predicate, options) =>
       Effect.gen(function*() {
         const found = yield* follow(options?.from ?? 0).pipe(Stream.filter(predicate), Stream.runHead)
@@ -181,6 +217,7 @@ export const make = (
       }).pipe(Effect.catchIf((error) => !(error instanceof Journal.JournalError), Effect.die)),
       lastSequence,
       members: Effect.orDie(entity.Members()),
+      projection,
       snapshot,
       state,
       waitFor
