@@ -387,6 +387,25 @@ export const step = (
   }
 }
 
+/**
+ * A chunk of parts, stepped in order: every payload of the parts that applied, and the error of the first part
+ * that did not (the parts after it are not applied). For a caller that publishes a stream chunk at a time (one
+ * effect and one uninterruptible region per chunk instead of per part): publish `publish`, then fail with
+ * `error` if there is one — the assembly is then exactly as published.
+ */
+export const stepAll = (
+  assembly: Assembly,
+  parts: Iterable<InferenceRunner.Part>
+): { readonly publish: ReadonlyArray<Event.Payload>; readonly error: InferenceError | null } => {
+  const publish: Array<Event.Payload> = []
+  for (const part of parts) {
+    const next = step(assembly, part)
+    if (Either.isLeft(next)) return { publish, error: next.left }
+    for (const payload of next.right) publish.push(payload)
+  }
+  return { publish, error: null }
+}
+
 /** The stream ended normally: an error if items are still open. */
 export const end = (assembly: Assembly): Either.Either<Assembly, InferenceError> =>
   assembly.open.size > 0
