@@ -22,6 +22,15 @@ const isJournalFailure = (error: unknown): error is Journal.JournalError | Journ
 /** Wait before subscribing again after the entity's runner went away. */
 const resubscribeDelay = "100 millis"
 
+/** Turns `join` yields, at most, for a participant to start reading its inbox (as in one process). */
+const startTurns = 64
+
+/** Whether a joining participant has started reading its inbox, and why it failed if it failed first. */
+interface StartProgress {
+  started: boolean
+  failure: Cause.Cause<unknown> | undefined
+}
+
 /** A reducer's state and the last sequence folded into it. */
 interface Folded<S> {
   readonly state: S
@@ -91,7 +100,8 @@ export const make = (
       inboxFrom: (from: number) => Participant.Inbox,
       first: number,
       start: Participant.Start,
-      restart: Environment.JoinOptions["restart"]
+      restart: Environment.JoinOptions["restart"],
+      progress: StartProgress
     ): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
         const driver = restart === undefined ? undefined : yield* Schedule.driver(restart)
@@ -110,8 +120,11 @@ export const make = (
             return
           }
           if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+          // A failure before reading the inbox is a failed start: `join` fails with it, and it is not restarted.
+          const failedStart = !progress.started && attempt === 0
+          if (failedStart) progress.failure = exit.cause
           yield* publish(Environment.author, new Event.ParticipantFailed({ participant: participant.id, cause: Cause.pretty(exit.cause) }))
-          if (driver === undefined) return
+          if (driver === undefined || failedStart) return
           const decision = yield* Effect.either(driver.next(exit.cause))
           if (Either.isLeft(decision)) return
           attempt++
@@ -127,13 +140,35 @@ export const make = (
         // Its inbox starts with its own ParticipantJoined; with `replay`, the history before it comes first, unfiltered.
         const history = participant.replay === true ? joined - 1 : -1
         const accepts = participant.accepts
+        const progress: StartProgress = { started: false, failure: undefined }
+        // Reading the inbox counts as started (as in one process): a failure on an event is not a failed start.
         const inboxFrom = (from: number): Participant.Inbox =>
-          accepts === undefined ? follow(from) : Stream.filter(follow(from), (event) => event.sequence <= history || accepts(event))
-        yield* FiberMap.run(
+          Stream.onStart(
+            accepts === undefined ? follow(from) : Stream.filter(follow(from), (event) => event.sequence <= history || accepts(event)),
+            Effect.sync(() => {
+              progress.started = true
+            })
+          )
+        const fiber = yield* FiberMap.run(
           fibers,
           participant.id,
-          supervise(participant, inboxFrom, history >= 0 ? 0 : joined, { history }, options?.restart)
+          supervise(participant, inboxFrom, history >= 0 ? 0 : joined, { history }, options?.restart, progress)
         )
+        // The failure is recorded before ParticipantFailed goes to the entity, so no remote call is waited for.
+        for (
+          let turn = 0;
+          turn < startTurns && !progress.started && progress.failure === undefined && fiber.unsafePoll() === null;
+          turn++
+        ) {
+          yield* Effect.yieldNow()
+        }
+        progress.started = true
+        if (progress.failure !== undefined) {
+          return yield* new Environment.ParticipantStartFailed({
+            participant: participant.id,
+            cause: Cause.pretty(progress.failure)
+          })
+        }
       })
 
     const leave = (id: string) =>
