@@ -70,6 +70,7 @@ import {
 } from "effect"
 import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
 import * as Approvals from "./internal/agent/approvals.js"
+import * as Controller from "./internal/agent/controller.js"
 import * as History from "./internal/agent/history.js"
 import * as CombinedHooks from "./internal/agent/hooks.js"
 import * as Assemble from "./internal/inference/assemble.js"
@@ -278,11 +279,6 @@ interface Resume {
   readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
 }
 
-interface Queued {
-  readonly item: ContextItem.Message
-  readonly event: Event.Event
-}
-
 /**
  * Makes an agent: a participant that needs an `InferenceRunner` (provide it per agent) and
  * the `Environment`; its tools come from a `FunctionCallRunner` when one is provided.
@@ -330,11 +326,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const publish = (payload: Event.Payload) => env.publish(me, payload)
 
     // --- the controller's state (owned by the controller fiber) -------------------------------
+    // The controller's decisions are data (`internal/agent/controller.ts`); `current` is the run's handle.
+    const controller = yield* Ref.make(Controller.initial)
+    const settings: Controller.Settings = { me, exchangeCap }
     let current: { readonly state: RunState; readonly fiber: Fiber.RuntimeFiber<void> } | undefined = undefined
-    const queue: Array<Queued> = []
-    const steer: Array<Queued> = []
-    const deferred = new Set<string>()
-    let exchanges = 0
 
     const kindOfMember = (id: string) =>
       Effect.map(env.members, (members) => members.find((member) => member.id === id)?.kind)
@@ -658,14 +653,12 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       })
 
     const takeSteered = (state: RunState) =>
-      Effect.gen(function*() {
-        while (steer.length > 0) {
-          const next = steer.shift()!
-          deferred.delete(next.item.id)
-          yield* Ref.update(view, (current) => addToView(current, next.item))
-          yield* publish(new Event.InputSteered({ participant: me, itemId: next.item.id, runId: state.runId }))
-        }
-      })
+      Effect.flatMap(Ref.modify(controller, Controller.takeSteered), (steered) =>
+        Effect.forEach(steered, (next) =>
+          Effect.zipRight(
+            Ref.update(view, (current) => addToView(current, next.item)),
+            publish(new Event.InputSteered({ participant: me, itemId: next.item.id, runId: state.runId }))
+          ), { discard: true }))
 
     const runLoop = (state: RunState, resume?: Resume) =>
       Effect.gen(function*() {
@@ -754,21 +747,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return { incompleteItems, cancelledCalls }
       })
 
-    const startRun = (trigger: Queued, batch: ReadonlyArray<Queued>) =>
-      Effect.gen(function*() {
-        const runId = `${me}_run_${trigger.event.sequence}`
-        const state = newRunState(me, runId)
-        for (const entry of batch) {
-          if (deferred.delete(entry.item.id)) {
-            yield* Ref.update(view, (current) => addToView(current, entry.item))
-            yield* publish(new Event.InputDequeued({ participant: me, itemId: entry.item.id, runId }))
-          }
-        }
-        yield* publish(new Event.RunStarted({ participant: me, runId, trigger: trigger.item.id }))
-        const fiber = yield* FiberHandle.run(runs, runEffect(state))
-        current = { state, fiber }
-      })
-
     const stopRun = (reason: string) =>
       Effect.gen(function*() {
         const running = current
@@ -789,17 +767,35 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         yield* publish(new Event.RunEnded({ participant: me, runId: state.runId, outcome: "interrupted", detail: reason }))
       })
 
-    const startNext = Effect.gen(function*() {
-      if (current !== undefined) return
-      // Steered messages that found no model call left in their run are handled next, first.
-      for (const entry of steer.splice(0).reverse()) {
-        queue.unshift(entry)
-        yield* publish(new Event.InputQueued({ participant: me, itemId: entry.item.id, position: 1 }))
+    /** Runs the controller's commands, in order. */
+    const interpret = (command: Controller.Command) => {
+      switch (command._tag) {
+        case "Publish":
+          return Effect.asVoid(publish(command.payload))
+        case "Show":
+          return Ref.update(view, (current) => addToView(current, command.item))
+        case "StartRun":
+          return Effect.gen(function*() {
+            const state = newRunState(me, command.runId)
+            const fiber = yield* FiberHandle.run(runs, runEffect(state))
+            current = { state, fiber }
+          })
+        case "StopRun":
+          return stopRun(command.reason)
       }
-      if (queue.length === 0) return
-      const batch = queue.splice(0)
-      yield* startRun(batch[0]!, batch)
-    })
+    }
+
+    /** One decision of the controller: a pure transition, then its commands. */
+    const handle = (input: Controller.Input) =>
+      Effect.flatMap(
+        Ref.modify(controller, (state) => {
+          const [next, commands] = Controller.decide(settings, state, input)
+          return [commands, next] as const
+        }),
+        (commands) => Effect.forEach(commands, interpret, { discard: true })
+      )
+
+    const startNext = handle(Controller.Input.Next())
 
     const onMessage = (event: Event.Event, done: Event.ItemDone, item: ContextItem.Message) =>
       Effect.gen(function*() {
@@ -807,58 +803,19 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           if (sees(item)) yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
-        const handle = yield* Effect.either(hooks.onUserMessage(item, event))
-        if (handle._tag === "Left") {
-          yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: handle.left.message }))
+        const hooked = yield* Effect.either(hooks.onUserMessage(item, event))
+        if (hooked._tag === "Left") {
+          yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: hooked.left.message }))
           yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
-        if (!handle.right) {
+        if (!hooked.right) {
           yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
         const fromAgent = (yield* kindOf(item.author)) === "agent"
-        if (fromAgent) {
-          if (exchanges >= exchangeCap) {
-            yield* Ref.update(view, (current) => addToView(current, item))
-            yield* publish(new Event.RunEnded({
-              participant: me,
-              runId: `${me}_run_${event.sequence}`,
-              outcome: "exchange_cap",
-              detail: `${exchanges} runs in a row were triggered by agents without a human message`
-            }))
-            return
-          }
-          exchanges++
-        } else {
-          exchanges = 0
-        }
-        const entry: Queued = { item, event }
-        if (current === undefined) {
-          yield* Ref.update(view, (current) => addToView(current, item))
-          return yield* startRun(entry, [])
-        }
         const policy = done.policy ?? options.busyPolicy ?? "queue"
-        switch (policy) {
-          case "queue":
-            deferred.add(item.id)
-            queue.push(entry)
-            yield* publish(new Event.InputQueued({ participant: me, itemId: item.id, position: queue.length }))
-            return
-          case "steer":
-            deferred.add(item.id)
-            steer.push(entry)
-            return
-          case "interrupt":
-            deferred.add(item.id)
-            queue.unshift(entry)
-            yield* publish(new Event.InputQueued({ participant: me, itemId: item.id, position: 1 }))
-            yield* stopRun(`interrupted by a message from ${item.author}`)
-            return yield* startNext
-          case "drop":
-            yield* publish(new Event.InputDropped({ participant: me, itemId: item.id, reason: "the agent was busy" }))
-            return
-        }
+        return yield* handle(Controller.Input.Trigger({ entry: { item, event }, fromAgent, policy }))
       })
 
     const onEvent = (event: Event.Event) =>
@@ -872,25 +829,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             if (sees(item) && item.status !== "in_progress") yield* Ref.update(view, (current) => addToView(current, item))
             return
           }
-          case "RunEnded": {
+          case "RunEnded":
             // The current run has ended (its fiber published it): the next input may start.
-            if (event.author !== me || current === undefined || current.state.runId !== payload.runId || !current.state.ended) return
-            current = undefined
-            return yield* startNext
-          }
-          case "InterruptRequested": {
+            if (event.author !== me) return
+            return yield* handle(Controller.Input.RunEnded({ runId: payload.runId }))
+          case "InterruptRequested":
             if (payload.participant !== me) return
-            if (current === undefined) {
-              yield* publish(new Event.InterruptIgnored({ participant: me, runId: payload.runId, reason: "the agent is idle" }))
-              return
-            }
-            if (payload.runId !== null && payload.runId !== current.state.runId) {
-              yield* publish(new Event.InterruptIgnored({ participant: me, runId: payload.runId, reason: "that run has already ended" }))
-              return
-            }
-            yield* stopRun(`interrupted by ${event.author}`)
-            return yield* startNext
-          }
+            return yield* handle(Controller.Input.Interrupt({ runId: payload.runId, by: event.author }))
           case "FunctionCallRequested":
             return yield* approvals.onRequested(event, payload)
           case "ApprovalAnswered":
@@ -925,12 +870,12 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           queued = Chunk.append(queued, entry.item.id)
         }
         yield* Ref.set(view, History.context({ ...history, hidden }).reduce(addToView, emptyView))
+        const waiting: Array<Controller.Queued> = []
         for (const id of queued) {
           const entry = HashMap.get(messages, id)
-          if (Option.isNone(entry)) continue
-          deferred.add(id)
-          queue.push({ item: entry.value.item, event: entry.value.event })
+          if (Option.isSome(entry)) waiting.push({ item: entry.value.item, event: entry.value.event })
         }
+        yield* Ref.update(controller, (state) => Controller.restored(state, waiting, null))
         if (history.openRun === null) return
         // A run cut by the restart. Its inference, if one was open, was cut too.
         const runId = history.openRun
@@ -980,6 +925,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           const turn = Option.getOrElse(HashMap.get(inferences, runId), () => 1)
           const fiber = yield* FiberHandle.run(runs, runEffect(state, { turn, calls: resumable }))
           current = { state, fiber }
+          yield* Ref.update(controller, (state) => Controller.restored(state, [], runId))
           return
         }
         // Cut mid-inference: it ends as interrupted, its partial output kept as incomplete.
