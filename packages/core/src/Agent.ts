@@ -71,6 +71,8 @@ import {
 import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
 import * as Approvals from "./internal/agent/approvals.js"
 import * as Controller from "./internal/agent/controller.js"
+import * as Run from "./internal/agent/run.js"
+import * as Triggers from "./internal/agent/triggers.js"
 import * as History from "./internal/agent/history.js"
 import * as CombinedHooks from "./internal/agent/hooks.js"
 import * as Assemble from "./internal/inference/assemble.js"
@@ -79,7 +81,6 @@ import * as Environment from "./Environment.js"
 import * as Event from "./Event.js"
 import * as FunctionCallRunner from "./FunctionCallRunner.js"
 import * as InferenceRunner from "./InferenceRunner.js"
-import type * as Commands from "./Commands.js"
 import type * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
 import * as Reducer from "./Reducer.js"
@@ -237,48 +238,6 @@ const describe = (error: unknown): string => {
   return String(error)
 }
 
-// ---------------------------------------------------------------------------
-// Runs
-// ---------------------------------------------------------------------------
-
-/** What a run has open: what the controller closes when it stops the run. */
-interface RunState {
-  readonly runId: string
-  state: Event.AgentState
-  inferenceId: string | null
-  /** The current inference's assembly: the items streaming now, closed by the assembler if the run is cut. */
-  assembly: Assemble.Assembly
-  readonly calls: Map<string, ContextItem.FunctionCall>
-  readonly answered: Set<string>
-  /** Outputs published so far, by call id. */
-  readonly outputs: Map<string, ContextItem.FunctionCallOutput>
-  /** Set when the run has published its end: an interrupt after that has no effect. */
-  ended: boolean
-}
-
-const newRunState = (me: string, runId: string): RunState => ({
-  runId,
-  state: "idle",
-  inferenceId: null,
-  assembly: Assemble.empty(me, runId),
-  calls: new Map(),
-  answered: new Set(),
-  outputs: new Map(),
-  ended: false
-})
-
-/**
- * Where a call resumes: from scratch (`new`: not even requested), or after a restart at the step it
- * had reached — spelled as the `Commands` reducer spells a call's status.
- */
-type Stage = "new" | Extract<Commands.Status, "requested" | "awaiting_approval" | "approved">
-
-/** Where a run cut by a restart resumes: its calls still to finish, after its last inference. */
-interface Resume {
-  readonly turn: number
-  readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
-}
-
 /**
  * Makes an agent: a participant that needs an `InferenceRunner` (provide it per agent) and
  * the `Environment`; its tools come from a `FunctionCallRunner` when one is provided.
@@ -329,14 +288,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     // The controller's decisions are data (`internal/agent/controller.ts`); `current` is the run's handle.
     const controller = yield* Ref.make(Controller.initial)
     const settings: Controller.Settings = { me, exchangeCap }
-    let current: { readonly state: RunState; readonly fiber: Fiber.RuntimeFiber<void> } | undefined = undefined
+    let current: { readonly state: Run.RunState; readonly fiber: Fiber.RuntimeFiber<void> } | undefined = undefined
 
     const kindOfMember = (id: string) =>
       Effect.map(env.members, (members) => members.find((member) => member.id === id)?.kind)
     const kindOf = kindOfMember
-
-    const addressedToMe = (item: ContextItem.Message, done: Event.ItemDone) =>
-      done.to.includes(me) || ContextItem.text(item).includes(`@${me}`)
 
     const triggers = (
       item: ContextItem.Message,
@@ -344,16 +300,11 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       done: Event.ItemDone,
       kindOf: (id: string) => Effect.Effect<Event.ParticipantKind | undefined> = kindOfMember
     ) =>
-      Effect.gen(function*() {
-        if (item.author === me || item.status !== "completed") return false
-        if (item._tag !== "UserMessage" && item._tag !== "ModelMessage") return false
-        if (done.to.length > 0 && !done.to.includes(me)) return false
-        const reactTo = options.reactTo ?? "messages"
-        if (typeof reactTo === "function") return reactTo(item, event, done)
-        if (addressedToMe(item, done)) return true
-        if (reactTo === "addressed") return false
-        if (reactTo === "messages") return item._tag === "UserMessage" && (yield* kindOf(item.author)) !== "agent"
-        return reactTo.from.includes(item.author)
+      Effect.suspend(() => {
+        const reaction = Triggers.reaction(me, options.reactTo ?? "messages", item, event, done)
+        return reaction === "unless-agent"
+          ? Effect.map(kindOf(item.author), (kind) => kind !== "agent")
+          : Effect.succeed(reaction)
       })
 
     const sees = (item: ContextItem.ContextItem) => {
@@ -423,7 +374,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           : Effect.fail(new HookError({ hook: name, cause: Cause.squash(cause) })))
     const hooks = CombinedHooks.combine(options.hooks, runHook)
 
-    const setState = (state: RunState, to: Event.AgentState) =>
+    const setState = (state: Run.RunState, to: Event.AgentState) =>
       Effect.suspend(() => {
         const from = state.state
         if (from === to) return Effect.void
@@ -431,13 +382,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return publish(new Event.StateChanged({ participant: me, runId: state.runId, from, to }))
       })
 
-    const finishItem = (state: RunState, item: ContextItem.ContextItem, inContext = true) =>
+    const finishItem = (state: Run.RunState, item: ContextItem.ContextItem, inContext = true) =>
       Effect.gen(function*() {
         yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
         if (inContext) yield* Ref.update(view, (current) => addToView(current, item))
       })
 
-    const publishOutput = (state: RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
+    const publishOutput = (state: Run.RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
       Effect.gen(function*() {
         const item = new ContextItem.FunctionCallOutput({
           id: `${call.callId}_output`,
@@ -454,7 +405,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return item
       })
 
-    const inferOnce = (state: RunState, turn: number) =>
+    const inferOnce = (state: Run.RunState, turn: number) =>
       Effect.gen(function*() {
         const prepared = yield* hooks.beforeInference({ runId: state.runId, turn, items: yield* context, tools: yield* toolDefinitions })
         if (prepared.skip) return { skipped: true as const, produced: [], calls: [] }
@@ -533,7 +484,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return { skipped: false as const, produced, calls }
       })
 
-    const askHuman = (state: RunState, call: ContextItem.FunctionCall) =>
+    const askHuman = (state: Run.RunState, call: ContextItem.FunctionCall) =>
       Effect.gen(function*() {
         let question: string
         try {
@@ -550,10 +501,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       })
 
     const callOnce = (
-      state: RunState,
+      state: Run.RunState,
       original: ContextItem.FunctionCall,
       definitions: ReadonlyArray<Tool.Definition>,
-      stage: Stage
+      stage: Run.Stage
     ) =>
       Effect.gen(function*() {
         if (stage === "new") {
@@ -636,7 +587,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return { call, result }
       })
 
-    const runFunctionCalls = (state: RunState, calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>) =>
+    const runFunctionCalls = (state: Run.RunState, calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Run.Stage]>) =>
       Effect.gen(function*() {
         yield* setState(state, "function-calls")
         const definitions = yield* toolDefinitions
@@ -652,7 +603,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         yield* Ref.update(view, (current) => results.reduce(addToView, current))
       })
 
-    const takeSteered = (state: RunState) =>
+    const takeSteered = (state: Run.RunState) =>
       Effect.flatMap(Ref.modify(controller, Controller.takeSteered), (steered) =>
         Effect.forEach(steered, (next) =>
           Effect.zipRight(
@@ -660,7 +611,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             publish(new Event.InputSteered({ participant: me, itemId: next.item.id, runId: state.runId }))
           ), { discard: true }))
 
-    const runLoop = (state: RunState, resume?: Resume) =>
+    const runLoop = (state: Run.RunState, resume?: Run.Resume) =>
       Effect.gen(function*() {
         let first = 1
         if (resume !== undefined) {
@@ -682,13 +633,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         })
       )
 
-    const runEffect = (state: RunState, resume?: Resume) =>
+    const runEffect = (state: Run.RunState, resume?: Run.Resume) =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(runLoop(state, resume))
         yield* Effect.uninterruptible(endRun(state, exit))
       })
 
-    const endRun = (state: RunState, exit: Exit.Exit<{ readonly outcome: Event.RunOutcome; readonly detail: string | null }, unknown>) =>
+    const endRun = (state: Run.RunState, exit: Exit.Exit<{ readonly outcome: Event.RunOutcome; readonly detail: string | null }, unknown>) =>
       Effect.gen(function*() {
         if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return
         state.ended = true
@@ -717,7 +668,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
      * After a failure (`failed`), a cut message or reasoning stays in the transcript as incomplete
      * but leaves the context: the model did not choose to stop there, and would read it as its answer.
      */
-    const closeOpen = (state: RunState, reason: string, failed = false) =>
+    const closeOpen = (state: Run.RunState, reason: string, failed = false) =>
       Effect.gen(function*() {
         const incompleteItems: Array<string> = []
         const cut = Assemble.cut(state.assembly)
@@ -776,7 +727,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           return Ref.update(view, (current) => addToView(current, command.item))
         case "StartRun":
           return Effect.gen(function*() {
-            const state = newRunState(me, command.runId)
+            const state = Run.make(me, command.runId)
             const fiber = yield* FiberHandle.run(runs, runEffect(state))
             current = { state, fiber }
           })
@@ -882,8 +833,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         if (history.openInference !== null) {
           yield* publish(new Event.InferenceInterrupted({ runId, inferenceId: history.openInference }))
         }
-        const state = newRunState(me, runId)
-        const resumable: Array<readonly [ContextItem.FunctionCall, Stage]> = []
+        const state = Run.make(me, runId)
+        const resumable: Array<readonly [ContextItem.FunctionCall, Run.Stage]> = []
         for (const item of Reducer.items(transcript)) {
           if (item.author !== me) continue
           if (item._tag === "FunctionCallOutput") {
