@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Chunk, HashSet } from "effect"
 import { ContextItem, Event } from "@chorus/core"
 import * as Controller from "../../packages/core/src/internal/agent/controller.js"
+import * as Run from "../../packages/core/src/internal/agent/run.js"
 
 const settings: Controller.Settings = { me: "bot", exchangeCap: 2 }
 
@@ -146,5 +147,37 @@ describe("Agent controller (pure decider)", () => {
     assert.deepStrictEqual(Chunk.toReadonlyArray(before.queue), queue)
     assert.deepStrictEqual([...before.deferred], deferred)
     assert.strictEqual(before.running, "bot_run_1")
+  })
+
+  it("closing a failed run: cut items done as incomplete, a cut message out of the context, calls answered in order", () => {
+    const run = Run.make("bot", "r1")
+    const call = (callId: string) =>
+      new ContextItem.FunctionCall({ id: `fc_${callId}`, author: "bot", status: "completed", callId, name: "add", arguments: "{}" })
+    run.calls.set("c1", call("c1"))
+    run.calls.set("c2", call("c2"))
+    const done = Run.output("bot", call("c1"), { output: "3", isError: false })
+    run.outputs.set("c1", done)
+    const cutMessage = ContextItem.modelText({ id: "m", author: "bot", text: "half" })
+    const closing = Run.close("bot", run, [cutMessage, call("c3")], "the run failed", true)
+    assert.deepStrictEqual(spell(closing.commands), [
+      "publish ItemDone",
+      "publish ItemDone",
+      "show fc_c3",
+      "show c1_output",
+      "publish FunctionCallCancelled",
+      "publish ItemAdded",
+      "publish ItemDone",
+      "show c2_output",
+      "publish FunctionCallCancelled",
+      "publish ItemAdded",
+      "publish ItemDone",
+      "show c3_output"
+    ])
+    assert.deepStrictEqual(closing.incompleteItems, ["m", "fc_c3"])
+    assert.deepStrictEqual(closing.cancelledCalls, ["c2", "c3"])
+    assert.deepStrictEqual(closing.cutCalls.map((cut) => cut.callId), ["c3"])
+    // Pure: the run itself is untouched (the interpreter applies the closing).
+    assert.strictEqual(run.calls.size, 2)
+    assert.strictEqual(run.outputs.size, 1)
   })
 })

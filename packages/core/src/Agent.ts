@@ -222,9 +222,6 @@ const askHumanDefinition: Tool.Definition = {
   approval: "never"
 }
 
-const hiddenWhenFailed = History.hiddenWhenFailed
-
-
 const noTools: FunctionCallRunner.Service = {
   tools: Effect.succeed([]),
   run: ({ call }) =>
@@ -388,21 +385,20 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         if (inContext) yield* Ref.update(view, (current) => addToView(current, item))
       })
 
+    /** Runs a command that publishes or shows (what a run's own decisions issue). */
+    const emit = (command: Controller.Command) =>
+      command._tag === "Publish"
+        ? Effect.asVoid(publish(command.payload))
+        : command._tag === "Show"
+        ? Ref.update(view, (current) => addToView(current, command.item))
+        : Effect.dieMessage(`a run's decision cannot ${command._tag}`)
+
     const publishOutput = (state: Run.RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
-      Effect.gen(function*() {
-        const item = new ContextItem.FunctionCallOutput({
-          id: `${call.callId}_output`,
-          author: me,
-          status: "completed",
-          callId: call.callId,
-          output: result.output,
-          isError: result.isError
-        }, true)
+      Effect.suspend(() => {
+        const item = Run.output(me, call, result)
         state.answered.add(call.callId)
         state.outputs.set(call.callId, item)
-        yield* publish(new Event.ItemAdded({ item, runId: state.runId }))
-        yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
-        return item
+        return Effect.as(Effect.forEach(Run.publishOutput(state.runId, item), emit, { discard: true }), item)
       })
 
     const inferOnce = (state: Run.RunState, turn: number) =>
@@ -663,39 +659,18 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
       })
 
-    /**
-     * Closes open items as incomplete and gives unanswered calls a cancelled output.
-     * After a failure (`failed`), a cut message or reasoning stays in the transcript as incomplete
-     * but leaves the context: the model did not choose to stop there, and would read it as its answer.
-     */
+    /** Closes what the run left open (`Run.close`), then drops its pending approvals and questions. */
     const closeOpen = (state: Run.RunState, reason: string, failed = false) =>
       Effect.gen(function*() {
-        const incompleteItems: Array<string> = []
-        const cut = Assemble.cut(state.assembly)
-        for (const closed of cut.items) {
-          incompleteItems.push(closed.id)
-          if (closed._tag === "FunctionCall") state.calls.set(closed.callId, closed)
-          yield* finishItem(state, closed, !failed || !hiddenWhenFailed(closed))
+        const closing = Run.close(me, state, Assemble.cut(state.assembly).items, reason, failed)
+        for (const call of closing.cutCalls) state.calls.set(call.callId, call)
+        for (const item of closing.outputs) {
+          state.answered.add(item.callId)
+          state.outputs.set(item.callId, item)
         }
-        const cancelledCalls: Array<string> = []
-        for (const call of state.calls.values()) {
-          const published = state.outputs.get(call.callId)
-          if (published !== undefined) {
-            // Finished before the stop: its output enters the context, in call order.
-            yield* Ref.update(view, (current) => addToView(current, published))
-            continue
-          }
-          cancelledCalls.push(call.callId)
-          yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason }))
-          const item = yield* publishOutput(state, call, {
-            output: `The call was cancelled before it finished (${reason}); it may not have run.`,
-            isError: true
-          })
-          yield* Ref.update(view, (current) => addToView(current, item))
-        }
-        // Pending approvals and questions of this run are gone.
+        yield* Effect.forEach(closing.commands, emit, { discard: true })
         yield* approvals.dropRun(state.runId)
-        return { incompleteItems, cancelledCalls }
+        return { incompleteItems: [...closing.incompleteItems], cancelledCalls: [...closing.cancelledCalls] }
       })
 
     const stopRun = (reason: string) =>
@@ -722,9 +697,8 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const interpret = (command: Controller.Command) => {
       switch (command._tag) {
         case "Publish":
-          return Effect.asVoid(publish(command.payload))
         case "Show":
-          return Ref.update(view, (current) => addToView(current, command.item))
+          return emit(command)
         case "StartRun":
           return Effect.gen(function*() {
             const state = Run.make(me, command.runId)

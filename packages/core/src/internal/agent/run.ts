@@ -8,9 +8,12 @@
  * @internal
  */
 import type * as Commands from "../../Commands.js"
-import type * as ContextItem from "../../ContextItem.js"
-import type * as Event from "../../Event.js"
+import * as ContextItem from "../../ContextItem.js"
+import * as Event from "../../Event.js"
+import type * as Tool from "../../Tool.js"
 import * as Assemble from "../inference/assemble.js"
+import { Command } from "./controller.js"
+import { hiddenWhenFailed } from "./history.js"
 
 /** What a run has open: what the controller closes when it stops the run. */
 export interface RunState {
@@ -48,4 +51,80 @@ export type Stage = "new" | Extract<Commands.Status, "requested" | "awaiting_app
 export interface Resume {
   readonly turn: number
   readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
+}
+
+/** A call's output item, as the agent publishes it. */
+export const output = (me: string, call: ContextItem.FunctionCall, result: Tool.Result): ContextItem.FunctionCallOutput =>
+  new ContextItem.FunctionCallOutput({
+    id: `${call.callId}_output`,
+    author: me,
+    status: "completed",
+    callId: call.callId,
+    output: result.output,
+    isError: result.isError
+  }, true)
+
+/** The events that publish an output item. */
+export const publishOutput = (runId: string, item: ContextItem.FunctionCallOutput): ReadonlyArray<Command> => [
+  Command.Publish({ payload: new Event.ItemAdded({ item, runId }) }),
+  Command.Publish({ payload: new Event.ItemDone({ item, runId, to: [], policy: null }) })
+]
+
+/** How a stopped or failed run closes what it left open. */
+export interface Closing {
+  readonly commands: ReadonlyArray<Command>
+  /** Function calls the cut closed: they join the run's calls. */
+  readonly cutCalls: ReadonlyArray<ContextItem.FunctionCall>
+  /** The cancelled outputs given to calls without one. */
+  readonly outputs: ReadonlyArray<ContextItem.FunctionCallOutput>
+  readonly incompleteItems: ReadonlyArray<string>
+  readonly cancelledCalls: ReadonlyArray<string>
+}
+
+/**
+ * Closes a run, as a pure decision: the items the cut left open are done as incomplete, every call
+ * without an output gets a cancelled one, and every output enters the context in call order.
+ * After a failure (`failed`), a cut message or reasoning stays in the transcript as incomplete but
+ * leaves the context: the model did not choose to stop there, and would read it as its answer.
+ */
+export const close = (
+  me: string,
+  run: RunState,
+  cut: ReadonlyArray<ContextItem.ContextItem>,
+  reason: string,
+  failed: boolean
+): Closing => {
+  const commands: Array<Command> = []
+  const calls = new Map(run.calls)
+  const cutCalls: Array<ContextItem.FunctionCall> = []
+  for (const closed of cut) {
+    if (closed._tag === "FunctionCall") {
+      calls.set(closed.callId, closed)
+      cutCalls.push(closed)
+    }
+    commands.push(Command.Publish({ payload: new Event.ItemDone({ item: closed, runId: run.runId, to: [], policy: null }) }))
+    if (!failed || !hiddenWhenFailed(closed)) commands.push(Command.Show({ item: closed }))
+  }
+  const outputs: Array<ContextItem.FunctionCallOutput> = []
+  const cancelledCalls: Array<string> = []
+  for (const call of calls.values()) {
+    const published = run.outputs.get(call.callId)
+    if (published !== undefined) {
+      // Finished before the stop: its output enters the context, in call order.
+      commands.push(Command.Show({ item: published }))
+      continue
+    }
+    cancelledCalls.push(call.callId)
+    const item = output(me, call, {
+      output: `The call was cancelled before it finished (${reason}); it may not have run.`,
+      isError: true
+    })
+    outputs.push(item)
+    commands.push(
+      Command.Publish({ payload: new Event.FunctionCallCancelled({ callId: call.callId, reason }) }),
+      ...publishOutput(run.runId, item),
+      Command.Show({ item })
+    )
+  }
+  return { commands, cutCalls, outputs, incompleteItems: cut.map((item) => item.id), cancelledCalls }
 }
