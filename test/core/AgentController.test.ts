@@ -180,4 +180,23 @@ describe("Agent controller (pure decider)", () => {
     assert.strictEqual(run.calls.size, 2)
     assert.strictEqual(run.outputs.size, 1)
   })
+
+  it("stopping a run mid-inference: interruption, closing, end; a run that ended already is left alone", () => {
+    const run = Run.make("bot", "r1")
+    run.inferenceId = "r1_inf_1"
+    run.state = "inference"
+    const cut = ContextItem.modelText({ id: "m", author: "bot", text: "half" })
+    const stopping = Run.stop("bot", run, [cut], "interrupted by alice")
+    assert.deepStrictEqual(spell(stopping.commands), [
+      "publish InferenceInterrupted",
+      "publish ItemDone",
+      "show m",
+      "publish RunInterrupted",
+      "publish StateChanged",
+      "publish RunEnded"
+    ])
+    run.ended = true
+    assert.deepStrictEqual(spell(Run.stop("bot", run, [], "late").commands), ["publish InterruptIgnored"])
+    assert.isNull(Run.stop("bot", run, [], "late").closing)
+  })
 })

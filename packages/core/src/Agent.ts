@@ -659,15 +659,20 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         }
       })
 
+    /** The bookkeeping of a closing: cut calls join the run's calls, cancelled outputs answer them. */
+    const applyClosing = (state: Run.RunState, closing: Run.Closing) => {
+      for (const call of closing.cutCalls) state.calls.set(call.callId, call)
+      for (const item of closing.outputs) {
+        state.answered.add(item.callId)
+        state.outputs.set(item.callId, item)
+      }
+    }
+
     /** Closes what the run left open (`Run.close`), then drops its pending approvals and questions. */
     const closeOpen = (state: Run.RunState, reason: string, failed = false) =>
       Effect.gen(function*() {
         const closing = Run.close(me, state, Assemble.cut(state.assembly).items, reason, failed)
-        for (const call of closing.cutCalls) state.calls.set(call.callId, call)
-        for (const item of closing.outputs) {
-          state.answered.add(item.callId)
-          state.outputs.set(item.callId, item)
-        }
+        applyClosing(state, closing)
         yield* Effect.forEach(closing.commands, emit, { discard: true })
         yield* approvals.dropRun(state.runId)
         return { incompleteItems: [...closing.incompleteItems], cancelledCalls: [...closing.cancelledCalls] }
@@ -679,18 +684,15 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         if (running === undefined) return
         current = undefined
         yield* Fiber.interrupt(running.fiber)
+        // The fiber is gone: what is left open is data, and closing it a decision.
         const state = running.state
-        if (state.ended) {
-          yield* publish(new Event.InterruptIgnored({ participant: me, runId: state.runId, reason: "that run has already ended" }))
-          return
+        const stopping = Run.stop(me, state, state.ended ? [] : Assemble.cut(state.assembly).items, reason)
+        if (stopping.closing !== null) {
+          applyClosing(state, stopping.closing)
+          state.state = "idle"
         }
-        if (state.inferenceId !== null) {
-          yield* publish(new Event.InferenceInterrupted({ runId: state.runId, inferenceId: state.inferenceId }))
-        }
-        const { cancelledCalls, incompleteItems } = yield* closeOpen(state, reason)
-        yield* publish(new Event.RunInterrupted({ participant: me, runId: state.runId, incompleteItems, cancelledCalls }))
-        yield* setState(state, "idle")
-        yield* publish(new Event.RunEnded({ participant: me, runId: state.runId, outcome: "interrupted", detail: reason }))
+        yield* Effect.forEach(stopping.commands, emit, { discard: true })
+        if (stopping.closing !== null) yield* approvals.dropRun(state.runId)
       })
 
     /** Runs the controller's commands, in order. */

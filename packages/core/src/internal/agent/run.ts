@@ -128,3 +128,53 @@ export const close = (
   }
   return { commands, cutCalls, outputs, incompleteItems: cut.map((item) => item.id), cancelledCalls }
 }
+
+/** How the run is stopped: what to publish once its fiber is gone, and the closing to apply. */
+export interface Stopping {
+  readonly commands: ReadonlyArray<Command>
+  /** Null when the run had already ended: the stop has no effect. */
+  readonly closing: Closing | null
+}
+
+/**
+ * Stops a run whose fiber is gone, as a pure decision: its inference interrupted, what it left open
+ * closed (`close`), its interruption and its end published. A run that had ended already is left
+ * alone, visibly.
+ */
+export const stop = (
+  me: string,
+  run: RunState,
+  cut: ReadonlyArray<ContextItem.ContextItem>,
+  reason: string
+): Stopping => {
+  const { runId } = run
+  if (run.ended) {
+    return {
+      commands: [
+        Command.Publish({ payload: new Event.InterruptIgnored({ participant: me, runId, reason: "that run has already ended" }) })
+      ],
+      closing: null
+    }
+  }
+  const closing = close(me, run, cut, reason, false)
+  const commands: Array<Command> = []
+  if (run.inferenceId !== null) {
+    commands.push(Command.Publish({ payload: new Event.InferenceInterrupted({ runId, inferenceId: run.inferenceId }) }))
+  }
+  commands.push(
+    ...closing.commands,
+    Command.Publish({
+      payload: new Event.RunInterrupted({
+        participant: me,
+        runId,
+        incompleteItems: closing.incompleteItems,
+        cancelledCalls: closing.cancelledCalls
+      })
+    })
+  )
+  if (run.state !== "idle") {
+    commands.push(Command.Publish({ payload: new Event.StateChanged({ participant: me, runId, from: run.state, to: "idle" }) }))
+  }
+  commands.push(Command.Publish({ payload: new Event.RunEnded({ participant: me, runId, outcome: "interrupted", detail: reason }) }))
+  return { commands, closing }
+}
