@@ -199,4 +199,17 @@ describe("Agent controller (pure decider)", () => {
     assert.deepStrictEqual(spell(Run.stop("bot", run, [], "late").commands), ["publish InterruptIgnored"])
     assert.isNull(Run.stop("bot", run, [], "late").closing)
   })
+
+  it("a run failed by a hook says which, closes what it left open, and ends failed", () => {
+    const run = Run.make("bot", "r1")
+    run.state = "inference"
+    const cut = ContextItem.modelText({ id: "m", author: "bot", text: "half" })
+    const ended = Run.end("bot", run, [cut], { _tag: "Failed", detail: "boom", hook: { hook: "afterInference", error: "boom" } })
+    assert.deepStrictEqual(spell(ended.commands), ["publish HookFailed", "publish ItemDone", "publish StateChanged", "publish RunEnded"])
+    const last = ended.commands[ended.commands.length - 1]!
+    assert.strictEqual(last._tag === "Publish" && last.payload._tag === "RunEnded" ? last.payload.outcome : null, "failed")
+    const finished = Run.end("bot", Run.make("bot", "r2"), [], { _tag: "Finished", outcome: "completed", detail: null })
+    assert.deepStrictEqual(spell(finished.commands), ["publish RunEnded"])
+    assert.isNull(finished.closing)
+  })
 })

@@ -637,26 +637,28 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const endRun = (state: Run.RunState, exit: Exit.Exit<{ readonly outcome: Event.RunOutcome; readonly detail: string | null }, unknown>) =>
       Effect.gen(function*() {
+        // An interruption is a stop: the controller decides it (`Run.stop`).
         if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return
         state.ended = true
+        let ending: Run.Ending
         if (Exit.isSuccess(exit)) {
-          yield* setState(state, "idle")
-          yield* publish(new Event.RunEnded({ participant: me, runId: state.runId, outcome: exit.value.outcome, detail: exit.value.detail }))
-        } else if (!Cause.isInterruptedOnly(exit.cause)) {
+          ending = { _tag: "Finished", outcome: exit.value.outcome, detail: exit.value.detail }
+        } else {
           const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure) && failure.value instanceof HookError) {
-            yield* publish(new Event.HookFailed({ participant: me, runId: state.runId, hook: failure.value.hook, error: failure.value.message }))
+          ending = {
+            _tag: "Failed",
+            detail: Option.isSome(failure) ? describe(failure.value) : Cause.pretty(exit.cause),
+            hook: Option.isSome(failure) && failure.value instanceof HookError
+              ? { hook: failure.value.hook, error: failure.value.message }
+              : null
           }
-          // Close what the failure left open, so the transcript stays valid.
-          yield* closeOpen(state, "the run failed", true)
-          yield* setState(state, "idle")
-          yield* publish(new Event.RunEnded({
-            participant: me,
-            runId: state.runId,
-            outcome: "failed",
-            detail: Option.isSome(failure) ? describe(failure.value) : Cause.pretty(exit.cause)
-          }))
         }
+        const ended = Run.end(me, state, ending._tag === "Failed" ? Assemble.cut(state.assembly).items : [], ending)
+        if (ended.closing !== null) applyClosing(state, ended.closing)
+        state.state = "idle"
+        // Pending approvals and questions of the run are gone before its end is published.
+        if (ended.closing !== null) yield* approvals.dropRun(state.runId)
+        yield* Effect.forEach(ended.commands, emit, { discard: true })
       })
 
     /** The bookkeeping of a closing: cut calls join the run's calls, cancelled outputs answer them. */
@@ -691,8 +693,9 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           applyClosing(state, stopping.closing)
           state.state = "idle"
         }
-        yield* Effect.forEach(stopping.commands, emit, { discard: true })
+        // Pending approvals and questions of the run are gone before its end is published.
         if (stopping.closing !== null) yield* approvals.dropRun(state.runId)
+        yield* Effect.forEach(stopping.commands, emit, { discard: true })
       })
 
     /** Runs the controller's commands, in order. */

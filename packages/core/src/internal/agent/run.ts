@@ -178,3 +178,34 @@ export const stop = (
   commands.push(Command.Publish({ payload: new Event.RunEnded({ participant: me, runId, outcome: "interrupted", detail: reason }) }))
   return { commands, closing }
 }
+
+/** How a run's own fiber ended (an interruption is a stop, decided by `stop`). */
+export type Ending =
+  | { readonly _tag: "Finished"; readonly outcome: Event.RunOutcome; readonly detail: string | null }
+  | { readonly _tag: "Failed"; readonly detail: string; readonly hook: { readonly hook: string; readonly error: string } | null }
+
+/**
+ * Ends a run from its own fiber, as a pure decision: a finished run goes back to idle and ends with
+ * its outcome; a failed one first says which hook failed, if one did, and closes what it left open
+ * (`close`, a failure's cut messages out of the context), so the transcript stays valid.
+ */
+export const end = (me: string, run: RunState, cut: ReadonlyArray<ContextItem.ContextItem>, ending: Ending): Stopping => {
+  const { runId } = run
+  const commands: Array<Command> = []
+  let closing: Closing | null = null
+  if (ending._tag === "Failed") {
+    if (ending.hook !== null) {
+      commands.push(Command.Publish({
+        payload: new Event.HookFailed({ participant: me, runId, hook: ending.hook.hook, error: ending.hook.error })
+      }))
+    }
+    closing = close(me, run, cut, "the run failed", true)
+    commands.push(...closing.commands)
+  }
+  if (run.state !== "idle") {
+    commands.push(Command.Publish({ payload: new Event.StateChanged({ participant: me, runId, from: run.state, to: "idle" }) }))
+  }
+  const [outcome, detail] = ending._tag === "Finished" ? [ending.outcome, ending.detail] : ["failed" as const, ending.detail]
+  commands.push(Command.Publish({ payload: new Event.RunEnded({ participant: me, runId, outcome, detail }) }))
+  return { commands, closing }
+}
