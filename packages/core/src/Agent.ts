@@ -54,7 +54,6 @@
  */
 import {
   Cause,
-  Chunk,
   Duration,
   Effect,
   Either,
@@ -62,7 +61,6 @@ import {
   Fiber,
   FiberHandle,
   HashMap,
-  HashSet,
   Option,
   Ref,
   Schema,
@@ -71,6 +69,7 @@ import {
 import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
 import * as Approvals from "./internal/agent/approvals.js"
 import * as Controller from "./internal/agent/controller.js"
+import * as Resume from "./internal/agent/resume.js"
 import * as Run from "./internal/agent/run.js"
 import * as Triggers from "./internal/agent/triggers.js"
 import * as History from "./internal/agent/history.js"
@@ -83,7 +82,6 @@ import * as FunctionCallRunner from "./FunctionCallRunner.js"
 import * as InferenceRunner from "./InferenceRunner.js"
 import type * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
-import * as Reducer from "./Reducer.js"
 import * as Tool from "./Tool.js"
 
 // ---------------------------------------------------------------------------
@@ -291,12 +289,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       Effect.map(env.members, (members) => members.find((member) => member.id === id)?.kind)
     const kindOf = kindOfMember
 
-    const triggers = (
-      item: ContextItem.Message,
-      event: Event.Event,
-      done: Event.ItemDone,
-      kindOf: (id: string) => Effect.Effect<Event.ParticipantKind | undefined> = kindOfMember
-    ) =>
+    const triggers = (item: ContextItem.Message, event: Event.Event, done: Event.ItemDone) =>
       Effect.suspend(() => {
         const reaction = Triggers.reaction(me, options.reactTo ?? "messages", item, event, done)
         return reaction === "unless-agent"
@@ -670,16 +663,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       }
     }
 
-    /** Closes what the run left open (`Run.close`), then drops its pending approvals and questions. */
-    const closeOpen = (state: Run.RunState, reason: string, failed = false) =>
-      Effect.gen(function*() {
-        const closing = Run.close(me, state, Assemble.cut(state.assembly).items, reason, failed)
-        applyClosing(state, closing)
-        yield* Effect.forEach(closing.commands, emit, { discard: true })
-        yield* approvals.dropRun(state.runId)
-        return { incompleteItems: [...closing.incompleteItems], cancelledCalls: [...closing.cancelledCalls] }
-      })
-
     const stopRun = (reason: string) =>
       Effect.gen(function*() {
         const running = current
@@ -784,84 +767,36 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const restore = (history: History.History) =>
       Effect.gen(function*() {
-        // Resume is the fold of the journal, then a decision on what it says.
-        const { commands, inferences, messages, transcript } = history
-        let { handled, hidden, queued } = history
+        // Resume is the fold of the journal, then a decision on what it says (`internal/agent/resume.ts`).
+        const plan = Resume.plan(me, options.reactTo ?? "messages", history)
         // This agent's calls that were answered: a later answer is refused as a second one.
-        yield* approvals.restore(commands)
-        // Messages that reached this agent while it was present but were never handled died with the process.
-        const kindFromHistory = (id: string) => Effect.succeed(Option.getOrUndefined(HashMap.get(history.kinds, id)))
-        for (const entry of HashMap.values(messages)) {
-          const presentSince = history.presentSince
-          if (presentSince < 0 || HashSet.has(handled, entry.item.id) || entry.event.sequence <= presentSince) continue
-          if (!(yield* triggers(entry.item, entry.event, entry.done, kindFromHistory))) continue
-          handled = HashSet.add(handled, entry.item.id)
-          hidden = HashSet.add(hidden, entry.item.id)
-          queued = Chunk.append(queued, entry.item.id)
+        yield* approvals.restore(history.commands)
+        yield* Ref.set(view, plan.context.reduce(addToView, emptyView))
+        yield* Ref.update(controller, (state) => Controller.restored(state, plan.queued, null))
+        const cut = plan.cut
+        if (cut === null) return
+        const { run, resumable } = cut
+        for (const output of cut.outputs) {
+          run.answered.add(output.callId)
+          run.outputs.set(output.callId, output)
         }
-        yield* Ref.set(view, History.context({ ...history, hidden }).reduce(addToView, emptyView))
-        const waiting: Array<Controller.Queued> = []
-        for (const id of queued) {
-          const entry = HashMap.get(messages, id)
-          if (Option.isSome(entry)) waiting.push({ item: entry.value.item, event: entry.value.event })
-        }
-        yield* Ref.update(controller, (state) => Controller.restored(state, waiting, null))
-        if (history.openRun === null) return
-        // A run cut by the restart. Its inference, if one was open, was cut too.
-        const runId = history.openRun
-        if (history.openInference !== null) {
-          yield* publish(new Event.InferenceInterrupted({ runId, inferenceId: history.openInference }))
-        }
-        const state = Run.make(me, runId)
-        const resumable: Array<readonly [ContextItem.FunctionCall, Run.Stage]> = []
-        for (const item of Reducer.items(transcript)) {
-          if (item.author !== me) continue
-          if (item._tag === "FunctionCallOutput") {
-            if (state.calls.has(item.callId)) {
-              state.answered.add(item.callId)
-              state.outputs.set(item.callId, item)
-            }
-            continue
-          }
-          if (Option.getOrUndefined(HashMap.get(history.runOfItem, item.id)) !== runId) continue
-          // The transcript has folded its deltas already.
-          if (item.status === "in_progress") state.assembly.open.set(item.id, { item, deltas: [] })
-          else if (item._tag === "FunctionCall") state.calls.set(item.callId, item)
-        }
-        for (const call of state.calls.values()) {
-          if (state.answered.has(call.callId)) continue
-          const command = HashMap.get(commands, call.callId)
-          const status = Option.isSome(command) ? command.value.status : "new"
-          if (status === "running") {
-            // At most once: a call that had started is never run again silently.
-            yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: "interrupted by a restart" }))
-            const output = yield* publishOutput(state, call, {
-              output: "The call was interrupted by a restart before it finished: it may or may not have taken effect, " +
-                "and it was not run again.",
-              isError: true
-            })
-            yield* Ref.update(view, (current) => addToView(current, output))
-          } else if (status === "new" || status === "requested" || status === "awaiting_approval" || status === "approved") {
-            // A call whose request was never journaled is requested now, like a new one.
-            resumable.push([call, status])
-          }
-        }
-        if (state.assembly.open.size === 0 && resumable.length > 0) {
+        yield* Effect.forEach(cut.commands, emit, { discard: true })
+        if (cut.next === "continue") {
           // Answers may arrive before the resumed run reaches its calls: register the waits now.
           for (const [call, stage] of resumable) {
-            if (stage === "awaiting_approval") yield* approvals.registerResumed(runId, call.callId)
+            if (stage === "awaiting_approval") yield* approvals.registerResumed(run.runId, call.callId)
           }
-          yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
-          const turn = Option.getOrElse(HashMap.get(inferences, runId), () => 1)
-          const fiber = yield* FiberHandle.run(runs, runEffect(state, { turn, calls: resumable }))
-          current = { state, fiber }
-          yield* Ref.update(controller, (state) => Controller.restored(state, [], runId))
+          yield* publish(new Event.RunStarted({ participant: me, runId: run.runId, trigger: null }))
+          const fiber = yield* FiberHandle.run(runs, runEffect(run, { turn: cut.turn, calls: resumable }))
+          current = { state: run, fiber }
+          yield* Ref.update(controller, (state) => Controller.restored(state, [], run.runId))
           return
         }
         // Cut mid-inference: it ends as interrupted, its partial output kept as incomplete.
-        const { cancelledCalls, incompleteItems } = yield* closeOpen(state, "interrupted by a restart")
-        yield* publish(new Event.RunInterrupted({ participant: me, runId, incompleteItems, cancelledCalls }))
-        yield* publish(new Event.RunEnded({ participant: me, runId, outcome: "interrupted", detail: "interrupted by a restart" }))
+        const stopping = Run.stop(me, run, Assemble.cut(run.assembly).items, "interrupted by a restart")
+        if (stopping.closing !== null) applyClosing(run, stopping.closing)
+        yield* approvals.dropRun(run.runId)
+        yield* Effect.forEach(stopping.commands, emit, { discard: true })
       })
 
     const caughtUp = (event: Event.Event) =>
