@@ -11,7 +11,7 @@ import { clusterBench } from "./cluster.js"
 import { fanoutBench } from "./fanout.js"
 import { journalBench } from "./journal.js"
 import { linearityBench } from "./linearity.js"
-import { scaleBench } from "./scale.js"
+import { membershipBench, scaleBench } from "./scale.js"
 import { stopBench } from "./stop.js"
 import { type Figure, gc, machine, markdownTable, now, table } from "./support.js"
 import { throughputBench } from "./throughput.js"
@@ -23,8 +23,8 @@ const sections: ReadonlyArray<readonly [string, (log: (line: string) => void) =>
   ["throughput", throughputBench],
   ["linearity", linearityBench],
   ["scale", scaleBench],
+  ["membership", membershipBench],
   ["stop", stopBench],
-  // The journal benchmarks (bench/journal.ts) are another engineer's module; their figures are included as they are.
   ["journal", () => journalBench()],
   // Starts a throwaway Postgres and three runner processes (bench/cluster.ts).
   ["cluster", clusterBench]

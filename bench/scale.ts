@@ -19,6 +19,12 @@
  *   process is idle again is reported too: every agent's inbox receives the
  *   join events of the agents after it.
  *
+ * - **Membership churn**: 10,000 narrow participants (each takes only the
+ *   interrupts addressed to it, declared with `kinds`, and drains its inbox)
+ *   join one environment, then all leave: the time of the joins and of the
+ *   leaves, and a 1 ms timer measured while the joins settle (how long the
+ *   event loop was held).
+ *
  * Agents as `Agent.make` builds them read every non-delta event of the
  * environment through their controller (~10 µs of CPU per event per agent
  * here), and by default (`resume: true`) replay the whole journal when they
@@ -32,7 +38,7 @@
  * has nothing to resume). Default agents are measured beside them at sizes
  * that fit the run.
  */
-import { Deferred, Effect, Layer } from "effect"
+import { Deferred, Effect, Layer, Stream } from "effect"
 import { Agent, Environment, type Event, InferenceRunner, Participant, Toolkit } from "@chorus/core"
 import { chorusEvents, playing, script, userMessage } from "./frameworks.js"
 import { compare, type Figure, gc, now, sampleRss } from "./support.js"
@@ -150,6 +156,54 @@ const idleAgents = (agents: number, kind: Kind) =>
     if (members !== agents) return yield* Effect.dieMessage(`${members} members, expected ${agents}`)
     return { heap: (heapAfter - heapBefore) / agents, rss: (rssAfter - rssBefore) / agents, seconds, cpu: cpuUsed }
   }).pipe(Effect.provide(Environment.layerMemory()), Effect.scoped)
+
+const churn = (members: number) =>
+  Effect.gen(function*() {
+    const env = yield* Environment.Environment
+    const cpu = process.cpuUsage()
+    const start = now()
+    for (let i = 0; i < members; i++) {
+      const id = `member-${i}`
+      yield* env.join(Participant.make({
+        id,
+        kind: "observer",
+        kinds: ["InterruptRequested"],
+        accepts: (event) => event.payload._tag === "InterruptRequested" && event.payload.participant === id,
+        run: (inbox) => Stream.runDrain(inbox)
+      }))
+    }
+    const joined = now()
+    const timer = yield* Effect.promise(() => {
+      const set = now()
+      return new Promise<number>((resolve) => setTimeout(() => resolve(now() - set), 1))
+    })
+    const leaving = now()
+    for (let i = 0; i < members; i++) yield* env.leave(`member-${i}`)
+    const left = now()
+    if ((yield* env.members).length !== 0) return yield* Effect.dieMessage("members left behind")
+    return { join: (joined - start) / 1000, leave: (left - leaving) / 1000, timer, cpu: cpuSeconds(cpu) }
+  }).pipe(Effect.provide(Environment.layerMemory()), Effect.scoped)
+
+export const membershipBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
+  const members = 10_000
+  gc()
+  const run = await Effect.runPromise(churn(members))
+  log(
+    `scale: ${members} joins in ${run.join.toFixed(2)} s, ${members} leaves in ${run.leave.toFixed(2)} s ` +
+      `(${run.cpu.toFixed(1)} s CPU); a 1 ms timer after the joins fired after ${run.timer.toFixed(1)} ms`
+  )
+  return [
+    {
+      name: `scale.${members}-joins-and-leaves`,
+      unit: "s",
+      value: Math.round((run.join + run.leave) * 100) / 100,
+      target: { text: "< 1 s", holds: run.join + run.leave < 1 }
+    },
+    { name: `scale.${members}-joins`, unit: "s", value: Math.round(run.join * 100) / 100 },
+    { name: `scale.${members}-leaves`, unit: "s", value: Math.round(run.leave * 100) / 100 },
+    { name: `scale.${members}-members.timer-1ms`, unit: "ms", value: Math.round(run.timer * 10) / 10 }
+  ]
+}
 
 export const scaleBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
   const figures: Array<Figure> = []

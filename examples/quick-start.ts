@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { Agent, Environment, Human, ScriptedModel, Terminal, Toolkit } from "@chorus/core"
+import { Agent, Environment, Human, ScriptedModel, Terminal } from "@chorus/core"
 
 const program = Effect.gen(function*() {
   const env = yield* Environment.Environment
@@ -15,7 +15,7 @@ const program = Effect.gen(function*() {
     ],
     latency: "50 millis"
   })
-  yield* env.join(Agent.make({ id: "assistant" })).pipe(Effect.provide(model.layer), Effect.provide(Toolkit.empty.layer))
+  yield* env.join(Agent.make({ id: "assistant" })).pipe(Effect.provide(model.layer))
 
   // The answer streams...
   yield* Human.say("you", "What is Effect?")

@@ -6,7 +6,7 @@
  * Run: pnpm tsx examples/stream-demo.ts
  */
 import { Effect } from "effect"
-import { Agent, Environment, Human, ScriptedModel, Terminal, Toolkit } from "@chorus/core"
+import { Agent, Environment, Human, ScriptedModel, Terminal } from "@chorus/core"
 
 const program = Effect.gen(function*() {
   const env = yield* Environment.Environment
@@ -21,8 +21,8 @@ const program = Effect.gen(function*() {
     turns: [[ScriptedModel.text("And nobody waits for the whole answer before reading the first word.")]],
     latency: "45 millis"
   })
-  yield* env.join(Agent.make({ id: "poet" })).pipe(Effect.provide(poet.layer), Effect.provide(Toolkit.empty.layer))
-  yield* env.join(Agent.make({ id: "critic" })).pipe(Effect.provide(critic.layer), Effect.provide(Toolkit.empty.layer))
+  yield* env.join(Agent.make({ id: "poet" })).pipe(Effect.provide(poet.layer))
+  yield* env.join(Agent.make({ id: "critic" })).pipe(Effect.provide(critic.layer))
   yield* Human.say("you", "Say something about streaming.")
   let ended = 0
   yield* env.waitFor((event) => event.payload._tag === "RunEnded" && ++ended === 2)

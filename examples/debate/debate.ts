@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import type { Duration, Layer } from "effect"
-import { Agent, ContextItem, Environment, Event, InferenceRunner, ScriptedModel, Toolkit } from "@chorus/core"
+import { Agent, ContextItem, Environment, Event, InferenceRunner, ScriptedModel } from "@chorus/core"
 
 /** Who is who. */
 export const pro = "pro"
@@ -51,8 +51,8 @@ export const start = (options: Options) =>
         exchangeCap: cap,
         resume: false
       })
-    yield* env.join(debater(pro, con, "Argue FOR the motion.", cap - 1)).pipe(Effect.provide(options.models.pro), Effect.provide(Toolkit.empty.layer))
-    yield* env.join(debater(con, pro, "Argue AGAINST the motion.", cap)).pipe(Effect.provide(options.models.con), Effect.provide(Toolkit.empty.layer))
+    yield* env.join(debater(pro, con, "Argue FOR the motion.", cap - 1)).pipe(Effect.provide(options.models.pro))
+    yield* env.join(debater(con, pro, "Argue AGAINST the motion.", cap)).pipe(Effect.provide(options.models.con))
     let conMessages = 0
     yield* env.join(Agent.make({
       id: judge,
@@ -61,7 +61,7 @@ export const start = (options: Options) =>
       reactTo: (message) => message._tag === "ModelMessage" && message.author === con && ++conMessages === cap,
       exchangeCap: 1,
       resume: false
-    })).pipe(Effect.provide(options.models.judge), Effect.provide(Toolkit.empty.layer))
+    })).pipe(Effect.provide(options.models.judge))
     return env.waitFor((event): event is Event.Event =>
       event.payload._tag === "ItemDone" && event.author === judge && event.payload.item._tag === "ModelMessage")
   })

@@ -1,7 +1,10 @@
 /**
  * The scripted model the example runs on without an API key: it reasons,
- * answers at length, and writes a note (with approval) when asked to, slowly
- * enough to watch every part of the page move.
+ * answers at length, writes a note (with approval) when asked to, and, when
+ * server-everything is attached (`WEB_CHAT_EVERYTHING`), calls its
+ * `trigger-elicitation-request` tool when asked to fill in a form, so that
+ * the server asks the person in the page. Slowly enough to watch every part
+ * of the page move.
  *
  * @since 0.1.0
  */
@@ -12,6 +15,12 @@ import * as Notes from "./Notes.js"
 
 /** Does this message ask for a note? */
 export const asksForNote = (message: string): boolean => /\b(note|write|save|remember)\b/i.test(message)
+
+/** server-everything's tool that asks the person for a form's worth of input (an MCP elicitation). */
+export const elicitingTool = "trigger-elicitation-request"
+
+/** Does this message ask for a form to fill in? */
+export const asksForForm = (message: string): boolean => /\b(form|sign me up|profile|survey)\b/i.test(message)
 
 /** The note the scripted model writes for the `index`-th request (1-based) asking for one. */
 export const noteFor = (message: string, index: number) => ({
@@ -45,11 +54,23 @@ export const turn = (request: InferenceRunner.Request): ReadonlyArray<ScriptedMo
   const last = items[items.length - 1]
   if (last?._tag === "FunctionCallOutput") {
     const output = ContextItem.text(last)
+    const call = items.find((item): item is ContextItem.FunctionCall =>
+      item._tag === "FunctionCall" && item.callId === last.callId
+    )
+    if (call?.name === elicitingTool) {
+      return [ScriptedModel.text(`The server answered:\n\n${output.split("\nRaw result:")[0]!.trim()}`)]
+    }
     return last.isError
       ? [ScriptedModel.text(`The note was not written: ${output} Tell me if you want me to try something else.`)]
       : [ScriptedModel.text(`Done. ${output} You can find it in the notes folder of this example.`)]
   }
   const message = lastMessage(items)
+  if (asksForForm(message) && request.tools.some((tool) => tool.name === elicitingTool)) {
+    return [
+      ScriptedModel.reasoning("The user wants to fill in a form. The MCP server's tool asks them for it directly."),
+      ScriptedModel.functionCall(elicitingTool, {})
+    ]
+  }
   if (asksForNote(message)) {
     const index = items.filter((item) => item._tag === "FunctionCall").length + 1
     return [

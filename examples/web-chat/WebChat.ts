@@ -5,10 +5,12 @@
  *
  * - `GET /` — the page (`page.html`, plain JavaScript).
  * - `GET /assets/marked.js`, `GET /assets/purify.js` — Markdown rendering
- *   (`marked`) and sanitising (`DOMPurify`), served from `node_modules`.
+ *   (`marked`) and sanitising (`DOMPurify`), served from `node_modules`;
+ *   `GET /assets/elicitation.js` — the page's MCP elicitation forms.
  * - everything `Routes.router` serves: `GET /snapshot` (the first paint),
  *   `GET /events` (OpenResponses SSE, resumable, tied to the journal),
  *   `POST /messages`, `/interrupt`, `/approvals`, `/clarifications`,
+ *   `/elicitations` (an MCP server's form, answered in the page),
  *   `POST /chat` (`useChat`) and `POST /v1/responses` (any OpenAI client talks
  *   to the same conversation the browsers show).
  *
@@ -16,10 +18,11 @@
  */
 import { FileSystem, HttpRouter, HttpServerResponse } from "@effect/platform"
 import type { HttpServerError, Path } from "@effect/platform"
-import { Agent, Environment, Human, InputStream } from "@chorus/core"
+import { Agent, Elicitation, Environment, Event, FunctionCallRunner, Human, InputStream } from "@chorus/core"
 import type { InferenceRunner } from "@chorus/core"
+import { McpClient, McpConfig, McpEnvironment, McpToolkit } from "@chorus/mcp"
 import { Conversations, Routes } from "@chorus/server"
-import { Effect, Stream } from "effect"
+import { Context, Effect, HashMap, Layer, Stream } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
@@ -42,6 +45,13 @@ export interface Options {
   readonly instructions?: string | undefined
   /** The page's title. */
   readonly title?: string | undefined
+  /**
+   * MCP servers whose tools the agent gets beside `write_note`. Their elicitations (a server asking a person
+   * for input during a call) and authorization links are shown in the page, and answered there.
+   */
+  readonly mcp?: McpConfig.McpConfig | undefined
+  /** Approval overrides for the MCP tools (default: `McpToolkit`'s rule from their annotations). */
+  readonly mcpApproval?: McpToolkit.ApprovalOverrides | undefined
 }
 
 /** A running web chat. */
@@ -51,6 +61,8 @@ export interface WebChat {
   readonly port: number
   readonly agent: string
   readonly human: string
+  /** The MCP client, when `mcp` servers are attached (their status, resources, prompts). */
+  readonly mcp: McpClient.Service | undefined
 }
 
 const defaultInstructions =
@@ -63,8 +75,58 @@ const require = createRequire(import.meta.url)
 /** The page's libraries, bundled by their authors for a browser (UMD / IIFE builds). */
 export const assets: Readonly<Record<string, string>> = {
   "marked.js": NodePath.join(NodePath.dirname(require.resolve("marked/package.json")), "lib", "marked.umd.js"),
-  "purify.js": require.resolve("dompurify/purify.min.js")
+  "purify.js": require.resolve("dompurify/purify.min.js"),
+  "elicitation.js": fileURLToPath(new URL("./elicitation.js", import.meta.url))
 }
+
+/**
+ * `@modelcontextprotocol/server-everything` (a devDependency) over stdio, named `everything`: its
+ * `trigger-elicitation-request` tool asks the person for a form's worth of input during the call. It asks
+ * the person itself, so it needs no approval first (the server's other tools keep the default rule).
+ */
+export const everything = (): { readonly mcp: McpConfig.McpConfig; readonly mcpApproval: McpToolkit.ApprovalOverrides } => ({
+  mcp: McpConfig.make([McpConfig.stdio("everything", {
+    command: process.execPath,
+    args: [
+      NodePath.join(NodePath.dirname(require.resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js"),
+      "stdio"
+    ]
+  })]),
+  mcpApproval: { everything: { "trigger-elicitation-request": "never" } }
+})
+
+/**
+ * Elicitations the journal shows as pending were asked of a previous run of this process: their MCP connection is
+ * gone and nobody would ever answer the server, so they are cancelled before this run's servers can ask anew.
+ */
+const cancelOrphanedElicitations = (env: Environment.Service) =>
+  Effect.gen(function*() {
+    const state = yield* Effect.orDie(env.snapshot(Elicitation.reducer))
+    yield* Effect.forEach(HashMap.values(state.pending), ({ request, requester }) =>
+      env.publish(requester, new Event.ElicitationCancelled({
+        elicitationId: request.elicitationId,
+        reason: "the web chat restarted: the MCP server's request was lost"
+      })), { discard: true })
+  })
+
+/**
+ * The agent's tools: `write_note`, and the MCP servers' tools when there are any (their client lives as long as
+ * the scope; elicitations and authorization links go through the environment).
+ */
+const tools = (options: Options) =>
+  Effect.gen(function*() {
+    const notes = Notes.toolkit(options.sandbox)
+    if (options.mcp === undefined) return { runner: yield* notes.runner, mcp: undefined }
+    const handlers = yield* McpEnvironment.options()
+    const context = yield* Layer.build(
+      McpToolkit.layerServers(options.mcp, { ...handlers, local: notes, approval: options.mcpApproval })
+    )
+    const mcp = Context.get(context, McpClient.McpClient)
+    // Some servers (server-everything) add tools right after the handshake; read them again before the first turn.
+    // A server that is down now is not fatal: the client reconnects and its tools show once it answers.
+    yield* Effect.forEach(mcp.servers, (server) => Effect.ignore(mcp.refreshTools(server)), { discard: true })
+    return { runner: Context.get(context, FunctionCallRunner.FunctionCallRunner), mcp }
+  })
 
 /** The page with its configuration filled in. */
 const renderPage = (template: string, config: unknown) =>
@@ -82,7 +144,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   WebChat,
-  HttpServerError.ServeError | Environment.ParticipantAlreadyJoined,
+  HttpServerError.ServeError | Environment.ParticipantAlreadyJoined | Environment.ParticipantStartFailed,
   Environment.Environment | InferenceRunner.InferenceRunner | FileSystem.FileSystem | Path.Path | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -96,11 +158,13 @@ export const make = (
       Effect.map(Effect.orDie(fs.readFileString(path)), (text) => [name, text] as const))
 
     yield* env.join(Human.make({ id: human })).pipe(Effect.provide(InputStream.layer(Stream.never)))
+    yield* cancelOrphanedElicitations(env)
+    const { mcp, runner } = yield* tools(options)
     yield* env.join(Agent.make({
       id: agent,
       instructions: options.instructions ?? defaultInstructions,
       approval: { tools: { [Notes.toolName]: "always" } }
-    })).pipe(Effect.provide(Notes.toolkit(options.sandbox).layer))
+    })).pipe(Effect.provide(Layer.succeed(FunctionCallRunner.FunctionCallRunner, runner)))
 
     const app = Routes.router({ conversations: Conversations.single(env), speaker: Routes.localHuman(human) }).pipe(
       HttpRouter.get("/", Effect.succeed(HttpServerResponse.text(page, { contentType: "text/html; charset=utf-8" }))),
@@ -112,5 +176,5 @@ export const make = (
           }))), router)
     )
     const server = yield* Routes.serve(app, { port: options.port, host: options.host })
-    return { url: server.url, port: server.port, agent, human }
+    return { url: server.url, port: server.port, agent, human, mcp }
   })

@@ -8,6 +8,9 @@
  * `WEB_CHAT_NOTES` (default a folder in the system's temp directory) are
  * optional; `WEB_CHAT_JOURNAL` (default `chorus-web-chat.jsonl` in the
  * system's temp directory) is where the conversation is kept.
+ * `WEB_CHAT_EVERYTHING=true` attaches the MCP server `server-everything`:
+ * ask the scripted model for a form and the server asks you, in the page
+ * (an MCP elicitation).
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Environment, Journal } from "@chorus/core"
@@ -32,6 +35,7 @@ const program = Effect.gen(function*() {
   const journal = yield* Config.string("WEB_CHAT_JOURNAL").pipe(
     Config.withDefault(Path.join(Os.tmpdir(), "chorus-web-chat.jsonl"))
   )
+  const everything = yield* Config.boolean("WEB_CHAT_EVERYTHING").pipe(Config.withDefault(false))
   const inference = Option.isSome(apiKey)
     ? OpenAiResponses.layerConfig({ model })
     : Script.layer({ latency: "40 millis" })
@@ -41,7 +45,8 @@ const program = Effect.gen(function*() {
       : "web-chat: OPENAI_API_KEY is not set, using the scripted model (ask it to write a note to see an approval)"
   )
   yield* Effect.gen(function*() {
-    const chat = yield* WebChat.make({ sandbox, port })
+    const chat = yield* WebChat.make({ sandbox, port, ...(everything ? WebChat.everything() : {}) })
+    if (everything) yield* Console.log("web-chat: MCP server-everything attached: ask for a form (\"sign me up\") to see an elicitation")
     yield* Console.log(`web-chat: open ${chat.url} (notes are written to ${sandbox}; Ctrl-C to quit)`)
     yield* Console.log(`web-chat: the conversation is kept in ${journal}; OpenAI clients can talk to it at ${chat.url}v1`)
     return yield* Effect.never

@@ -332,7 +332,9 @@ describe("Agent", () => {
   it.effect("a failing participant does not stop the agents", () =>
     Effect.gen(function*() {
       const env = yield* Environment.Environment
-      yield* env.join({ id: "broken", kind: "observer", run: () => Effect.die(new Error("observer bug")) })
+      // It dies as it starts: join says so (and its failure is published), the agents go on.
+      const error = yield* Effect.flip(env.join({ id: "broken", kind: "observer", run: () => Effect.die(new Error("observer bug")) }))
+      assert.strictEqual(error._tag, "ParticipantStartFailed")
       yield* joinAgent({ id: "steady" }, { turns: [[ScriptedModel.text("still here")]] })
       const alice = yield* joinHuman("alice")
       yield* alice.offer(say("are you there?"))

@@ -216,11 +216,13 @@ describe("Environment", () => {
       assert.deepStrictEqual(live, replayed)
     }).pipe(Effect.scoped, Effect.provide(Environment.layerMemory())))
 
-  it.effect("a participant's defect is isolated too", () =>
+  it.effect("a participant's defect is isolated too; one that dies as it starts makes join fail", () =>
     Effect.gen(function*() {
       const env = yield* Environment.Environment
-      yield* env.join(Participant.make({ id: "dies", kind: "agent", run: () => Effect.die(new Error("kaput")) }))
-      const failed = yield* env.waitFor((event) => event.payload._tag === "ParticipantFailed")
+      const error = yield* Effect.flip(env.join(Participant.make({ id: "dies", kind: "agent", run: () => Effect.die(new Error("kaput")) })))
+      assert.strictEqual(error._tag, "ParticipantStartFailed")
+      assert.include(error.message, "kaput")
+      const failed = yield* env.waitFor((event) => event.payload._tag === "ParticipantFailed", { from: 0 })
       assert.include((failed.payload as Event.ParticipantFailed).cause, "kaput")
       // The environment goes on: the failed participant is gone, the next event is published and journaled.
       assert.deepStrictEqual(yield* env.members, [])

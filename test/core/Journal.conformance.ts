@@ -7,13 +7,33 @@
  * as a restarted process would.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Schema, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, Layer, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import { ContextItem, Environment, Event, Journal, Reducer } from "@chorus/core"
 
 /** A place a journal lives; `open` opens it again each time its layer is built. */
 export interface Store {
   readonly open: Layer.Layer<Journal.Journal, Journal.JournalError | Journal.JournalCorrupted>
+  /**
+   * Changes to the storage behind the journal's back, for the integrity
+   * cases (a journal that cannot be changed that way, like memory, leaves it
+   * out and the cases are skipped).
+   */
+  readonly tamper?: Tamper | undefined
+}
+
+/** Storage-level edits, as a careless person or a damaged disk makes them. */
+export interface Tamper {
+  /**
+   * Changes the first character of the delta text of the event of
+   * `sequence` (a `deltaEvent`, whose text starts with its sequence) to
+   * another digit: the record still decodes.
+   */
+  readonly editDelta: (sequence: number) => Effect.Effect<void>
+  /** Removes the first event's record. */
+  readonly removeFirst: Effect.Effect<void>
+  /** The line (or row) a damaged record of `sequence` is reported at. */
+  readonly lineOf: (sequence: number) => number
 }
 
 /** Makes a fresh, empty store that lives as long as the scope. */
@@ -122,6 +142,8 @@ export const everyPayload = (): ReadonlyArray<Event.Payload> => {
     new Event.ClarificationRequested({ callId: "call-5", question: "which file?" }),
     new Event.ClarificationAnswered({ callId: "call-5", answer: "a.txt" }),
     new Event.JournalRepaired({ line: 3, bytes: 17 }),
+    new Event.JournalDegraded({ error: "disk full", since: 17, unwritten: 1_000 }),
+    new Event.JournalRecovered({ written: 1_026, downtimeMillis: 4_000 }),
     new Event.ElicitationRequested({
       elicitationId: "eli-1",
       callId: "call-6",
@@ -165,9 +187,51 @@ const transcriptItems = Effect.flatMap(Environment.Environment, (env) => env.sna
   Effect.map((state) => Reducer.items(state).map((item) => Schema.encodeSync(ContextItem.ContextItem)(item)))
 )
 
-/** Runs the conformance suite on the journals of `makeStore`. */
+const readAllOnce = (store: Store) =>
+  Effect.flatMap(Journal.Journal, (journal) => Stream.runCollect(journal.read())).pipe(Effect.provide(store.open))
+
+const corruption = <A>(exit: Exit.Exit<A, Journal.JournalError | Journal.JournalCorrupted>) => {
+  if (Exit.isSuccess(exit)) return assert.fail("the damaged journal was accepted")
+  const failure = Cause.failureOption(exit.cause)
+  if (failure._tag === "None") return assert.fail(`expected JournalCorrupted, got ${Cause.pretty(exit.cause)}`)
+  assert.strictEqual(failure.value._tag, "JournalCorrupted", failure.value.message)
+  return failure.value as Journal.JournalCorrupted
+}
+
+/** Runs the conformance suite on the journals of `makeStore` (any journal layer: give it a fresh store per call). */
 export const conformance = (name: string, makeStore: MakeStore) =>
   describe(`Journal conformance: ${name}`, () => {
+    it.effect("integrity: a changed character that still decodes is JournalCorrupted naming its line", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        if (store.tamper === undefined) return
+        yield* appendAll([events(0, 6), events(6, 4)]).pipe(Effect.provide(store.open))
+        yield* store.tamper.editDelta(5)
+        const error = corruption(yield* Effect.exit(readAllOnce(store)))
+        assert.strictEqual(error.line, store.tamper.lineOf(5), error.message)
+        // What comes before it is intact: the damage is located, not guessed.
+        assert.include(error.message, `line ${store.tamper.lineOf(5)}`)
+      }).pipe(Effect.scoped))
+
+    it.effect("integrity: a journal whose first event was removed is JournalCorrupted", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        if (store.tamper === undefined) return
+        yield* appendAll([events(0, 10)]).pipe(Effect.provide(store.open))
+        yield* store.tamper.removeFirst
+        const error = corruption(yield* Effect.exit(readAllOnce(store)))
+        // Reported where the first event should be (the chain or the recorded start catches it).
+        assert.strictEqual(error.line, store.tamper.lineOf(0), error.message)
+      }).pipe(Effect.scoped))
+
+    it.effect("integrity: an untouched journal still opens after many batches and reopenings", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        for (let i = 0; i < 4; i++) yield* appendAll([events(i * 300, 300)]).pipe(Effect.provide(store.open))
+        const all = yield* readAllOnce(store)
+        assert.strictEqual(Chunk.size(all), 1_200)
+      }).pipe(Effect.scoped))
+
     it.effect("an empty journal has no events and lastSequence -1", () =>
       Effect.gen(function*() {
         const store = yield* makeStore

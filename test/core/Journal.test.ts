@@ -5,7 +5,7 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
-import { conformance, events, type MakeStore } from "./Journal.conformance.js"
+import { conformance, events, type MakeStore, type Tamper } from "./Journal.conformance.js"
 
 // ---------------------------------------------------------------------------
 // Stores
@@ -16,22 +16,60 @@ const tempDirectory = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempD
   Effect.orDie
 )
 
+/** Runs raw SQL on the database, as another program (or a broken disk) would. */
+const tamper = (filename: string, statement: (sql: SqlClient.SqlClient) => Effect.Effect<unknown, unknown>) =>
+  Effect.flatMap(SqlClient.SqlClient, statement).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.orDie)
+
 const memoryStore: MakeStore = Effect.map(Journal.makeMemory, (journal) => ({ open: Layer.succeed(Journal.Journal, journal) }))
+
+/** Rewrites a file, line by line (1-based numbers), as an editor would. */
+const editLines = (path: string, edit: (lines: Array<string>) => Array<string>) =>
+  withFs(Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    Effect.flatMap(fs.readFileString(path), (content) => fs.writeFileString(path, edit(content.split("\n")).join("\n"))))).pipe(Effect.orDie)
+
+const fileTamper = (path: string): Tamper => ({
+  // Line 1 is the header: the event of sequence s is on line s + 2.
+  editDelta: (sequence) =>
+    editLines(path, (lines) =>
+      lines.map((line, i) => i === sequence + 1 ? line.replace(`"delta":"${sequence}:`, `"delta":"${(sequence + 1) % 10}:`) : line)),
+  // The first event's line (line 2 below the header; line 1 in a journal without one).
+  removeFirst: editLines(path, (lines) => {
+    const first = lines.findIndex((line) => line.startsWith("{\"sequence\""))
+    return lines.filter((_, i) => i !== first)
+  }),
+  lineOf: (sequence) => sequence + 2
+})
 
 const fileStore = (options?: Journal.FileOptions): MakeStore =>
   Effect.map(tempDirectory, (directory) => ({
-    open: Journal.layerFile(`${directory}/journal.jsonl`, options).pipe(Layer.provide(NodeFileSystem.layer))
+    open: Journal.layerFile(`${directory}/journal.jsonl`, options).pipe(Layer.provide(NodeFileSystem.layer)),
+    tamper: fileTamper(`${directory}/journal.jsonl`)
   }))
 
+const sqlTamper = (run: (statement: (sql: SqlClient.SqlClient) => Effect.Effect<unknown, unknown>) => Effect.Effect<void>, table: string): Tamper => ({
+  editDelta: (sequence) =>
+    run((sql) =>
+      sql`UPDATE ${sql(table)} SET payload = replace(payload, ${`"delta":"${sequence}:`}, ${`"delta":"${(sequence + 1) % 10}:`}) WHERE sequence = ${sequence}`),
+  removeFirst: run((sql) => sql`DELETE FROM ${sql(table)} WHERE sequence = (SELECT MIN(sequence) FROM ${sql(table)})`),
+  lineOf: (sequence) => sequence + 1
+})
+
 const sqliteStore: MakeStore = Effect.map(tempDirectory, (directory) => ({
-  open: Journal.layerSqlite({ filename: `${directory}/journal.db` })
+  open: Journal.layerSqlite({ filename: `${directory}/journal.db` }),
+  tamper: sqlTamper((statement) => tamper(`${directory}/journal.db`, statement), "chorus_events")
 }))
 
 // One SqlClient kept open for the whole store, a journal layer built on it each time: `layerSql` as an
 // application that owns its database would use it (here an in-memory SQLite database, another table name).
 const sqlClientStore: MakeStore = Effect.map(
   Layer.build(SqliteClient.layer({ filename: ":memory:" })).pipe(Effect.orDie),
-  (context) => ({ open: Journal.layerSql({ table: "agent_log" }).pipe(Layer.provide(Layer.succeedContext(context))) })
+  (context) => ({
+    open: Journal.layerSql({ table: "agent_log" }).pipe(Layer.provide(Layer.succeedContext(context))),
+    tamper: sqlTamper(
+      (statement) => Effect.flatMap(SqlClient.SqlClient, statement).pipe(Effect.provide(context), Effect.orDie, Effect.asVoid),
+      "agent_log"
+    )
+  })
 )
 
 conformance("memory", memoryStore)
@@ -46,6 +84,17 @@ conformance("SQL client (in-memory SQLite, custom table)", sqlClientStore)
 
 const line = (event: Event.Event) => Schema.encodeSync(Event.Json)(event) + "\n"
 const lines = (from: number, count: number) => events(from, count).map(line).join("")
+
+/** A file journal's content without its header and checksums: the events' JSON lines as an older journal holds them. */
+const withoutChecksums = (content: string) => {
+  const all = content.split("\n")
+  assert.match(all[0]!, /^\{"chorus\.journal":2,"start":\d+\}$/)
+  return all.slice(1).map((line) => {
+    if (line === "") return line
+    assert.match(line, /,"crc":"[0-9a-f]{8}"\}$/)
+    return line.replace(/,"crc":"[0-9a-f]{8}"\}$/, "}")
+  }).join("\n")
+}
 
 const withFs = <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) => Effect.provide(effect, NodeFileSystem.layer)
 
@@ -181,6 +230,49 @@ describe("Journal.layerFile", () => {
       assert.include(repeat.detail, "sequence 1 follows 1")
     }).pipe(Effect.scoped))
 
+  it.effect("integrity: every changed byte of an event line is JournalCorrupted naming that line, even when it still decodes", () =>
+    Effect.gen(function*() {
+      const path = yield* journalFile("")
+      yield* onFile(path)(Effect.flatMap(Journal.Journal, (journal) => journal.append(events(0, 3))))
+      const original = yield* withFs(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path))).pipe(Effect.orDie)
+      const lineStarts = [0]
+      original.forEach((byte, i) => byte === 10 && lineStarts.push(i + 1))
+      // Line 3 holds sequence 1: every byte of it but its newline, changed to another character.
+      const [from, to] = [lineStarts[2]!, lineStarts[3]! - 1]
+      let decodedAnyway = 0
+      for (let at = from; at < to; at++) {
+        const bytes = Uint8Array.from(original)
+        const byte = bytes[at]!
+        bytes[at] = byte >= 48 && byte <= 57 ? 48 + ((byte - 48 + 1) % 10) : byte === 97 ? 98 : 97
+        yield* withFs(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.writeFile(path, bytes))).pipe(Effect.orDie)
+        const exit = yield* Effect.exit(onFile(path)(contents))
+        const error = failureOf(exit)
+        assert.strictEqual(error._tag, "JournalCorrupted", `byte ${at - from} of the line was accepted`)
+        assert.strictEqual((error as Journal.JournalCorrupted).line, 3, `byte ${at - from}: ${error.message}`)
+        if ((error as Journal.JournalCorrupted).detail.includes("checksum mismatch")) decodedAnyway++
+      }
+      // Most of these lines still decoded: only the checksum could tell.
+      assert.isTrue(decodedAnyway > (to - from) / 2, `${decodedAnyway} of ${to - from}`)
+    }).pipe(Effect.scoped))
+
+  it.effect("integrity: a missing header (line 1) is JournalCorrupted", () =>
+    Effect.gen(function*() {
+      const path = yield* journalFile("")
+      yield* onFile(path)(Effect.flatMap(Journal.Journal, (journal) => journal.append(events(0, 3))))
+      yield* editLines(path, (lines) => lines.slice(1))
+      const error = yield* corruptedAt(path, 1)
+      assert.include(error.detail, "header")
+    }).pipe(Effect.scoped))
+
+  it.effect("an older journal (no header, no checksums) opens, and takes appends in its own format", () =>
+    Effect.gen(function*() {
+      const path = yield* journalFile(lines(0, 3))
+      yield* onFile(path)(Effect.flatMap(Journal.Journal, (journal) => journal.append(events(3, 2))))
+      assert.strictEqual(yield* fileContent(path), lines(0, 5))
+      const opened = yield* onFile(path)(contents)
+      assert.deepStrictEqual(opened.sequences, [0, 1, 2, 3, 4])
+    }).pipe(Effect.scoped))
+
   it.effect("an empty file is an empty journal that takes appends", () =>
     Effect.gen(function*() {
       const path = yield* journalFile("")
@@ -191,7 +283,7 @@ describe("Journal.layerFile", () => {
         const journal = yield* Journal.Journal
         yield* journal.append(events(0, 2))
       }))
-      assert.strictEqual(yield* fileContent(path), lines(0, 2))
+      assert.strictEqual(withoutChecksums(yield* fileContent(path)), lines(0, 2))
     }).pipe(Effect.scoped))
 
   it.effect("a missing file is created; a missing directory is a JournalError", () =>
@@ -220,7 +312,7 @@ describe("Journal.layerFile", () => {
         assert.strictEqual(yield* journal.lastSequence, 2)
         yield* journal.append(events(3, 1))
       }))
-      assert.strictEqual(yield* fileContent(path), lines(0, 4))
+      assert.strictEqual(withoutChecksums(yield* fileContent(path)), lines(0, 4))
     }).pipe(Effect.scoped))
 })
 
@@ -233,9 +325,6 @@ const sqliteFile = Effect.map(tempDirectory, (directory) => `${directory}/journa
 const onSqlite = (filename: string) => <A, E>(effect: Effect.Effect<A, E, Journal.Journal>) =>
   Effect.provide(effect, Journal.layerSqlite({ filename }))
 
-/** Runs raw SQL on the database, as another program (or a broken disk) would. */
-const tamper = (filename: string, statement: (sql: SqlClient.SqlClient) => Effect.Effect<unknown, unknown>) =>
-  Effect.flatMap(SqlClient.SqlClient, statement).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.orDie)
 
 const sqliteWith = (count: number) =>
   Effect.gen(function*() {

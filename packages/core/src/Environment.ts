@@ -23,34 +23,40 @@
  * ## Participants
  * `join` creates the participant's subscription first, then forks it into a
  * `FiberMap` under the environment's scope, so an event published after
- * `join` returns always reaches it. A failure is published with its cause and
- * isolated; a restart `Schedule` may restart the participant on the same inbox.
- * `leave` and closing the scope interrupt fibers and run their finalizers.
+ * `join` returns always reaches it. `join` returns once the participant has
+ * started (it waits for something, or has ended); one that fails before that
+ * makes `join` fail with {@link ParticipantStartFailed}. A later failure is
+ * published with its cause and isolated; a restart `Schedule` may restart the
+ * participant on the same inbox. `leave` and closing the scope interrupt
+ * fibers and run their finalizers. Join and leave are O(1).
+ *
+ * ## The journal
+ * A writer appends what is published in batches. An outage is retried on a
+ * capped schedule, in order, and caught up when the journal is back; past
+ * `degradedAfter` the environment publishes `JournalDegraded` and `flush`
+ * fails fast until `JournalRecovered` (see `internal/environment/journalWriter.ts`
+ * for the whole policy).
+ *
+ * ## Derived state
+ * {@link Service.projection} keeps a reducer's state current on every
+ * publish: the first call replays the journal once, later reads are O(1).
+ *
+ * Internals, one module each under `internal/environment/`: the sequencer,
+ * the journal writer, the fan-out, the supervisor and the projections.
  *
  * @since 0.1.0
  */
-import {
-  Cause,
-  Chunk,
-  Context,
-  Deferred,
-  Effect,
-  Either,
-  Exit,
-  FiberMap,
-  Layer,
-  Option,
-  Schedule,
-  Schema,
-  Scope,
-  Stream,
-  SubscriptionRef
-} from "effect"
+import { Cause, Chunk, Context, Effect, Layer, Option, Schedule, Schema, Scope, Stream, SubscriptionRef } from "effect"
 import * as Event from "./Event.js"
-import { Mailbox } from "./internal/mailbox.js"
+import * as FanOut from "./internal/environment/fanOut.js"
+import * as JournalWriter from "./internal/environment/journalWriter.js"
+import * as Projections from "./internal/environment/projections.js"
+import * as Sequencer from "./internal/environment/sequencer.js"
+import * as Supervisor from "./internal/environment/supervisor.js"
+import type { Mailbox } from "./internal/mailbox.js"
 import * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
-import * as Reducer from "./Reducer.js"
+import type * as Reducer from "./Reducer.js"
 
 /** A participant with this id is already in the environment. */
 export class ParticipantAlreadyJoined extends Schema.TaggedError<ParticipantAlreadyJoined>()(
@@ -62,12 +68,59 @@ export class ParticipantAlreadyJoined extends Schema.TaggedError<ParticipantAlre
   }
 }
 
+/** A participant failed before it started (`join` waited for it): it was not kept. */
+export class ParticipantStartFailed extends Schema.TaggedError<ParticipantStartFailed>()(
+  "ParticipantStartFailed",
+  { participant: Schema.String, cause: Schema.String }
+) {
+  override get message() {
+    return `participant "${this.participant}" failed as it started: ${this.cause}`
+  }
+}
+
+/**
+ * What `waitFor` waits on can no longer happen: the environment closed
+ * (`closed`), or the participant it waits on left or failed for good
+ * (`participant_left`, `participant_failed`), or was not in the environment
+ * (`not_a_member`).
+ */
+export class WaitAbandoned extends Schema.TaggedError<WaitAbandoned>()("WaitAbandoned", {
+  reason: Schema.Literal("closed", "participant_left", "participant_failed", "not_a_member"),
+  participant: Schema.NullOr(Schema.String)
+}) {
+  override get message() {
+    switch (this.reason) {
+      case "closed":
+        return "the environment closed before the awaited event"
+      case "not_a_member":
+        return `participant "${this.participant}" is not in the environment: the awaited event cannot come`
+      default:
+        return `participant "${this.participant}" ${this.reason === "participant_left" ? "left" : "failed"} before the awaited event`
+    }
+  }
+}
+
+/** Options of `waitFor`. */
+export interface WaitForOptions {
+  /** Look at events from this sequence (replayed from the journal), default: from now on. */
+  readonly from?: number | undefined
+  /**
+   * The participant expected to cause the event: the wait fails with
+   * {@link WaitAbandoned} when it leaves or fails for good first (a failure
+   * followed by a restart does not count), or is not a member when the wait
+   * starts and the history holds no match.
+   */
+  readonly participant?: string | undefined
+}
+
 /** Options of a subscription. */
 export interface SubscribeOptions {
   /** Replay the journal from this sequence, then continue live, with no gap and no duplicate. */
   readonly from?: number | undefined
   /** Which live events reach the subscription (all when absent). */
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
+  /** Only events of these kinds (then `accepts`); indexed, so other kinds cost the subscription nothing. */
+  readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
 }
 
 /** A subscription: its stream, and how far behind it is. */
@@ -103,7 +156,7 @@ export interface Service {
   readonly join: <E, R>(
     participant: Participant.Participant<E, R>,
     options?: JoinOptions
-  ) => Effect.Effect<void, ParticipantAlreadyJoined, R>
+  ) => Effect.Effect<void, ParticipantAlreadyJoined | ParticipantStartFailed, R>
   /** Removes a participant: interrupts it and waits for its finalizers. */
   readonly leave: (id: string) => Effect.Effect<void>
   /** Asks a participant to stop its current run (or the named one). */
@@ -118,17 +171,27 @@ export interface Service {
   readonly lastSequence: Effect.Effect<number>
   /** The participants in the environment now. */
   readonly members: Effect.Effect<ReadonlyArray<Member>>
-  /** A reducer's state over everything published so far (journal replay). */
+  /**
+   * A reducer's state over everything published so far, kept live: the first
+   * call registers the reducer and replays the journal once; every publish
+   * then folds into it, and reading is O(1).
+   */
+  readonly projection: <S>(reducer: Reducer.Reducer<S>) => Effect.Effect<S, Journal.JournalError | Journal.JournalCorrupted>
+  /** A reducer's state over everything published so far (its projection when registered, else a journal replay). */
   readonly snapshot: <S>(
     reducer: Reducer.Reducer<S>
   ) => Effect.Effect<S, Journal.JournalError | Journal.JournalCorrupted>
   /** A reducer's state kept live: replays the journal, then follows new events, until the scope closes. */
   readonly state: <S>(reducer: Reducer.Reducer<S>) => Effect.Effect<SubscriptionRef.SubscriptionRef<S>, never, Scope.Scope>
-  /** The first event (from `from`, default 0) matching the predicate, waiting for it if needed. */
+  /**
+   * The first event (from `from`, default 0) matching the predicate, waiting
+   * for it if needed; fails with {@link WaitAbandoned} when it can no longer
+   * come (see {@link WaitForOptions}).
+   */
   readonly waitFor: <A extends Event.Event>(
     predicate: ((event: Event.Event) => event is A) | ((event: Event.Event) => boolean),
-    options?: { readonly from?: number | undefined }
-  ) => Effect.Effect<A, Journal.JournalError | Journal.JournalCorrupted>
+    options?: WaitForOptions
+  ) => Effect.Effect<A, Journal.JournalError | Journal.JournalCorrupted | WaitAbandoned>
 }
 
 /** The environment tag. */
@@ -138,8 +201,15 @@ export class Environment extends Context.Tag("@chorus/core/Environment")<Environ
 export interface Options {
   /** Backlog (entries) past which a lagging subscriber's deltas are coalesced. Default 4096. */
   readonly coalesceAfter?: number | undefined
-  /** How a failed journal append is retried before the journal is declared broken. Default: 5 times, exponential from 100 ms. */
+  /**
+   * Delays between attempts of a failed journal append. Default: exponential
+   * from 100 ms, capped at 5 s, never ending. When a schedule ends the journal
+   * is declared degraded (`flush` fails fast) and the writer goes on retrying
+   * every 5 s: it never drops what was published.
+   */
   readonly appendRetry?: Schedule.Schedule<unknown, Journal.JournalError> | undefined
+  /** When a failing journal is declared degraded (flush fails fast). Default: 1,000 unwritten events or 2 seconds. */
+  readonly degradedAfter?: JournalWriter.DegradedAfter | undefined
 }
 
 /** The author of the events the environment itself publishes. */
@@ -158,142 +228,74 @@ export const author = "environment"
  *   yield* env.publish("me", new Event.InterruptRequested({ participant: "nobody", runId: null }))
  * }).pipe(Effect.provide(Environment.layer()), Effect.provide(Journal.layerMemory), Effect.scoped)
  */
-export const make = (options?: Options): Effect.Effect<Service, Journal.JournalError | Journal.JournalCorrupted, Journal.Journal | Scope.Scope> =>
+export const make = (
+  options?: Options
+): Effect.Effect<Service, Journal.JournalError | Journal.JournalCorrupted, Journal.Journal | Scope.Scope> =>
   Effect.gen(function*() {
     const journal = yield* Journal.Journal
     const clock = yield* Effect.clock
-    const scope = yield* Effect.scope
-    const coalesceAfter = options?.coalesceAfter ?? 4096
+    const sequencer = Sequencer.make(clock, yield* journal.lastSequence)
+    const fanOut = FanOut.make(options?.coalesceAfter ?? 4096)
 
-    let nextSequence = (yield* journal.lastSequence) + 1
-    let lastTimestamp = 0
-    const mailboxes = new Set<Mailbox>()
-    const members = new Map<string, { readonly kind: Event.ParticipantKind; readonly mailbox: Mailbox }>()
-
-    // --- journal writer -----------------------------------------------------
-    const appendRetry = options?.appendRetry ?? Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
-    let pending: Array<Event.Event> = []
-    let persisted = nextSequence - 1
-    let writerFailure: Journal.JournalError | undefined = undefined
-    let wakeWriter: (() => void) | undefined = undefined
-    let flushWaiters: Array<{ readonly sequence: number; readonly deferred: Deferred.Deferred<void, Journal.JournalError> }> = []
-
-    const settleFlushes = Effect.suspend(() => {
-      const ready = flushWaiters.filter((waiter) => waiter.sequence <= persisted || writerFailure !== undefined)
-      if (ready.length === 0) return Effect.void
-      flushWaiters = flushWaiters.filter((waiter) => !ready.includes(waiter))
-      return Effect.forEach(ready, (waiter) =>
-        writerFailure === undefined
-          ? Deferred.succeed(waiter.deferred, undefined)
-          : Deferred.fail(waiter.deferred, writerFailure), { discard: true })
+    // The writer announces its own events (degraded, recovered) through `publishNow`, defined below.
+    const writer = yield* JournalWriter.make({
+      journal,
+      persisted: sequencer.last(),
+      clock,
+      announce: (payload) => void publishNow(author, payload),
+      writer: { retry: options?.appendRetry, degradedAfter: options?.degradedAfter }
     })
 
-    const nextBatch = Effect.async<ReadonlyArray<Event.Event>>((resume) => {
-      const take = () => {
-        const batch = pending
-        pending = []
-        resume(Effect.succeed(batch))
-      }
-      if (pending.length > 0) take()
-      else wakeWriter = take
-      return Effect.sync(() => {
-        wakeWriter = undefined
-      })
-    })
+    /** Events `[from, to]` from the journal, once everything up to `to` is durable. */
+    const history = (from: number, to: number) =>
+      Stream.unwrap(Effect.as(writer.flushUpTo(to), journal.read({ from, to })))
 
-    const writer = Effect.gen(function*() {
-      while (true) {
-        const batch = yield* nextBatch
-        // A failed append is retried (a full disk may be freed, a locked database unlocked) before the journal is
-        // declared broken: then `flush` fails with the error and it is logged.
-        const written = yield* Effect.either(journal.append(batch).pipe(Effect.retry(appendRetry)))
-        if (Either.isLeft(written)) {
-          writerFailure = written.left
-          yield* Effect.logError("environment: the journal could not be written", written.left)
-          yield* settleFlushes
-          return
-        }
-        persisted = batch[batch.length - 1]!.sequence
-        yield* settleFlushes
-      }
-    })
-    yield* Effect.forkIn(writer, scope)
+    const projections = Projections.make({ last: sequencer.last, history: (to) => history(0, to) })
 
-    const flushUpTo = (sequence: number): Effect.Effect<void, Journal.JournalError> =>
-      Effect.suspend(() => {
-        if (writerFailure !== undefined) return Effect.fail(writerFailure)
-        if (sequence <= persisted) return Effect.void
-        return Effect.flatMap(Deferred.make<void, Journal.JournalError>(), (deferred) => {
-          flushWaiters.push({ sequence, deferred })
-          return Deferred.await(deferred)
-        })
-      })
-
-    // --- publishing ---------------------------------------------------------
-    const stamp = (author: string, payload: Event.Payload): Event.Event => {
-      const now = clock.unsafeCurrentTimeMillis()
-      if (now > lastTimestamp) lastTimestamp = now
-      const event = Event.unsafeMake({ sequence: nextSequence++, author, timestamp: lastTimestamp, payload })
-      pending.push(event)
-      for (const mailbox of mailboxes) mailbox.offer(event)
+    // --- publishing: one synchronous step, so sequence, delivery and journal order are the same ---
+    const publishNow = (author: string, payload: Event.Payload): Event.Event => {
+      const event = sequencer.stamp(author, payload)
+      projections.apply(event)
+      fanOut.deliver(event)
+      writer.offerOne(event)
       return event
     }
-
+    const publish = (author: string, payload: Event.Payload) => Effect.sync(() => publishNow(author, payload))
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
       Effect.sync(() => {
         const events: Array<Event.Event> = []
-        for (const payload of payloads) events.push(stamp(author, payload))
-        const wake = wakeWriter
-        if (wake !== undefined && events.length > 0) {
-          wakeWriter = undefined
-          wake()
+        for (const payload of payloads) {
+          const event = sequencer.stamp(author, payload)
+          projections.apply(event)
+          fanOut.deliver(event)
+          events.push(event)
         }
+        writer.offer(events)
         return events
       })
 
-    const publish = (author: string, payload: Event.Payload) =>
-      Effect.sync(() => {
-        const event = stamp(author, payload)
-        const wake = wakeWriter
-        if (wake !== undefined) {
-          wakeWriter = undefined
-          wake()
-        }
-        return event
-      })
-
     // --- subscriptions ------------------------------------------------------
-    const openMailbox = (accepts: ((event: Event.Event) => boolean) | undefined) => {
-      const mailbox = new Mailbox(coalesceAfter, accepts)
-      mailboxes.add(mailbox)
-      return mailbox
-    }
-    const closeMailbox = (mailbox: Mailbox) => {
-      mailboxes.delete(mailbox)
-      mailbox.close()
-    }
-
-    // `max` is 1 for participants that may restart: an event is taken only when the previous one was
-    // handled, so a failure loses nothing but the event being handled.
-    const liveStream = (mailbox: Mailbox, max = Number.POSITIVE_INFINITY) =>
+    const live = (mailbox: Mailbox, max: number): Participant.Inbox =>
       Stream.repeatEffectChunkOption(
         Effect.flatMap(mailbox.take(max), (chunk) => Chunk.isEmpty(chunk) ? Effect.fail(Option.none()) : Effect.succeed(chunk))
       )
 
     // Registers the live mailbox and notes the last sequence in one synchronous step:
     // replay covers [from, last], live covers (last, ...): no gap, no duplicate.
-    const openSubscription = (options: SubscribeOptions | undefined) => {
-      const last = nextSequence - 1
-      const mailbox = openMailbox(options?.accepts)
-      const from = options?.from
-      const live = liveStream(mailbox)
+    const openSubscription = (subscribeOptions: SubscribeOptions | undefined) => {
+      const last = sequencer.last()
+      const accepts = subscribeOptions?.accepts
+      const kinds = subscribeOptions?.kinds
+      const mailbox = fanOut.open({ accepts, kinds })
+      const from = subscribeOptions?.from
       const stream: Subscription["stream"] = from === undefined || from > last
-        ? live
+        ? live(mailbox, Number.POSITIVE_INFINITY)
         : Stream.concat(
-          Stream.unwrap(Effect.as(flushUpTo(last), journal.read({ from, to: last }))).pipe(
-            options?.accepts === undefined ? (s) => s : Stream.filter(options.accepts)
+          history(from, last).pipe(
+            kinds === undefined ? (s) => s : Stream.filter((event) => kinds.includes(event.payload._tag)),
+            accepts === undefined ? (s) => s : Stream.filter(accepts)
           ),
-          live
+          live(mailbox, Number.POSITIVE_INFINITY)
         )
       return {
         mailbox,
@@ -305,108 +307,48 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
       }
     }
 
-    const subscribe = (options?: SubscribeOptions) =>
+    const subscribe = (subscribeOptions?: SubscribeOptions) =>
       Effect.acquireRelease(
-        Effect.sync(() => openSubscription(options)),
-        ({ mailbox }) => Effect.sync(() => closeMailbox(mailbox))
+        Effect.sync(() => openSubscription(subscribeOptions)),
+        ({ mailbox }) => Effect.sync(() => fanOut.close(mailbox))
       ).pipe(Effect.map(({ subscription }) => subscription))
 
-    // --- participants -------------------------------------------------------
-    // Closing: participants first (the FiberMap, made after this finalizer, is closed before it runs),
-    // then the last events are flushed, then the mailboxes close.
+    // Closing: participants first (the supervisor's FiberMap, made after this finalizer, is closed before it
+    // runs), then the last events are flushed (the writer, made before, still runs), then the mailboxes close.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        yield* Effect.ignore(flushUpTo(nextSequence - 1))
-        for (const mailbox of mailboxes) mailbox.close()
-        mailboxes.clear()
+        yield* Effect.ignore(writer.flushUpTo(sequencer.last()))
+        fanOut.closeAll()
       })
     )
 
-    const fibers = yield* FiberMap.make<string>()
-    // Participants being removed by `leave` (not stopped with the environment): they may tell the difference.
-    const leaving = new Set<string>()
+    const supervisor = yield* Supervisor.make({
+      publish: publishNow,
+      fanOut,
+      last: sequencer.last,
+      history,
+      live
+    })
 
-    const supervise = <E, R>(
-      participant: Participant.Participant<E, R>,
-      inbox: Participant.Inbox,
-      start: Participant.Start,
-      restart: JoinOptions["restart"]
-    ): Effect.Effect<void, never, R> =>
-      Effect.gen(function*() {
-        const driver = restart === undefined ? undefined : yield* Schedule.driver(restart)
-        let attempt = 0
-        while (true) {
-          const exit = yield* Effect.exit(participant.run(inbox, start))
-          if (Exit.isSuccess(exit)) {
-            yield* publish(author, new Event.ParticipantLeft({ participant: participant.id }))
-            return
-          }
-          if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-          yield* publish(author, new Event.ParticipantFailed({ participant: participant.id, cause: Cause.pretty(exit.cause) }))
-          if (driver === undefined) return
-          const next = yield* Effect.either(driver.next(exit.cause))
-          if (Either.isLeft(next)) return
-          attempt++
-          yield* publish(author, new Event.ParticipantRestarted({ participant: participant.id, attempt }))
-        }
-      })
+    const join: Service["join"] = (participant, joinOptions) =>
+      Effect.mapError(supervisor.join(participant, joinOptions), (error) =>
+        error._tag === "AlreadyJoined"
+          ? new ParticipantAlreadyJoined({ participant: error.participant })
+          : new ParticipantStartFailed({ participant: error.participant, cause: Cause.pretty(error.cause) }))
 
-    const removeMember = (id: string) =>
-      Effect.sync(() => {
-        const member = members.get(id)
-        if (member !== undefined) {
-          members.delete(id)
-          closeMailbox(member.mailbox)
-        }
-      })
-
-    const join = <E, R>(participant: Participant.Participant<E, R>, options?: JoinOptions) =>
-      Effect.gen(function*() {
-        if (members.has(participant.id)) {
-          return yield* new ParticipantAlreadyJoined({ participant: participant.id })
-        }
-        // Registered in one synchronous step with reading the history bound: no gap, no duplicate.
-        const history = participant.replay === true ? nextSequence - 1 : -1
-        const mailbox = openMailbox(participant.accepts)
-        members.set(participant.id, { kind: participant.kind, mailbox })
-        yield* publish(author, new Event.ParticipantJoined({ participant: participant.id, kind: participant.kind }))
-        const live = liveStream(mailbox, options?.restart === undefined ? Number.POSITIVE_INFINITY : 1)
-        const inbox: Participant.Inbox = history < 0
-          ? live
-          : Stream.concat(Stream.unwrap(Effect.as(flushUpTo(history), journal.read({ from: 0, to: history }))), live)
-        yield* FiberMap.run(
-          fibers,
-          participant.id,
-          supervise(participant, inbox, { history, leaving: Effect.sync(() => leaving.has(participant.id)) }, options?.restart).pipe(
-            Effect.ensuring(Effect.suspend(() => members.get(participant.id)?.mailbox === mailbox ? removeMember(participant.id) : Effect.void))
-          )
-        )
-      })
-
-    const leave = (id: string) =>
-      Effect.gen(function*() {
-        if (!members.has(id)) return
-        leaving.add(id)
-        yield* Effect.ensuring(FiberMap.remove(fibers, id), Effect.sync(() => leaving.delete(id)))
-        yield* removeMember(id)
-        yield* publish(author, new Event.ParticipantLeft({ participant: id }))
-      })
-
-    const interrupt: Service["interrupt"] = (options) =>
+    const interrupt: Service["interrupt"] = (interruptOptions) =>
       publish(
-        options.by ?? author,
-        new Event.InterruptRequested({ participant: options.participant, runId: options.runId ?? null })
+        interruptOptions.by ?? author,
+        new Event.InterruptRequested({ participant: interruptOptions.participant, runId: interruptOptions.runId ?? null })
       )
 
     // --- derived state ------------------------------------------------------
     const snapshot = <S>(reducer: Reducer.Reducer<S>) =>
       Effect.suspend(() => {
-        const last = nextSequence - 1
-        return flushUpTo(last).pipe(
-          Effect.zipRight(
-            Stream.runFold(journal.read({ from: 0, to: last }), reducer.initial, reducer.reduce)
-          )
-        )
+        const current = projections.current(reducer)
+        if (current !== undefined) return Effect.succeed(current.state)
+        const last = sequencer.last()
+        return last < 0 ? Effect.succeed(reducer.initial) : Stream.runFold(history(0, last), reducer.initial, reducer.reduce)
       })
 
     const state = <S>(reducer: Reducer.Reducer<S>) =>
@@ -414,27 +356,54 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
         const subscription = yield* subscribe({ from: 0 })
         const ref = yield* SubscriptionRef.make(reducer.initial)
         yield* subscription.stream.pipe(
-          Stream.runForEachChunk((chunk) =>
-            SubscriptionRef.update(ref, (state) => Chunk.reduce(chunk, state, reducer.reduce))
-          ),
+          Stream.runForEachChunk((chunk) => SubscriptionRef.update(ref, (state) => Chunk.reduce(chunk, state, reducer.reduce))),
           Effect.catchAllCause((cause) => Effect.logError("environment: a derived state stopped", cause)),
           Effect.forkScoped
         )
         return ref
       })
 
-    const waitFor: Service["waitFor"] = (predicate, options) =>
+    const waitFor: Service["waitFor"] = (predicate, waitOptions) =>
       Effect.scoped(
         Effect.gen(function*() {
-          const subscription = yield* subscribe({ from: options?.from ?? 0 })
-          const found = yield* subscription.stream.pipe(Stream.filter(predicate), Stream.runHead)
-          if (Option.isNone(found)) return yield* Effect.die(new Error("environment closed while waiting for an event"))
+          const watched = waitOptions?.participant
+          const memberNow = watched === undefined || supervisor.isMember(watched)
+          const last = sequencer.last()
+          const from = waitOptions?.from ?? 0
+          if (!memberNow && from > last) return yield* new WaitAbandoned({ reason: "not_a_member", participant: watched ?? null })
+          const subscription = yield* subscribe({ from })
+          let abandoned: WaitAbandoned | undefined = undefined
+          const found = yield* subscription.stream.pipe(
+            Stream.filter((event) => {
+              if (predicate(event)) return true
+              if (watched === undefined) return false
+              if (!memberNow && event.sequence >= last) {
+                abandoned = new WaitAbandoned({ reason: "not_a_member", participant: watched })
+                return true
+              }
+              const payload = event.payload
+              if (
+                (payload._tag === "ParticipantLeft" || payload._tag === "ParticipantFailed") &&
+                payload.participant === watched && !supervisor.isMember(watched)
+              ) {
+                abandoned = new WaitAbandoned({
+                  reason: payload._tag === "ParticipantLeft" ? "participant_left" : "participant_failed",
+                  participant: watched
+                })
+                return true
+              }
+              return false
+            }),
+            Stream.runHead
+          )
+          if (abandoned !== undefined) return yield* Effect.fail(abandoned)
+          if (Option.isNone(found)) return yield* new WaitAbandoned({ reason: "closed", participant: null })
           return found.value as never
         })
       )
 
     for (const repair of journal.repairs) {
-      yield* publish(author, new Event.JournalRepaired({ line: repair.line, bytes: repair.bytes }))
+      publishNow(author, new Event.JournalRepaired({ line: repair.line, bytes: repair.bytes }))
     }
 
     return {
@@ -442,11 +411,12 @@ export const make = (options?: Options): Effect.Effect<Service, Journal.JournalE
       publishAll,
       subscribe,
       join,
-      leave,
+      leave: supervisor.leave,
       interrupt,
-      flush: Effect.suspend(() => flushUpTo(nextSequence - 1)),
-      lastSequence: Effect.sync(() => nextSequence - 1),
-      members: Effect.sync(() => [...members].map(([id, member]) => ({ id, kind: member.kind }))),
+      flush: Effect.suspend(() => writer.flushUpTo(sequencer.last())),
+      lastSequence: Effect.sync(sequencer.last),
+      members: Effect.sync(supervisor.members),
+      projection: projections.get,
       snapshot,
       state,
       waitFor

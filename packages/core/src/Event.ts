@@ -354,6 +354,24 @@ export class JournalRepaired extends Schema.TaggedClass<JournalRepaired>()("Jour
   bytes: Schema.Finite
 }) {}
 
+/**
+ * The journal has been failing for longer than the environment tolerates (a
+ * backlog of `unwritten` events from sequence `since`): `flush` fails fast
+ * until it recovers, so no side effect starts without a durable record.
+ * Nothing is dropped: the writer keeps retrying and catches up.
+ */
+export class JournalDegraded extends Schema.TaggedClass<JournalDegraded>()("JournalDegraded", {
+  error: Schema.String,
+  since: Schema.Finite,
+  unwritten: Schema.Finite
+}) {}
+
+/** The journal is writable again: the `written` events held back during the outage are durable now. */
+export class JournalRecovered extends Schema.TaggedClass<JournalRecovered>()("JournalRecovered", {
+  written: Schema.Finite,
+  downtimeMillis: Schema.Finite
+}) {}
+
 // ---------------------------------------------------------------------------
 // MCP elicitation, keyed by elicitation id (and by the call that caused it)
 // ---------------------------------------------------------------------------
@@ -465,6 +483,8 @@ export const Payload = Schema.Union(
   ClarificationRequested,
   ClarificationAnswered,
   JournalRepaired,
+  JournalDegraded,
+  JournalRecovered,
   ElicitationRequested,
   ElicitationAnswered,
   ElicitationResolved,
@@ -563,6 +583,8 @@ const wireNames: { readonly [K in Payload["_tag"]]: string } = {
   ClarificationRequested: "chorus.clarification.requested",
   ClarificationAnswered: "chorus.clarification.answered",
   JournalRepaired: "chorus.journal.repaired",
+  JournalDegraded: "chorus.journal.degraded",
+  JournalRecovered: "chorus.journal.recovered",
   ElicitationRequested: "chorus.elicitation.requested",
   ElicitationAnswered: "chorus.elicitation.answered",
   ElicitationResolved: "chorus.elicitation.resolved",

@@ -38,11 +38,15 @@ export const say = (
     return item
   })
 
-/** Answers an approval as `author`: refused visibly when no call with that id waits for one. */
+/**
+ * Answers an approval as `author`: refused visibly when no call with that id
+ * waits for one. Reads the environment's live projection of the calls (O(1)
+ * once registered; the first answer registers it by replaying the journal).
+ */
 export const answer = (author: string, approval: InputStream.Approval) =>
   Effect.gen(function*() {
     const env = yield* Environment.Environment
-    const commands = yield* Effect.orDie(env.snapshot(Commands.reducer))
+    const commands = yield* Effect.orDie(env.projection(Commands.reducer))
     const command = HashMap.get(commands, approval.callId)
     if (command._tag === "None") {
       return yield* env.publish(
@@ -98,6 +102,9 @@ export const make = (options: Options): Participant.Participant<never, Environme
   run: () =>
     Effect.gen(function*() {
       const input = yield* InputStream.InputStream
+      // Registered as the human joins, so answering reads live state. While the journal is degraded its history
+      // cannot be read: the first answer registers it then.
+      yield* Effect.ignore(Effect.flatMap(Environment.Environment, (env) => env.projection(Commands.reducer)))
       yield* Stream.runForEach(input.stream, (item) => handle(options.id, item))
     })
 })

@@ -15,9 +15,9 @@ export type Inbox = Stream.Stream<Event.Event, Journal.JournalError | Journal.Jo
 /** What a participant learns when it starts. */
 export interface Start {
   /**
-   * With `replay`, the inbox first delivers the journal's history: every event
-   * with `sequence <= history` (unfiltered), then live events. `-1` when
-   * there is no history to replay.
+   * With `replay` (or `from`), the inbox first delivers the journal's history:
+   * every event with `from <= sequence <= history` (unfiltered), then live
+   * events. `-1` when there is no history to replay.
    */
   readonly history: number
   /**
@@ -33,8 +33,21 @@ export interface Participant<E = never, R = never> {
   readonly kind: Event.ParticipantKind
   /** Which live events reach the inbox (all when absent); applied when they are published. */
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
-  /** Replay the journal's history into the inbox before live events (to resume after a restart). */
+  /**
+   * Only live events of these kinds reach the inbox (then `accepts` applies).
+   * Indexed by kind: events of other kinds cost this participant nothing when
+   * published, so many narrow participants keep publishing (and joining and
+   * leaving) O(1).
+   */
+  readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
+  /** Replay the journal's history into the inbox before live events (to resume after a restart); same as `from: 0`. */
   readonly replay?: boolean | undefined
+  /**
+   * Replay the journal from this sequence, then live events: no gap, no
+   * duplicate (a late observer asking for history). `Start.history` is then
+   * the last replayed sequence.
+   */
+  readonly from?: number | undefined
   readonly run: (inbox: Inbox, start: Start) => Effect.Effect<void, E, R>
 }
 
@@ -53,10 +66,15 @@ export const make = <E = never, R = never>(options: Participant<E, R>): Particip
 export const observer = <E = never, R = never>(
   id: string,
   onEvent: (event: Event.Event) => Effect.Effect<void, E, R>,
-  options?: { readonly accepts?: ((event: Event.Event) => boolean) | undefined }
+  options?: {
+    readonly accepts?: ((event: Event.Event) => boolean) | undefined
+    /** Start with the history from this sequence (replayed unfiltered), then live events. */
+    readonly from?: number | undefined
+  }
 ): Participant<E | Journal.JournalError | Journal.JournalCorrupted, R> => ({
   id,
   kind: "observer",
   accepts: options?.accepts,
+  from: options?.from,
   run: (inbox) => Stream.runForEach(inbox, onEvent)
 })

@@ -22,6 +22,21 @@ const isJournalFailure = (error: unknown): error is Journal.JournalError | Journ
 /** Wait before subscribing again after the entity's runner went away. */
 const resubscribeDelay = "100 millis"
 
+/** Turns `join` yields, at most, for a participant to start reading its inbox (as in one process). */
+const startTurns = 64
+
+/** Whether a joining participant has started reading its inbox, and why it failed if it failed first. */
+interface StartProgress {
+  started: boolean
+  failure: Cause.Cause<unknown> | undefined
+}
+
+/** A reducer's state and the last sequence folded into it. */
+interface Folded<S> {
+  readonly state: S
+  readonly sequence: number
+}
+
 export const make = (
   environmentId: string
 ): Effect.Effect<Environment.Service, never, Sharding.Sharding | Scope.Scope> =>
@@ -85,7 +100,8 @@ export const make = (
       inboxFrom: (from: number) => Participant.Inbox,
       first: number,
       start: Participant.Start,
-      restart: Environment.JoinOptions["restart"]
+      restart: Environment.JoinOptions["restart"],
+      progress: StartProgress
     ): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
         const driver = restart === undefined ? undefined : yield* Schedule.driver(restart)
@@ -104,8 +120,11 @@ export const make = (
             return
           }
           if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+          // A failure before reading the inbox is a failed start: `join` fails with it, and it is not restarted.
+          const failedStart = !progress.started && attempt === 0
+          if (failedStart) progress.failure = exit.cause
           yield* publish(Environment.author, new Event.ParticipantFailed({ participant: participant.id, cause: Cause.pretty(exit.cause) }))
-          if (driver === undefined) return
+          if (driver === undefined || failedStart) return
           const decision = yield* Effect.either(driver.next(exit.cause))
           if (Either.isLeft(decision)) return
           attempt++
@@ -121,13 +140,35 @@ export const make = (
         // Its inbox starts with its own ParticipantJoined; with `replay`, the history before it comes first, unfiltered.
         const history = participant.replay === true ? joined - 1 : -1
         const accepts = participant.accepts
+        const progress: StartProgress = { started: false, failure: undefined }
+        // Reading the inbox counts as started (as in one process): a failure on an event is not a failed start.
         const inboxFrom = (from: number): Participant.Inbox =>
-          accepts === undefined ? follow(from) : Stream.filter(follow(from), (event) => event.sequence <= history || accepts(event))
-        yield* FiberMap.run(
+          Stream.onStart(
+            accepts === undefined ? follow(from) : Stream.filter(follow(from), (event) => event.sequence <= history || accepts(event)),
+            Effect.sync(() => {
+              progress.started = true
+            })
+          )
+        const fiber = yield* FiberMap.run(
           fibers,
           participant.id,
-          supervise(participant, inboxFrom, history >= 0 ? 0 : joined, { history }, options?.restart)
+          supervise(participant, inboxFrom, history >= 0 ? 0 : joined, { history }, options?.restart, progress)
         )
+        // The failure is recorded before ParticipantFailed goes to the entity, so no remote call is waited for.
+        for (
+          let turn = 0;
+          turn < startTurns && !progress.started && progress.failure === undefined && fiber.unsafePoll() === null;
+          turn++
+        ) {
+          yield* Effect.yieldNow()
+        }
+        progress.started = true
+        if (progress.failure !== undefined) {
+          return yield* new Environment.ParticipantStartFailed({
+            participant: participant.id,
+            cause: Cause.pretty(progress.failure)
+          })
+        }
       })
 
     const leave = (id: string) =>
@@ -158,6 +199,36 @@ export const make = (
         return ref
       })
 
+    // Live projections: one follower per reducer (by identity), started on first use in this client's scope;
+    // a read waits until the follower has folded everything published before it, then is a memory read.
+    const scope = yield* Effect.scope
+    const projections = new Map<Reducer.Reducer<unknown>, SubscriptionRef.SubscriptionRef<Folded<unknown>>>()
+    const projection = <S>(reducer: Reducer.Reducer<S>) =>
+      Effect.gen(function*() {
+        let ref = projections.get(reducer as Reducer.Reducer<unknown>) as
+          | SubscriptionRef.SubscriptionRef<Folded<S>>
+          | undefined
+        if (ref === undefined) {
+          const created = yield* SubscriptionRef.make<Folded<S>>({ state: reducer.initial, sequence: -1 })
+          yield* follow(0).pipe(
+            Stream.runForEachChunk((chunk) =>
+              SubscriptionRef.update(created, (folded) =>
+                Chunk.reduce(chunk, folded, (acc, event) => ({
+                  state: reducer.reduce(acc.state, event),
+                  sequence: event.sequence
+                })))
+            ),
+            Effect.catchAllCause((cause) => Effect.logError("environment: a projection stopped", cause)),
+            Effect.forkIn(scope)
+          )
+          projections.set(reducer as Reducer.Reducer<unknown>, created as SubscriptionRef.SubscriptionRef<Folded<unknown>>)
+          ref = created
+        }
+        const last = yield* lastSequence
+        const current = yield* ref.changes.pipe(Stream.filter((folded) => folded.sequence >= last), Stream.runHead)
+        return Option.isSome(current) ? current.value.state : reducer.initial
+      })
+
     const waitFor: Environment.Service["waitFor"] = (predicate, options) =>
       Effect.gen(function*() {
         const found = yield* follow(options?.from ?? 0).pipe(Stream.filter(predicate), Stream.runHead)
@@ -181,6 +252,7 @@ export const make = (
       }).pipe(Effect.catchIf((error) => !(error instanceof Journal.JournalError), Effect.die)),
       lastSequence,
       members: Effect.orDie(entity.Members()),
+      projection,
       snapshot,
       state,
       waitFor

@@ -5,6 +5,27 @@
  * contiguous and increasing. Lines are split on bytes, never on decoded text,
  * so byte offsets stay exact for truncating a torn tail and for seeking.
  *
+ * ## Integrity (format 2, every journal this code creates)
+ * Line 1 is a header, `{"chorus.journal":2,"start":S}`: the sequence the
+ * journal starts at, so a missing first event is caught. Every event line
+ * ends with a checksum field, `…,"crc":"hhhhhhhh"}`: the CRC-32 of the line
+ * as it would be without that field, continued from the previous line's (the
+ * header's for the first): a hash chain. Opening checks the chain over every
+ * byte, so a changed byte is `JournalCorrupted` naming its line even when the
+ * line still decodes; a removed or reordered line breaks the chain too. A
+ * line whose checksum holds was written by this code from a valid event, so
+ * opening only reads its sequence (no Schema validation); reads decode it.
+ * Only an unterminated last line is a torn write (cut off and reported); a
+ * complete line that fails its checksum is corruption.
+ *
+ * ## Older journals (no header, no checksums)
+ * A file whose first line is an event opens as before: every line is
+ * validated on open, a bad last line is cut off as torn, and new events are
+ * appended in the same, unchecked format (mixing formats would leave the
+ * older lines unprotected while looking protected). To protect an older
+ * journal, copy its events into a new file journal. A checksummed line in a
+ * file without a header means the header was lost: `JournalCorrupted`.
+ *
  * State kept in memory: the first and last sequence, the size of the
  * committed content, and the byte offset of every `checkpointEvery`-th line,
  * so a read from a sequence seeks near it instead of scanning the file.
@@ -17,6 +38,7 @@ import { Chunk, Effect, Either, Stream } from "effect"
 import type { Scope } from "effect"
 import type * as Event from "../Event.js"
 import * as Journal from "../Journal.js"
+import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
 
 const NEWLINE = 10
@@ -90,7 +112,66 @@ const text = (bytes: Uint8Array): Either.Either<string, string> => {
 const ioError = (operation: string, path: string) => (error: PlatformError) =>
   new Journal.JournalError({ operation, detail: `${path}: ${error.message}`, cause: error })
 
+const ascii = (text: string) => utf8Encoder.encode(text)
+const headerPrefix = ascii("{\"chorus.journal\":")
+const crcKey = ascii(",\"crc\":\"")
+/** `,"crc":"` + 8 hex digits + `"}`. */
+const suffixLength = crcKey.length + 8 + 2
+const closeBrace = ascii("}")
+const sequencePrefix = ascii("{\"sequence\":")
+
+const startsWith = (bytes: Uint8Array, prefix: Uint8Array, at = 0) => {
+  if (bytes.length < at + prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false
+  return true
+}
+
+/** Does the line end with a checksum field? */
+const hasChecksum = (bytes: Uint8Array) =>
+  bytes.length > suffixLength && startsWith(bytes, crcKey, bytes.length - suffixLength) &&
+  bytes[bytes.length - 2] === 34 && bytes[bytes.length - 1] === 125
+
+/** The CRC of a checksummed line without its checksum field, continued from `chain`. */
+const lineCrc = (bytes: Uint8Array, chain: number) =>
+  Checksum.crc32(closeBrace, Checksum.crc32(bytes, chain, 0, bytes.length - suffixLength))
+
+const storedCrc = (bytes: Uint8Array): number | undefined => {
+  const digits = String.fromCharCode(...bytes.subarray(bytes.length - 10, bytes.length - 2))
+  return /^[0-9a-f]{8}$/.test(digits) ? Number.parseInt(digits, 16) : undefined
+}
+
+/** The sequence at the start of a line this code wrote, without parsing the rest. */
+const leadingSequence = (bytes: Uint8Array): number | undefined => {
+  if (!startsWith(bytes, sequencePrefix)) return undefined
+  let value = 0
+  let i = sequencePrefix.length
+  for (; i < bytes.length && i < sequencePrefix.length + 16; i++) {
+    const byte = bytes[i]!
+    if (byte < 48 || byte > 57) break
+    value = value * 10 + byte - 48
+  }
+  return i > sequencePrefix.length && bytes[i] === 44 ? value : undefined
+}
+
+const headerLine = (start: number) => ascii(`{"chorus.journal":2,"start":${start}}`)
+
+const parseHeader = (bytes: Uint8Array): Either.Either<number, string> =>
+  Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), (value) => {
+    const header = value as { readonly "chorus.journal"?: unknown; readonly start?: unknown }
+    if (header["chorus.journal"] !== 2) return Either.left(`unknown journal format ${String(header["chorus.journal"])}`)
+    if (typeof header.start !== "number" || !Codec.isSequence(header.start)) return Either.left("the header has no valid start")
+    return Either.right(header.start)
+  })
+
 interface State {
+  /** `checksummed` (format 2, with a header once written) or `legacy` (an older file: no header, no checksums). */
+  format: "checksummed" | "legacy"
+  /** The start recorded in the header, -1 when there is no header yet. */
+  start: number
+  /** The checksum chain: CRC of the last line (the header's, before any event). */
+  chain: number
+  /** Lines before the first event: 1 with a header. */
+  headerLines: number
   /** First sequence in the file, -1 when empty. */
   first: number
   /** Last sequence in the file, -1 when empty. */
@@ -99,6 +180,8 @@ interface State {
   size: number
   /** `checkpoints[k]` is the offset of the line of sequence `first + k * checkpointEvery`. */
   readonly checkpoints: Array<number>
+  /** `chains[k]`: the checksum chain just before that line (format 2), so a read checks lines from there. */
+  readonly chains: Array<number>
 }
 
 interface Opened {
@@ -109,7 +192,7 @@ interface Opened {
 /** Reads the whole file once: validates every line and finds a torn tail. */
 const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Journal.JournalError | Journal.JournalCorrupted> =>
   Effect.suspend(() => {
-    const state: State = { first: -1, last: -1, size: 0, checkpoints: [] }
+    const state: State = { format: "checksummed", start: -1, chain: 0, headerLines: 0, first: -1, last: -1, size: 0, checkpoints: [], chains: [] }
     const splitter = new LineSplitter(0)
     let line = 0
     // A complete line that does not decode: a torn write if nothing follows it, corruption otherwise.
@@ -119,18 +202,71 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
     const corrupted = (at: number, detail: string, sequence?: number) =>
       new Journal.JournalCorrupted({ location: path, line: at, detail, ...(sequence === undefined ? {} : { sequence }) })
 
+    /** The sequence of a line, checking its checksum (format 2) or its shape (older files). */
+    const sequenceOf = (bytes: Uint8Array): Either.Either<number, { readonly detail: string; readonly fatal: boolean }> => {
+      if (state.format === "legacy") {
+        if (hasChecksum(bytes)) {
+          return Either.left({ detail: "a checksummed line in a journal without its header: line 1 (the header) is missing", fatal: true })
+        }
+        return Either.mapLeft(
+          Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.check),
+          (detail) => ({ detail, fatal: false })
+        )
+      }
+      if (!hasChecksum(bytes)) return Either.left({ detail: "the line has no checksum", fatal: true })
+      const crc = lineCrc(bytes, state.chain)
+      if (storedCrc(bytes) !== crc) {
+        return Either.left({ detail: "checksum mismatch: the line (or one before it) was changed after it was written", fatal: true })
+      }
+      state.chain = crc
+      const sequence = leadingSequence(bytes)
+      if (sequence !== undefined) return Either.right(sequence)
+      return Either.mapLeft(
+        Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.check),
+        (detail) => ({ detail, fatal: true })
+      )
+    }
+
     const onLine = (bytes: Uint8Array, start: number): boolean => {
       line++
       if (suspect !== undefined) {
         failure = corrupted(suspect.line, suspect.detail)
         return false
       }
-      const sequence = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.check)
+      if (line === 1) {
+        if (startsWith(bytes, headerPrefix)) {
+          const header = parseHeader(bytes)
+          if (Either.isLeft(header)) {
+            suspect = { line, start, detail: `bad header: ${header.left}` }
+            return true
+          }
+          state.start = header.right
+          state.chain = Checksum.crc32(bytes, 0)
+          state.headerLines = 1
+          state.size = start + bytes.length + 1
+          return true
+        }
+        state.format = "legacy"
+      }
+      const chainBefore = state.chain
+      const sequence = sequenceOf(bytes)
       if (Either.isLeft(sequence)) {
-        suspect = { line, start, detail: sequence.left }
+        if (sequence.left.fatal) {
+          failure = corrupted(line, sequence.left.detail, leadingSequence(bytes))
+          return false
+        }
+        suspect = { line, start, detail: sequence.left.detail }
         return true
       }
       const current = sequence.right
+      if (state.format === "checksummed" && state.headerLines === 0) {
+        failure = corrupted(line, "a checksummed line before the header: line 1 (the header) is missing", current)
+        return false
+      }
+      if (state.last < 0 && state.format === "checksummed" && current !== state.start) {
+        failure = corrupted(line, `the journal starts at sequence ${state.start} but its first event is ${current}: events are missing`, current)
+        return false
+      }
       if (state.last < 0 && !Codec.isSequence(current)) {
         failure = corrupted(line, `sequence ${current} is not a non-negative integer`, current)
         return false
@@ -140,7 +276,10 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
         return false
       }
       if (state.first < 0) state.first = current
-      if ((current - state.first) % checkpointEvery === 0) state.checkpoints.push(start)
+      if ((current - state.first) % checkpointEvery === 0) {
+        state.checkpoints.push(start)
+        state.chains.push(chainBefore)
+      }
       state.last = current
       state.size = start + bytes.length + 1
       return true
@@ -198,11 +337,25 @@ export const make = (
     const encodeBatch = (batch: ReadonlyArray<Event.Event>) => {
       const lines: Array<Uint8Array> = []
       const checkpoints: Array<number> = []
+      const chains: Array<number> = []
       let length = 0
-      let expected = state.last >= 0 ? state.last + 1 : batch[0]!.sequence
+      let expected = state.last >= 0 ? state.last + 1 : state.start >= 0 ? state.start : batch[0]!.sequence
       const first = state.first >= 0 ? state.first : expected
       if (!Codec.isSequence(expected)) {
         return Either.left(`sequence ${expected} is not a non-negative integer`)
+      }
+      const checksummed = state.format === "checksummed"
+      let chain = state.chain
+      let headerLines = state.headerLines
+      if (checksummed && headerLines === 0) {
+        const header = headerLine(expected)
+        const bytes = new Uint8Array(header.length + 1)
+        bytes.set(header)
+        bytes[header.length] = NEWLINE
+        chain = Checksum.crc32(header, 0)
+        headerLines = 1
+        lines.push(bytes)
+        length += bytes.length
       }
       for (const event of batch) {
         if (event.sequence !== expected) {
@@ -210,13 +363,29 @@ export const make = (
         }
         const encoded = Codec.encode(event)
         if (Either.isLeft(encoded)) return Either.left(`event ${event.sequence} cannot be encoded: ${encoded.left}`)
-        const bytes = utf8Encoder.encode(JSON.stringify(encoded.right) + "\n")
-        if ((event.sequence - first) % checkpointEvery === 0) checkpoints.push(state.size + length)
+        const json = utf8Encoder.encode(JSON.stringify(encoded.right))
+        let bytes: Uint8Array
+        const chainBefore = chain
+        if (checksummed) {
+          chain = Checksum.crc32(json, chain)
+          const suffix = ascii(`,"crc":"${Checksum.hex(chain)}"}\n`)
+          bytes = new Uint8Array(json.length - 1 + suffix.length)
+          bytes.set(json.subarray(0, json.length - 1))
+          bytes.set(suffix, json.length - 1)
+        } else {
+          bytes = new Uint8Array(json.length + 1)
+          bytes.set(json)
+          bytes[json.length] = NEWLINE
+        }
+        if ((event.sequence - first) % checkpointEvery === 0) {
+          checkpoints.push(state.size + length)
+          chains.push(chainBefore)
+        }
         lines.push(bytes)
         length += bytes.length
         expected++
       }
-      return Either.right({ bytes: concat(lines, length), checkpoints, first, last: expected - 1 })
+      return Either.right({ bytes: concat(lines, length), checkpoints, chains, first, last: expected - 1, chain, headerLines })
     }
 
     const append = (batch: ReadonlyArray<Event.Event>): Effect.Effect<void, Journal.JournalError> =>
@@ -227,7 +396,7 @@ export const make = (
           if (Either.isLeft(encoded)) {
             return Effect.fail(new Journal.JournalError({ operation: "append", detail: `${path}: ${encoded.left}` }))
           }
-          const { bytes, checkpoints, first, last } = encoded.right
+          const { bytes, chain, chains, checkpoints, first, headerLines, last } = encoded.right
           const write = durability === "fsync" ? Effect.zipRight(file.writeAll(bytes), file.sync) : file.writeAll(bytes)
           return write.pipe(
             Effect.mapError(ioError("append", path)),
@@ -247,10 +416,14 @@ export const make = (
             ),
             Effect.tap(() =>
               Effect.sync(() => {
+                if (state.headerLines === 0 && headerLines === 1) state.start = first
+                state.headerLines = headerLines
+                state.chain = chain
                 state.first = first
                 state.last = last
                 state.size += bytes.length
                 for (const checkpoint of checkpoints) state.checkpoints.push(checkpoint)
+                for (const value of chains) state.chains.push(value)
               })
             )
           )
@@ -270,6 +443,8 @@ export const make = (
           return Stream.die(new Error(`journal ${path}: no checkpoint for sequence ${from}`))
         }
         const splitter = new LineSplitter(offset)
+        const checksummed = state.format === "checksummed"
+        let chain = state.chains[checkpoint] ?? 0
         let expected = first + checkpoint * checkpointEvery
         let done = false
         let failure: Journal.JournalCorrupted | undefined = undefined
@@ -278,8 +453,20 @@ export const make = (
           Effect.suspend(() => {
             const events: Array<Event.Event> = []
             splitter.push(chunk, (bytes) => {
-              const line = expected - first + 1
-              const decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decode)
+              const line = expected - first + 1 + state.headerLines
+              // A line whose checksum still holds is what this code wrote: decoded without re-validation.
+              let decoded: Either.Either<Event.Event, string>
+              if (checksummed) {
+                const crc = hasChecksum(bytes) ? lineCrc(bytes, chain) : undefined
+                if (crc === undefined || storedCrc(bytes) !== crc) {
+                  decoded = Either.left("checksum mismatch: the file changed after it was opened")
+                } else {
+                  chain = crc
+                  decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decodeTrusted)
+                }
+              } else {
+                decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decode)
+              }
               if (Either.isLeft(decoded)) {
                 failure = new Journal.JournalCorrupted({ location: path, line, detail: decoded.left })
                 return false

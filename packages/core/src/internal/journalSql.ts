@@ -3,8 +3,22 @@
  * so `@effect/sql` stays an optional peer dependency.
  *
  * Table: `sequence INTEGER PRIMARY KEY, author TEXT, timestamp INTEGER,
- * tag TEXT, payload TEXT` where `payload` is the JSON of the Schema-encoded
- * payload and `tag` its `_tag` (for queries by kind).
+ * tag TEXT, payload TEXT, checksum TEXT` where `payload` is the JSON of the
+ * Schema-encoded payload and `tag` its `_tag` (for queries by kind).
+ *
+ * ## Integrity
+ * `checksum` is a hash chain: the CRC-32 (8 hex digits) of the row's fields
+ * (`sequence:timestamp:tag:authorLength:author` then the payload text),
+ * continued from the previous row's checksum. `<table>_meta` records the
+ * sequence the journal starts at (`start`), written with the first batch. On
+ * open a first row that is not `start` is `JournalCorrupted` (row 1); every
+ * read checks the chain, so a changed byte in any field is `JournalCorrupted`
+ * naming the row even when it still decodes.
+ *
+ * Older tables (rows but no `start` record, checksums NULL) open as before:
+ * they are read without checksums and keep being appended without them. A
+ * table with checksummed rows but no `start` record lost that record:
+ * `JournalCorrupted`.
  *
  * @internal
  */
@@ -14,6 +28,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
 import type * as Event from "../Event.js"
 import * as Journal from "../Journal.js"
+import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
 
 /** Rows per INSERT statement: 5 parameters each, well under every database's parameter limit. */
@@ -27,7 +42,15 @@ interface Row {
   readonly timestamp: number | bigint
   readonly tag: unknown
   readonly payload: unknown
+  readonly checksum: unknown
 }
+
+/** The text a row's checksum covers: every field, unambiguously delimited. */
+const rowText = (sequence: number, author: string, timestamp: number, tag: string, payload: string) =>
+  `${sequence}:${timestamp}:${tag}:${author.length}:${author}${payload}`
+
+const parseChecksum = (value: unknown): number | undefined =>
+  typeof value === "string" && /^[0-9a-f]{8}$/.test(value) ? Number.parseInt(value, 16) : undefined
 
 const sqlError = (operation: string, location: string) => (error: SqlError | Migrator.MigrationError) =>
   new Journal.JournalError({ operation, detail: `${location}: ${error.message}`, cause: error })
@@ -54,7 +77,11 @@ export const make = (
   timestamp INTEGER NOT NULL,
   tag TEXT NOT NULL,
   payload TEXT NOT NULL
-)`
+)`,
+        "2_integrity": Effect.zipRight(
+          sql`ALTER TABLE ${sql(table)} ADD COLUMN checksum TEXT`,
+          sql`CREATE TABLE IF NOT EXISTS ${sql(`${table}_meta`)} (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)`
+        )
       })
     }).pipe(
       Effect.mapError(sqlError("migrate", location)),
@@ -92,6 +119,42 @@ export const make = (
     }
     let last = high ?? -1
 
+    // The format: checksummed when the journal records its start, or when it is new; older otherwise.
+    const meta = sql(`${table}_meta`)
+    const startRows = yield* sql<{ readonly value: string }>`SELECT value FROM ${meta} WHERE name = 'start'`.pipe(
+      Effect.mapError(sqlError("open", location))
+    )
+    const recordedStart = startRows[0] === undefined ? undefined : Number(startRows[0].value)
+    const firstRow = low === undefined ? undefined : (yield* sql<{ readonly checksum: unknown }>`
+      SELECT checksum FROM ${sql(table)} WHERE sequence = ${low}`.pipe(Effect.mapError(sqlError("open", location))))[0]
+    const checksummed = recordedStart !== undefined || low === undefined
+    if (recordedStart === undefined && firstRow !== undefined && firstRow.checksum !== null) {
+      return yield* new Journal.JournalCorrupted({
+        location,
+        line: 1,
+        ...(low === undefined ? {} : { sequence: low }),
+        detail: `rows carry checksums but ${table}_meta has no start record: it was removed`
+      })
+    }
+    if (recordedStart !== undefined && low !== undefined && low !== recordedStart) {
+      return yield* new Journal.JournalCorrupted({
+        location,
+        line: 1,
+        sequence: low,
+        detail: `the journal starts at sequence ${recordedStart} but its first row is ${low}: rows are missing`
+      })
+    }
+    let started = recordedStart !== undefined
+    let start = recordedStart ?? low ?? -1
+    /** Checksum of the row of `sequence`, the seed of the chain after it. */
+    const checksumOf = (sequence: number) =>
+      sequence < start ? Effect.succeed(0) : sql<{ readonly checksum: unknown }>`
+        SELECT checksum FROM ${sql(table)} WHERE sequence = ${sequence}`.pipe(
+        Effect.mapError(sqlError("read", location)),
+        Effect.map((rows) => parseChecksum(rows[0]?.checksum) ?? 0)
+      )
+    let chain = checksummed && high !== undefined ? yield* checksumOf(high) : 0
+
     function rowNumber(sequence: number) {
       return sql<{ readonly count: number | bigint }>`SELECT COUNT(*) AS count FROM ${sql(table)} WHERE sequence <= ${sequence}`.pipe(
         Effect.map((rows) => toNumber(rows[0]?.count) ?? 0),
@@ -105,7 +168,8 @@ export const make = (
       batch.length === 0 ? Effect.void : lock.withPermits(1)(
         Effect.uninterruptible(Effect.suspend(() => {
           const rows: Array<Record<string, unknown>> = []
-          let expected = last >= 0 ? last + 1 : batch[0]!.sequence
+          let expected = last >= 0 ? last + 1 : started ? start : batch[0]!.sequence
+          let nextChain = chain
           const invalid = (detail: string) =>
             Effect.fail(new Journal.JournalError({ operation: "append", detail: `${location}: ${detail}` }))
           if (!Codec.isSequence(expected)) return invalid(`sequence ${expected} is not a non-negative integer`)
@@ -115,16 +179,20 @@ export const make = (
             }
             const encoded = Codec.encode(event)
             if (Either.isLeft(encoded)) return invalid(`event ${event.sequence} cannot be encoded: ${encoded.left}`)
-            rows.push({
-              sequence: encoded.right.sequence,
-              author: encoded.right.author,
-              timestamp: encoded.right.timestamp,
-              tag: encoded.right.payload._tag,
-              payload: JSON.stringify(encoded.right.payload)
-            })
+            const payload = JSON.stringify(encoded.right.payload)
+            const { author, sequence, timestamp } = encoded.right
+            const tag = encoded.right.payload._tag
+            let checksum: string | null = null
+            if (checksummed) {
+              nextChain = Checksum.crc32Text(rowText(sequence, author, timestamp, tag, payload), nextChain)
+              checksum = Checksum.hex(nextChain)
+            }
+            rows.push({ sequence, author, timestamp, tag, payload, checksum })
             expected++
           }
           const statements: Array<Effect.Effect<unknown, SqlError>> = []
+          const first = batch[0]!.sequence
+          if (checksummed && !started) statements.push(sql`INSERT INTO ${meta} ${sql.insert({ name: "start", value: String(first) })}`)
           for (let i = 0; i < rows.length; i += insertRows) {
             statements.push(sql`INSERT INTO ${sql(table)} ${sql.insert(rows.slice(i, i + insertRows))}`)
           }
@@ -132,6 +200,11 @@ export const make = (
             Effect.mapError(sqlError("append", location)),
             Effect.tap(() =>
               Effect.sync(() => {
+                if (checksummed && !started) {
+                  started = true
+                  start = first
+                }
+                chain = nextChain
                 last = expected - 1
               })
             )
@@ -139,51 +212,81 @@ export const make = (
         }))
       )
 
-    const decodeRow = (row: Row, expected: number): Effect.Effect<Event.Event, Journal.JournalError | Journal.JournalCorrupted> => {
+    /** Decodes a row; `seed` is the checksum chain before it (ignored for older tables). */
+    const checkRow = (row: Row, expected: number, seed: number): Either.Either<readonly [Event.Event, number], string> => {
       const sequence = Number(row.sequence)
-      const decoded = sequence !== expected
-        ? Either.left(`expected sequence ${expected}: rows are missing`)
-        : Either.flatMap(
+      if (sequence !== expected) return Either.left(`expected sequence ${expected}: rows are missing`)
+      const decodeWith = (decoder: (value: unknown) => Either.Either<Event.Event, string>) =>
+        Either.flatMap(
           typeof row.payload === "string" ? Codec.parseJson(row.payload) : Either.left("the payload is not text"),
           (payload) =>
             Either.flatMap(
-              Codec.decode({ sequence, author: row.author, timestamp: Number(row.timestamp), payload }),
+              decoder({ sequence, author: row.author, timestamp: Number(row.timestamp), payload }),
               (event) =>
                 event.payload._tag === row.tag
                   ? Either.right(event)
                   : Either.left(`tag ${String(row.tag)} does not match the payload ${event.payload._tag}`)
             )
         )
-      if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-      return Effect.flatMap(rowNumber(sequence), (line) =>
-        Effect.fail(new Journal.JournalCorrupted({ location, line, sequence, detail: decoded.left })))
+      if (!checksummed) return Either.map(decodeWith(Codec.decode), (event) => [event, seed] as const)
+      const stored = parseChecksum(row.checksum)
+      const fields = typeof row.author === "string" && typeof row.tag === "string" && typeof row.payload === "string"
+      const crc = fields
+        ? Checksum.crc32Text(rowText(sequence, row.author as string, Number(row.timestamp), row.tag as string, row.payload as string), seed)
+        : undefined
+      if (stored === undefined || crc !== stored) {
+        // A row that does not decode says why; one that does only failed its checksum.
+        const decoded = decodeWith(Codec.decode)
+        if (Either.isLeft(decoded)) return Either.left(decoded.left)
+        return Either.left(stored === undefined ? "the row has no checksum" : "checksum mismatch: the row (or one before it) was changed after it was written")
+      }
+      // The checksum holds: this code wrote the row from a valid event, no re-validation needed.
+      return Either.map(decodeWith(Codec.decodeTrusted), (event) => [event, crc] as const)
     }
+
+    const decodeRows = (rows: ReadonlyArray<Row>, from: number, seed: number) =>
+      Effect.suspend(() => {
+        const events: Array<Event.Event> = []
+        let crc = seed
+        for (const [i, row] of rows.entries()) {
+          const checked = checkRow(row, from + i, crc)
+          if (Either.isLeft(checked)) {
+            const sequence = Number(row.sequence)
+            return Effect.flatMap(rowNumber(sequence), (line) =>
+              Effect.fail(new Journal.JournalCorrupted({ location, line, sequence, detail: checked.left })))
+          }
+          events.push(checked.right[0])
+          crc = checked.right[1]
+        }
+        return Effect.succeed({ events, crc })
+      })
 
     const read: Journal.Service["read"] = (readOptions) =>
       Stream.suspend(() => {
         const to = Math.min(readOptions?.to ?? last, last)
-        const start = Math.max(readOptions?.from ?? 0, low ?? 0)
-        if (last < 0 || start > to) return Stream.empty
-        return Stream.paginateChunkEffect(start, (from) =>
-          sql<Row>`SELECT sequence, author, timestamp, tag, payload FROM ${sql(table)}
+        const begin = Math.max(readOptions?.from ?? 0, low ?? 0, start)
+        if (last < 0 || begin > to) return Stream.empty
+        return Stream.unwrap(Effect.map(checksummed ? checksumOf(begin - 1) : Effect.succeed(0), (seed) =>
+          Stream.paginateChunkEffect([begin, seed] as const, ([from, chainSeed]) =>
+            sql<Row>`SELECT sequence, author, timestamp, tag, payload, checksum FROM ${sql(table)}
             WHERE sequence >= ${from} AND sequence <= ${to} ORDER BY sequence LIMIT ${pageRows}`.pipe(
-            Effect.mapError(sqlError("read", location)),
-            Effect.flatMap((rows) => Effect.forEach(rows, (row, i) => decodeRow(row, from + i))),
-            Effect.flatMap((events) => {
-              const next = from + events.length
-              if (events.length < pageRows && next <= to) {
-                // Fewer rows than the sequences promised: rows were removed after the journal was opened.
-                return Effect.flatMap(rowNumber(next), (line) =>
-                  Effect.fail(
-                    new Journal.JournalCorrupted({ location, line: line + 1, sequence: next, detail: `the row of sequence ${next} is missing` })
-                  ))
-              }
-              return Effect.succeed(
-                [Chunk.unsafeFromArray(events), next <= to ? Option.some(next) : Option.none()] as const
-              )
-            })
-          )
-        )
+              Effect.mapError(sqlError("read", location)),
+              Effect.flatMap((rows) => decodeRows(rows, from, chainSeed)),
+              Effect.flatMap(({ crc, events }) => {
+                const next = from + events.length
+                if (events.length < pageRows && next <= to) {
+                  // Fewer rows than the sequences promised: rows were removed after the journal was opened.
+                  return Effect.flatMap(rowNumber(next), (line) =>
+                    Effect.fail(
+                      new Journal.JournalCorrupted({ location, line: line + 1, sequence: next, detail: `the row of sequence ${next} is missing` })
+                    ))
+                }
+                return Effect.succeed(
+                  [Chunk.unsafeFromArray(events), next <= to ? Option.some([next, crc] as const) : Option.none()] as const
+                )
+              })
+            )
+          )))
       })
 
     return {

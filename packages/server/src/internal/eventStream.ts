@@ -30,7 +30,7 @@ export const journalIdentity = (first: Event.Event): string =>
 /** The environment's journal identity, or none while it holds no event. */
 export const currentIdentity = (
   env: Environment.Service
-): Effect.Effect<Option.Option<string>, Journal.JournalError | Journal.JournalCorrupted> =>
+): Effect.Effect<Option.Option<string>, Journal.JournalError | Journal.JournalCorrupted | Environment.WaitAbandoned> =>
   Effect.gen(function*() {
     if ((yield* env.lastSequence) < 0) return Option.none<string>()
     const first = yield* env.waitFor(() => true, { from: 0 })

@@ -88,7 +88,9 @@ const ensureJoined = (env: Environment.Service, who: string) =>
       yield* env.join(Human.make({ id: who })).pipe(
         Effect.provide(InputStream.layer(Stream.never)),
         Effect.provideService(Environment.Environment, env),
-        Effect.catchTag("ParticipantAlreadyJoined", () => Effect.void)
+        Effect.catchTag("ParticipantAlreadyJoined", () => Effect.void),
+        // A human with no input starts unless the environment cannot read its history: a bug here, not a refusal.
+        Effect.catchTag("ParticipantStartFailed", (error) => Effect.die(error))
       )
     }
   })

@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Activity, Commands, Environment, Reducer } from "@chorus/core"
+import { Activity, Commands, Elicitation, Environment, Reducer } from "@chorus/core"
 import type { Event } from "@chorus/core"
 import { Effect, HashMap, HashSet, Option } from "effect"
 import * as EventStream from "./eventStream.js"
@@ -56,14 +56,17 @@ const extras: Reducer.Reducer<Extras> = Reducer.make<Extras>(
   }
 )
 
-const reducer = Reducer.zip(Reducer.zip(Reducer.transcript, Commands.reducer), Reducer.zip(Activity.reducer, extras))
+const reducer = Reducer.zip(
+  Reducer.zip(Reducer.zip(Reducer.transcript, Commands.reducer), Reducer.zip(Activity.reducer, extras)),
+  Elicitation.reducer
+)
 
 /** The snapshot of one environment, as JSON-ready data. */
 export const make = (env: Environment.Service) =>
   Effect.gen(function*() {
     const journal = yield* Effect.orDie(EventStream.currentIdentity(env))
     // The page resumes the event stream right after the last event folded here: no gap, no delta twice.
-    const [[transcript, commands], [activity, more]] = yield* Effect.orDie(env.snapshot(reducer))
+    const [[[transcript, commands], [activity, more]], elicitations] = yield* Effect.orDie(env.snapshot(reducer))
     return {
       journal: Option.getOrNull(journal),
       last_sequence: more.lastSequence,
@@ -97,6 +100,15 @@ export const make = (env: Environment.Service) =>
         model: Option.getOrNull(HashMap.get(more.models, participant.id))
       })),
       pending_approvals: [...HashSet.values(activity.pendingApprovals)],
-      pending_questions: [...HashSet.values(activity.pendingQuestions)]
+      pending_questions: [...HashSet.values(activity.pendingQuestions)],
+      // MCP elicitations waiting for a person.
+      pending_elicitations: [...HashMap.values(elicitations.pending)].map(({ request, requester }) => ({
+          elicitation_id: request.elicitationId,
+          call_id: request.callId,
+          server: request.server,
+          message: request.message,
+          requested_schema: request.requestedSchema,
+          requester
+        }))
     }
   })
