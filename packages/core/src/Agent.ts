@@ -46,9 +46,18 @@
  *
  * ## Resume
  * Joining replays the journal (option `resume`): the agent folds it with one
- * reducer (`internal/agent/history.ts`), then decides — pending approvals stay
- * pending, approved calls run once, a started call is never re-run, a run cut
- * mid-inference ends as interrupted, unhandled input is queued.
+ * reducer (`internal/agent/history.ts`), then decides (`internal/agent/resume.ts`)
+ * — pending approvals stay pending, approved calls run once, a started call is
+ * never re-run, a run cut mid-inference ends as interrupted, unhandled input is
+ * queued.
+ *
+ * ## Shape
+ * Decisions are pure and their effects are commands (data) run by a small
+ * interpreter in this module: the controller (`internal/agent/controller.ts`:
+ * state, `decide(state, input) → [state, commands]`), a run's closing, stop and
+ * end (`internal/agent/run.ts`), which messages start a run
+ * (`internal/agent/triggers.ts`) and resume (`internal/agent/resume.ts`). The
+ * run's inner loop (inference, calls) is still an effect over the run's state.
  *
  * @since 0.1.0
  */
