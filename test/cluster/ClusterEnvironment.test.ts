@@ -1,8 +1,7 @@
 import { TestRunner } from "@effect/cluster"
-import { Environment } from "@chorus/core"
 import { ClusterEnvironment, Journals } from "@chorus/cluster"
 import { Layer, TestClock } from "effect"
-import { behaviour } from "./Environment.behaviour.js"
+import { behaviour } from "../core/Environment.behaviour.js"
 
 let environments = 0
 // Under TestClock the test runner's sharding waits for one tick before it accepts messages.
@@ -13,5 +12,4 @@ const clustered = () =>
     Layer.provide(ClusterEnvironment.layerEntity().pipe(Layer.provide(Journals.layerMemory), Layer.provideMerge(TestRunner.layer)))
   )
 
-behaviour("in one process", () => Environment.layerMemory(), "local")
 behaviour("clustered (one test runner, journals in memory)", clustered, "clustered")

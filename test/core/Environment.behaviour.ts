@@ -1,7 +1,7 @@
 /**
- * The behaviour of `Environment` (test/core/Environment.test.ts), as one suite run on two layers: the
- * in-process environment and the clustered one (`ClusterEnvironment.layer` on the cluster's in-memory test
- * runner). Where the clustered environment differs on purpose, the variant says so and the test checks what it
+ * The behaviour of `Environment`, as one suite run on every layer that provides it: the in-process environment
+ * (test/core/Environment.test.ts) and the clustered one (test/cluster/ClusterEnvironment.test.ts, on the
+ * cluster's in-memory test runner). Where the clustered environment differs on purpose, the variant says so and the test checks what it
  * does instead.
  */
 import { assert, describe, it } from "@effect/vitest"
