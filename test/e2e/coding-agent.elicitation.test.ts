@@ -3,6 +3,7 @@
 // the environment (McpEnvironment) and the library Terminal asks the person; the answer goes back to the server,
 // whose tool result (and the model's reply quoting it) shows what it received.
 import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -13,27 +14,34 @@ const main = "examples/coding-agent/main.ts"
 
 const count = (screen: string, text: string) => flat(screen).split(text).length - 1
 
+/** The demo with server-everything attached, in one tmux session, on the scripted model. */
+const program = (tmux: Parameters<typeof session>[0], sandbox: string, name: string) =>
+  session(
+    tmux,
+    name,
+    [
+      "env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENAI_MODEL",
+      "CODING_AGENT_EVERYTHING=true",
+      `CHORUS_SANDBOX=${shellQuote(sandbox)}`,
+      shellQuote(process.execPath),
+      "--import tsx",
+      main
+    ].join(" "),
+    { columns: 100, rows: 50 }
+  )
+
+/** A temporary sandbox, gone with the scope. */
+const temporarySandbox = Effect.acquireRelease(
+  Effect.sync(() => Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "chorus-demo-")))),
+  (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
+)
+
 describe("pnpm demo with CODING_AGENT_EVERYTHING: an MCP elicitation answered in the terminal", () => {
   it.live("asks for server-everything's form, refuses a bad answer, sends name=value pairs to the server, then a decline", () =>
     Effect.gen(function*() {
       const { tmux } = yield* server
-      const sandbox = yield* Effect.acquireRelease(
-        Effect.sync(() => Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "chorus-demo-")))),
-        (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
-      )
-      const demo = session(
-        tmux,
-        "everything",
-        [
-          "env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENAI_MODEL",
-          "CODING_AGENT_EVERYTHING=true",
-          `CHORUS_SANDBOX=${shellQuote(sandbox)}`,
-          shellQuote(process.execPath),
-          "--import tsx",
-          main
-        ].join(" "),
-        { columns: 100, rows: 50 }
-      )
+      const sandbox = yield* temporarySandbox
+      const demo = program(tmux, sandbox, "everything")
       yield* demo.start
       const banner = flat(yield* demo.waitForPrompt("you ›"))
       assert.include(banner, "tools: ")
@@ -91,4 +99,37 @@ describe("pnpm demo with CODING_AGENT_EVERYTHING: an MCP elicitation answered in
       yield* demo.type("/quit")
       yield* demo.waitForText("[exited 0]")
     }).pipe(Effect.scoped), { timeout: 180_000 })
+
+  it.live("a form left waiting when the demo is killed is withdrawn on restart, not asked again for a server that is gone", () =>
+    Effect.gen(function*() {
+      const { tmux } = yield* server
+      const sandbox = yield* temporarySandbox
+      const one = program(tmux, sandbox, "one")
+      yield* one.start
+      yield* one.waitForPrompt("you ›")
+      yield* one.type("Please sign me up")
+      yield* one.waitForPrompt("answer everything ›")
+      // SIGKILL: nothing of the program runs any more; the journal still shows the request pending.
+      const shell = tmux("list-panes", "-t", "one", "-F", "#{pane_pid}").trim()
+      const node = execFileSync("pgrep", ["-P", shell], { encoding: "utf8" }).trim().split("\n")[0]!
+      process.kill(Number(node), "SIGKILL")
+      yield* one.waitForText("[exited 137]")
+
+      const two = program(tmux, sandbox, "two")
+      yield* two.start
+      yield* two.waitForText("the question was withdrawn: the demo was restarted")
+      const settled = yield* two.waitFor("the demo to settle", (screen) =>
+        two.inputLine(screen) === "you ›" && !flat(screen).includes("working · Ctrl-C stops"))
+      // The call that was waiting is cancelled by the restart; the old form is not asked again.
+      assert.include(flat(settled), "✗ trigger-elicitation-request cancelled (interrupted by a restart)")
+      assert.notInclude(settled.slice(settled.indexOf("── resumed ──")), "answer everything ›")
+      // A new request asks this run's server, and its answer arrives.
+      yield* two.type("Sign me up again")
+      yield* two.waitForPrompt("answer everything ›")
+      yield* two.type("name=Grace Hopper")
+      yield* two.waitForText("- Name: Grace Hopper")
+      yield* two.waitForPrompt("you ›")
+      yield* two.type("/quit")
+      yield* two.waitForText("[exited 0]")
+    }).pipe(Effect.scoped), { timeout: 120_000 })
 })
