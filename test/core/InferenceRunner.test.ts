@@ -38,6 +38,20 @@ const malformed = (parts: ReadonlyArray<InferenceRunner.Part>) => {
 }
 
 describe("InferenceRunner parts → items", () => {
+  it("stepAll: a chunk gives the payloads of the parts before a malformed one, then its error", () => {
+    const parts = [start("m1"), text("m1", "Hel"), text("m1", "lo"), end("m1"), text("m1", "late"), text("m1", "never")]
+    const one = Assemble.empty("me", "run_1")
+    const result = Assemble.stepAll(one, parts)
+    assert.deepStrictEqual(result.publish.map((payload) => payload._tag), ["ItemAdded", "TextDelta", "TextDelta", "ItemDone"])
+    assert.strictEqual(result.error?.reason, "malformed_stream")
+    assert.include(result.error?.detail ?? "", "after item m1 ended")
+    // The same as stepping the parts one by one.
+    const whole = assemble(parts.slice(0, 4))
+    assert.isTrue(Either.isRight(whole))
+    if (Either.isRight(whole)) assert.deepStrictEqual(seenAndDone(result.publish), seenAndDone(whole.right))
+    assert.deepStrictEqual(Assemble.stepAll(Assemble.empty("me", "run_1"), parts.slice(0, 4)).error, null)
+  })
+
   it("assembles a message: added, deltas, done with the agent as author and the run id", () => {
     const result = assemble([start("m"), text("m", "Hel"), text("m", "lo"), end("m"), finished])
     assert.isTrue(Either.isRight(result))

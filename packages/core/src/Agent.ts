@@ -46,15 +46,23 @@
  *
  * ## Resume
  * Joining replays the journal (option `resume`): the agent folds it with one
- * reducer (`internal/agent/history.ts`), then decides — pending approvals stay
- * pending, approved calls run once, a started call is never re-run, a run cut
- * mid-inference ends as interrupted, unhandled input is queued.
+ * reducer (`internal/agent/history.ts`), then decides (`internal/agent/resume.ts`)
+ * — pending approvals stay pending, approved calls run once, a started call is
+ * never re-run, a run cut mid-inference ends as interrupted, unhandled input is
+ * queued.
+ *
+ * ## Shape
+ * Decisions are pure and their effects are commands (data) run by a small
+ * interpreter in this module: the controller (`internal/agent/controller.ts`:
+ * state, `decide(state, input) → [state, commands]`), a run's closing, stop and
+ * end (`internal/agent/run.ts`), which messages start a run
+ * (`internal/agent/triggers.ts`) and resume (`internal/agent/resume.ts`). The
+ * run's inner loop (inference, calls) is still an effect over the run's state.
  *
  * @since 0.1.0
  */
 import {
   Cause,
-  Chunk,
   Duration,
   Effect,
   Either,
@@ -62,7 +70,6 @@ import {
   Fiber,
   FiberHandle,
   HashMap,
-  HashSet,
   Option,
   Ref,
   Schema,
@@ -70,6 +77,10 @@ import {
 } from "effect"
 import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
 import * as Approvals from "./internal/agent/approvals.js"
+import * as Controller from "./internal/agent/controller.js"
+import * as Resume from "./internal/agent/resume.js"
+import * as Run from "./internal/agent/run.js"
+import * as Triggers from "./internal/agent/triggers.js"
 import * as History from "./internal/agent/history.js"
 import * as CombinedHooks from "./internal/agent/hooks.js"
 import * as Assemble from "./internal/inference/assemble.js"
@@ -78,10 +89,8 @@ import * as Environment from "./Environment.js"
 import * as Event from "./Event.js"
 import * as FunctionCallRunner from "./FunctionCallRunner.js"
 import * as InferenceRunner from "./InferenceRunner.js"
-import type * as Commands from "./Commands.js"
 import type * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
-import * as Reducer from "./Reducer.js"
 import * as Tool from "./Tool.js"
 
 // ---------------------------------------------------------------------------
@@ -220,9 +229,6 @@ const askHumanDefinition: Tool.Definition = {
   approval: "never"
 }
 
-const hiddenWhenFailed = History.hiddenWhenFailed
-
-
 const noTools: FunctionCallRunner.Service = {
   tools: Effect.succeed([]),
   run: ({ call }) =>
@@ -234,53 +240,6 @@ const describe = (error: unknown): string => {
     return error.message
   }
   return String(error)
-}
-
-// ---------------------------------------------------------------------------
-// Runs
-// ---------------------------------------------------------------------------
-
-/** What a run has open: what the controller closes when it stops the run. */
-interface RunState {
-  readonly runId: string
-  state: Event.AgentState
-  inferenceId: string | null
-  /** The current inference's assembly: the items streaming now, closed by the assembler if the run is cut. */
-  assembly: Assemble.Assembly
-  readonly calls: Map<string, ContextItem.FunctionCall>
-  readonly answered: Set<string>
-  /** Outputs published so far, by call id. */
-  readonly outputs: Map<string, ContextItem.FunctionCallOutput>
-  /** Set when the run has published its end: an interrupt after that has no effect. */
-  ended: boolean
-}
-
-const newRunState = (me: string, runId: string): RunState => ({
-  runId,
-  state: "idle",
-  inferenceId: null,
-  assembly: Assemble.empty(me, runId),
-  calls: new Map(),
-  answered: new Set(),
-  outputs: new Map(),
-  ended: false
-})
-
-/**
- * Where a call resumes: from scratch (`new`: not even requested), or after a restart at the step it
- * had reached — spelled as the `Commands` reducer spells a call's status.
- */
-type Stage = "new" | Extract<Commands.Status, "requested" | "awaiting_approval" | "approved">
-
-/** Where a run cut by a restart resumes: its calls still to finish, after its last inference. */
-interface Resume {
-  readonly turn: number
-  readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
-}
-
-interface Queued {
-  readonly item: ContextItem.Message
-  readonly event: Event.Event
 }
 
 /**
@@ -330,35 +289,21 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const publish = (payload: Event.Payload) => env.publish(me, payload)
 
     // --- the controller's state (owned by the controller fiber) -------------------------------
-    let current: { readonly state: RunState; readonly fiber: Fiber.RuntimeFiber<void> } | undefined = undefined
-    const queue: Array<Queued> = []
-    const steer: Array<Queued> = []
-    const deferred = new Set<string>()
-    let exchanges = 0
+    // The controller's decisions are data (`internal/agent/controller.ts`); `current` is the run's handle.
+    const controller = yield* Ref.make(Controller.initial)
+    const settings: Controller.Settings = { me, exchangeCap }
+    let current: { readonly state: Run.RunState; readonly fiber: Fiber.RuntimeFiber<void> } | undefined = undefined
 
     const kindOfMember = (id: string) =>
       Effect.map(env.members, (members) => members.find((member) => member.id === id)?.kind)
     const kindOf = kindOfMember
 
-    const addressedToMe = (item: ContextItem.Message, done: Event.ItemDone) =>
-      done.to.includes(me) || ContextItem.text(item).includes(`@${me}`)
-
-    const triggers = (
-      item: ContextItem.Message,
-      event: Event.Event,
-      done: Event.ItemDone,
-      kindOf: (id: string) => Effect.Effect<Event.ParticipantKind | undefined> = kindOfMember
-    ) =>
-      Effect.gen(function*() {
-        if (item.author === me || item.status !== "completed") return false
-        if (item._tag !== "UserMessage" && item._tag !== "ModelMessage") return false
-        if (done.to.length > 0 && !done.to.includes(me)) return false
-        const reactTo = options.reactTo ?? "messages"
-        if (typeof reactTo === "function") return reactTo(item, event, done)
-        if (addressedToMe(item, done)) return true
-        if (reactTo === "addressed") return false
-        if (reactTo === "messages") return item._tag === "UserMessage" && (yield* kindOf(item.author)) !== "agent"
-        return reactTo.from.includes(item.author)
+    const triggers = (item: ContextItem.Message, event: Event.Event, done: Event.ItemDone) =>
+      Effect.suspend(() => {
+        const reaction = Triggers.reaction(me, options.reactTo ?? "messages", item, event, done)
+        return reaction === "unless-agent"
+          ? Effect.map(kindOf(item.author), (kind) => kind !== "agent")
+          : Effect.succeed(reaction)
       })
 
     const sees = (item: ContextItem.ContextItem) => {
@@ -428,7 +373,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           : Effect.fail(new HookError({ hook: name, cause: Cause.squash(cause) })))
     const hooks = CombinedHooks.combine(options.hooks, runHook)
 
-    const setState = (state: RunState, to: Event.AgentState) =>
+    const setState = (state: Run.RunState, to: Event.AgentState) =>
       Effect.suspend(() => {
         const from = state.state
         if (from === to) return Effect.void
@@ -436,30 +381,29 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return publish(new Event.StateChanged({ participant: me, runId: state.runId, from, to }))
       })
 
-    const finishItem = (state: RunState, item: ContextItem.ContextItem, inContext = true) =>
+    const finishItem = (state: Run.RunState, item: ContextItem.ContextItem, inContext = true) =>
       Effect.gen(function*() {
         yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
         if (inContext) yield* Ref.update(view, (current) => addToView(current, item))
       })
 
-    const publishOutput = (state: RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
-      Effect.gen(function*() {
-        const item = new ContextItem.FunctionCallOutput({
-          id: `${call.callId}_output`,
-          author: me,
-          status: "completed",
-          callId: call.callId,
-          output: result.output,
-          isError: result.isError
-        }, true)
+    /** Runs a command that publishes or shows (what a run's own decisions issue). */
+    const emit = (command: Controller.Command) =>
+      command._tag === "Publish"
+        ? Effect.asVoid(publish(command.payload))
+        : command._tag === "Show"
+        ? Ref.update(view, (current) => addToView(current, command.item))
+        : Effect.dieMessage(`a run's decision cannot ${command._tag}`)
+
+    const publishOutput = (state: Run.RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
+      Effect.suspend(() => {
+        const item = Run.output(me, call, result)
         state.answered.add(call.callId)
         state.outputs.set(call.callId, item)
-        yield* publish(new Event.ItemAdded({ item, runId: state.runId }))
-        yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
-        return item
+        return Effect.as(Effect.forEach(Run.publishOutput(state.runId, item), emit, { discard: true }), item)
       })
 
-    const inferOnce = (state: RunState, turn: number) =>
+    const inferOnce = (state: Run.RunState, turn: number) =>
       Effect.gen(function*() {
         const prepared = yield* hooks.beforeInference({ runId: state.runId, turn, items: yield* context, tools: yield* toolDefinitions })
         if (prepared.skip) return { skipped: true as const, produced: [], calls: [] }
@@ -538,7 +482,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return { skipped: false as const, produced, calls }
       })
 
-    const askHuman = (state: RunState, call: ContextItem.FunctionCall) =>
+    const askHuman = (state: Run.RunState, call: ContextItem.FunctionCall) =>
       Effect.gen(function*() {
         let question: string
         try {
@@ -555,10 +499,10 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       })
 
     const callOnce = (
-      state: RunState,
+      state: Run.RunState,
       original: ContextItem.FunctionCall,
       definitions: ReadonlyArray<Tool.Definition>,
-      stage: Stage
+      stage: Run.Stage
     ) =>
       Effect.gen(function*() {
         if (stage === "new") {
@@ -641,7 +585,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return { call, result }
       })
 
-    const runFunctionCalls = (state: RunState, calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>) =>
+    const runFunctionCalls = (state: Run.RunState, calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Run.Stage]>) =>
       Effect.gen(function*() {
         yield* setState(state, "function-calls")
         const definitions = yield* toolDefinitions
@@ -657,17 +601,15 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         yield* Ref.update(view, (current) => results.reduce(addToView, current))
       })
 
-    const takeSteered = (state: RunState) =>
-      Effect.gen(function*() {
-        while (steer.length > 0) {
-          const next = steer.shift()!
-          deferred.delete(next.item.id)
-          yield* Ref.update(view, (current) => addToView(current, next.item))
-          yield* publish(new Event.InputSteered({ participant: me, itemId: next.item.id, runId: state.runId }))
-        }
-      })
+    const takeSteered = (state: Run.RunState) =>
+      Effect.flatMap(Ref.modify(controller, Controller.takeSteered), (steered) =>
+        Effect.forEach(steered, (next) =>
+          Effect.zipRight(
+            Ref.update(view, (current) => addToView(current, next.item)),
+            publish(new Event.InputSteered({ participant: me, itemId: next.item.id, runId: state.runId }))
+          ), { discard: true }))
 
-    const runLoop = (state: RunState, resume?: Resume) =>
+    const runLoop = (state: Run.RunState, resume?: Run.Resume) =>
       Effect.gen(function*() {
         let first = 1
         if (resume !== undefined) {
@@ -689,85 +631,46 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         })
       )
 
-    const runEffect = (state: RunState, resume?: Resume) =>
+    const runEffect = (state: Run.RunState, resume?: Run.Resume) =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(runLoop(state, resume))
         yield* Effect.uninterruptible(endRun(state, exit))
       })
 
-    const endRun = (state: RunState, exit: Exit.Exit<{ readonly outcome: Event.RunOutcome; readonly detail: string | null }, unknown>) =>
+    const endRun = (state: Run.RunState, exit: Exit.Exit<{ readonly outcome: Event.RunOutcome; readonly detail: string | null }, unknown>) =>
       Effect.gen(function*() {
+        // An interruption is a stop: the controller decides it (`Run.stop`).
         if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return
         state.ended = true
+        let ending: Run.Ending
         if (Exit.isSuccess(exit)) {
-          yield* setState(state, "idle")
-          yield* publish(new Event.RunEnded({ participant: me, runId: state.runId, outcome: exit.value.outcome, detail: exit.value.detail }))
-        } else if (!Cause.isInterruptedOnly(exit.cause)) {
+          ending = { _tag: "Finished", outcome: exit.value.outcome, detail: exit.value.detail }
+        } else {
           const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure) && failure.value instanceof HookError) {
-            yield* publish(new Event.HookFailed({ participant: me, runId: state.runId, hook: failure.value.hook, error: failure.value.message }))
+          ending = {
+            _tag: "Failed",
+            detail: Option.isSome(failure) ? describe(failure.value) : Cause.pretty(exit.cause),
+            hook: Option.isSome(failure) && failure.value instanceof HookError
+              ? { hook: failure.value.hook, error: failure.value.message }
+              : null
           }
-          // Close what the failure left open, so the transcript stays valid.
-          yield* closeOpen(state, "the run failed", true)
-          yield* setState(state, "idle")
-          yield* publish(new Event.RunEnded({
-            participant: me,
-            runId: state.runId,
-            outcome: "failed",
-            detail: Option.isSome(failure) ? describe(failure.value) : Cause.pretty(exit.cause)
-          }))
         }
+        const ended = Run.end(me, state, ending._tag === "Failed" ? Assemble.cut(state.assembly).items : [], ending)
+        if (ended.closing !== null) applyClosing(state, ended.closing)
+        state.state = "idle"
+        // Pending approvals and questions of the run are gone before its end is published.
+        if (ended.closing !== null) yield* approvals.dropRun(state.runId)
+        yield* Effect.forEach(ended.commands, emit, { discard: true })
       })
 
-    /**
-     * Closes open items as incomplete and gives unanswered calls a cancelled output.
-     * After a failure (`failed`), a cut message or reasoning stays in the transcript as incomplete
-     * but leaves the context: the model did not choose to stop there, and would read it as its answer.
-     */
-    const closeOpen = (state: RunState, reason: string, failed = false) =>
-      Effect.gen(function*() {
-        const incompleteItems: Array<string> = []
-        const cut = Assemble.cut(state.assembly)
-        for (const closed of cut.items) {
-          incompleteItems.push(closed.id)
-          if (closed._tag === "FunctionCall") state.calls.set(closed.callId, closed)
-          yield* finishItem(state, closed, !failed || !hiddenWhenFailed(closed))
-        }
-        const cancelledCalls: Array<string> = []
-        for (const call of state.calls.values()) {
-          const published = state.outputs.get(call.callId)
-          if (published !== undefined) {
-            // Finished before the stop: its output enters the context, in call order.
-            yield* Ref.update(view, (current) => addToView(current, published))
-            continue
-          }
-          cancelledCalls.push(call.callId)
-          yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason }))
-          const item = yield* publishOutput(state, call, {
-            output: `The call was cancelled before it finished (${reason}); it may not have run.`,
-            isError: true
-          })
-          yield* Ref.update(view, (current) => addToView(current, item))
-        }
-        // Pending approvals and questions of this run are gone.
-        yield* approvals.dropRun(state.runId)
-        return { incompleteItems, cancelledCalls }
-      })
-
-    const startRun = (trigger: Queued, batch: ReadonlyArray<Queued>) =>
-      Effect.gen(function*() {
-        const runId = `${me}_run_${trigger.event.sequence}`
-        const state = newRunState(me, runId)
-        for (const entry of batch) {
-          if (deferred.delete(entry.item.id)) {
-            yield* Ref.update(view, (current) => addToView(current, entry.item))
-            yield* publish(new Event.InputDequeued({ participant: me, itemId: entry.item.id, runId }))
-          }
-        }
-        yield* publish(new Event.RunStarted({ participant: me, runId, trigger: trigger.item.id }))
-        const fiber = yield* FiberHandle.run(runs, runEffect(state))
-        current = { state, fiber }
-      })
+    /** The bookkeeping of a closing: cut calls join the run's calls, cancelled outputs answer them. */
+    const applyClosing = (state: Run.RunState, closing: Run.Closing) => {
+      for (const call of closing.cutCalls) state.calls.set(call.callId, call)
+      for (const item of closing.outputs) {
+        state.answered.add(item.callId)
+        state.outputs.set(item.callId, item)
+      }
+    }
 
     const stopRun = (reason: string) =>
       Effect.gen(function*() {
@@ -775,31 +678,46 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         if (running === undefined) return
         current = undefined
         yield* Fiber.interrupt(running.fiber)
+        // The fiber is gone: what is left open is data, and closing it a decision.
         const state = running.state
-        if (state.ended) {
-          yield* publish(new Event.InterruptIgnored({ participant: me, runId: state.runId, reason: "that run has already ended" }))
-          return
+        const stopping = Run.stop(me, state, state.ended ? [] : Assemble.cut(state.assembly).items, reason)
+        if (stopping.closing !== null) {
+          applyClosing(state, stopping.closing)
+          state.state = "idle"
         }
-        if (state.inferenceId !== null) {
-          yield* publish(new Event.InferenceInterrupted({ runId: state.runId, inferenceId: state.inferenceId }))
-        }
-        const { cancelledCalls, incompleteItems } = yield* closeOpen(state, reason)
-        yield* publish(new Event.RunInterrupted({ participant: me, runId: state.runId, incompleteItems, cancelledCalls }))
-        yield* setState(state, "idle")
-        yield* publish(new Event.RunEnded({ participant: me, runId: state.runId, outcome: "interrupted", detail: reason }))
+        // Pending approvals and questions of the run are gone before its end is published.
+        if (stopping.closing !== null) yield* approvals.dropRun(state.runId)
+        yield* Effect.forEach(stopping.commands, emit, { discard: true })
       })
 
-    const startNext = Effect.gen(function*() {
-      if (current !== undefined) return
-      // Steered messages that found no model call left in their run are handled next, first.
-      for (const entry of steer.splice(0).reverse()) {
-        queue.unshift(entry)
-        yield* publish(new Event.InputQueued({ participant: me, itemId: entry.item.id, position: 1 }))
+    /** Runs the controller's commands, in order. */
+    const interpret = (command: Controller.Command) => {
+      switch (command._tag) {
+        case "Publish":
+        case "Show":
+          return emit(command)
+        case "StartRun":
+          return Effect.gen(function*() {
+            const state = Run.make(me, command.runId)
+            const fiber = yield* FiberHandle.run(runs, runEffect(state))
+            current = { state, fiber }
+          })
+        case "StopRun":
+          return stopRun(command.reason)
       }
-      if (queue.length === 0) return
-      const batch = queue.splice(0)
-      yield* startRun(batch[0]!, batch)
-    })
+    }
+
+    /** One decision of the controller: a pure transition, then its commands. */
+    const handle = (input: Controller.Input) =>
+      Effect.flatMap(
+        Ref.modify(controller, (state) => {
+          const [next, commands] = Controller.decide(settings, state, input)
+          return [commands, next] as const
+        }),
+        (commands) => Effect.forEach(commands, interpret, { discard: true })
+      )
+
+    const startNext = handle(Controller.Input.Next())
 
     const onMessage = (event: Event.Event, done: Event.ItemDone, item: ContextItem.Message) =>
       Effect.gen(function*() {
@@ -807,58 +725,19 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           if (sees(item)) yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
-        const handle = yield* Effect.either(hooks.onUserMessage(item, event))
-        if (handle._tag === "Left") {
-          yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: handle.left.message }))
+        const hooked = yield* Effect.either(hooks.onUserMessage(item, event))
+        if (hooked._tag === "Left") {
+          yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: hooked.left.message }))
           yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
-        if (!handle.right) {
+        if (!hooked.right) {
           yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
         const fromAgent = (yield* kindOf(item.author)) === "agent"
-        if (fromAgent) {
-          if (exchanges >= exchangeCap) {
-            yield* Ref.update(view, (current) => addToView(current, item))
-            yield* publish(new Event.RunEnded({
-              participant: me,
-              runId: `${me}_run_${event.sequence}`,
-              outcome: "exchange_cap",
-              detail: `${exchanges} runs in a row were triggered by agents without a human message`
-            }))
-            return
-          }
-          exchanges++
-        } else {
-          exchanges = 0
-        }
-        const entry: Queued = { item, event }
-        if (current === undefined) {
-          yield* Ref.update(view, (current) => addToView(current, item))
-          return yield* startRun(entry, [])
-        }
         const policy = done.policy ?? options.busyPolicy ?? "queue"
-        switch (policy) {
-          case "queue":
-            deferred.add(item.id)
-            queue.push(entry)
-            yield* publish(new Event.InputQueued({ participant: me, itemId: item.id, position: queue.length }))
-            return
-          case "steer":
-            deferred.add(item.id)
-            steer.push(entry)
-            return
-          case "interrupt":
-            deferred.add(item.id)
-            queue.unshift(entry)
-            yield* publish(new Event.InputQueued({ participant: me, itemId: item.id, position: 1 }))
-            yield* stopRun(`interrupted by a message from ${item.author}`)
-            return yield* startNext
-          case "drop":
-            yield* publish(new Event.InputDropped({ participant: me, itemId: item.id, reason: "the agent was busy" }))
-            return
-        }
+        return yield* handle(Controller.Input.Trigger({ entry: { item, event }, fromAgent, policy }))
       })
 
     const onEvent = (event: Event.Event) =>
@@ -872,25 +751,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             if (sees(item) && item.status !== "in_progress") yield* Ref.update(view, (current) => addToView(current, item))
             return
           }
-          case "RunEnded": {
+          case "RunEnded":
             // The current run has ended (its fiber published it): the next input may start.
-            if (event.author !== me || current === undefined || current.state.runId !== payload.runId || !current.state.ended) return
-            current = undefined
-            return yield* startNext
-          }
-          case "InterruptRequested": {
+            if (event.author !== me) return
+            return yield* handle(Controller.Input.RunEnded({ runId: payload.runId }))
+          case "InterruptRequested":
             if (payload.participant !== me) return
-            if (current === undefined) {
-              yield* publish(new Event.InterruptIgnored({ participant: me, runId: payload.runId, reason: "the agent is idle" }))
-              return
-            }
-            if (payload.runId !== null && payload.runId !== current.state.runId) {
-              yield* publish(new Event.InterruptIgnored({ participant: me, runId: payload.runId, reason: "that run has already ended" }))
-              return
-            }
-            yield* stopRun(`interrupted by ${event.author}`)
-            return yield* startNext
-          }
+            return yield* handle(Controller.Input.Interrupt({ runId: payload.runId, by: event.author }))
           case "FunctionCallRequested":
             return yield* approvals.onRequested(event, payload)
           case "ApprovalAnswered":
@@ -909,83 +776,36 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const restore = (history: History.History) =>
       Effect.gen(function*() {
-        // Resume is the fold of the journal, then a decision on what it says.
-        const { commands, inferences, messages, transcript } = history
-        let { handled, hidden, queued } = history
+        // Resume is the fold of the journal, then a decision on what it says (`internal/agent/resume.ts`).
+        const plan = Resume.plan(me, options.reactTo ?? "messages", history)
         // This agent's calls that were answered: a later answer is refused as a second one.
-        yield* approvals.restore(commands)
-        // Messages that reached this agent while it was present but were never handled died with the process.
-        const kindFromHistory = (id: string) => Effect.succeed(Option.getOrUndefined(HashMap.get(history.kinds, id)))
-        for (const entry of HashMap.values(messages)) {
-          const presentSince = history.presentSince
-          if (presentSince < 0 || HashSet.has(handled, entry.item.id) || entry.event.sequence <= presentSince) continue
-          if (!(yield* triggers(entry.item, entry.event, entry.done, kindFromHistory))) continue
-          handled = HashSet.add(handled, entry.item.id)
-          hidden = HashSet.add(hidden, entry.item.id)
-          queued = Chunk.append(queued, entry.item.id)
+        yield* approvals.restore(history.commands)
+        yield* Ref.set(view, plan.context.reduce(addToView, emptyView))
+        yield* Ref.update(controller, (state) => Controller.restored(state, plan.queued, null))
+        const cut = plan.cut
+        if (cut === null) return
+        const { run, resumable } = cut
+        for (const output of cut.outputs) {
+          run.answered.add(output.callId)
+          run.outputs.set(output.callId, output)
         }
-        yield* Ref.set(view, History.context({ ...history, hidden }).reduce(addToView, emptyView))
-        for (const id of queued) {
-          const entry = HashMap.get(messages, id)
-          if (Option.isNone(entry)) continue
-          deferred.add(id)
-          queue.push({ item: entry.value.item, event: entry.value.event })
-        }
-        if (history.openRun === null) return
-        // A run cut by the restart. Its inference, if one was open, was cut too.
-        const runId = history.openRun
-        if (history.openInference !== null) {
-          yield* publish(new Event.InferenceInterrupted({ runId, inferenceId: history.openInference }))
-        }
-        const state = newRunState(me, runId)
-        const resumable: Array<readonly [ContextItem.FunctionCall, Stage]> = []
-        for (const item of Reducer.items(transcript)) {
-          if (item.author !== me) continue
-          if (item._tag === "FunctionCallOutput") {
-            if (state.calls.has(item.callId)) {
-              state.answered.add(item.callId)
-              state.outputs.set(item.callId, item)
-            }
-            continue
-          }
-          if (Option.getOrUndefined(HashMap.get(history.runOfItem, item.id)) !== runId) continue
-          // The transcript has folded its deltas already.
-          if (item.status === "in_progress") state.assembly.open.set(item.id, { item, deltas: [] })
-          else if (item._tag === "FunctionCall") state.calls.set(item.callId, item)
-        }
-        for (const call of state.calls.values()) {
-          if (state.answered.has(call.callId)) continue
-          const command = HashMap.get(commands, call.callId)
-          const status = Option.isSome(command) ? command.value.status : "new"
-          if (status === "running") {
-            // At most once: a call that had started is never run again silently.
-            yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: "interrupted by a restart" }))
-            const output = yield* publishOutput(state, call, {
-              output: "The call was interrupted by a restart before it finished: it may or may not have taken effect, " +
-                "and it was not run again.",
-              isError: true
-            })
-            yield* Ref.update(view, (current) => addToView(current, output))
-          } else if (status === "new" || status === "requested" || status === "awaiting_approval" || status === "approved") {
-            // A call whose request was never journaled is requested now, like a new one.
-            resumable.push([call, status])
-          }
-        }
-        if (state.assembly.open.size === 0 && resumable.length > 0) {
+        yield* Effect.forEach(cut.commands, emit, { discard: true })
+        if (cut.next === "continue") {
           // Answers may arrive before the resumed run reaches its calls: register the waits now.
           for (const [call, stage] of resumable) {
-            if (stage === "awaiting_approval") yield* approvals.registerResumed(runId, call.callId)
+            if (stage === "awaiting_approval") yield* approvals.registerResumed(run.runId, call.callId)
           }
-          yield* publish(new Event.RunStarted({ participant: me, runId, trigger: null }))
-          const turn = Option.getOrElse(HashMap.get(inferences, runId), () => 1)
-          const fiber = yield* FiberHandle.run(runs, runEffect(state, { turn, calls: resumable }))
-          current = { state, fiber }
+          yield* publish(new Event.RunStarted({ participant: me, runId: run.runId, trigger: null }))
+          const fiber = yield* FiberHandle.run(runs, runEffect(run, { turn: cut.turn, calls: resumable }))
+          current = { state: run, fiber }
+          yield* Ref.update(controller, (state) => Controller.restored(state, [], run.runId))
           return
         }
         // Cut mid-inference: it ends as interrupted, its partial output kept as incomplete.
-        const { cancelledCalls, incompleteItems } = yield* closeOpen(state, "interrupted by a restart")
-        yield* publish(new Event.RunInterrupted({ participant: me, runId, incompleteItems, cancelledCalls }))
-        yield* publish(new Event.RunEnded({ participant: me, runId, outcome: "interrupted", detail: "interrupted by a restart" }))
+        const stopping = Run.stop(me, run, Assemble.cut(run.assembly).items, "interrupted by a restart")
+        if (stopping.closing !== null) applyClosing(run, stopping.closing)
+        yield* approvals.dropRun(run.runId)
+        yield* Effect.forEach(stopping.commands, emit, { discard: true })
       })
 
     const caughtUp = (event: Event.Event) =>

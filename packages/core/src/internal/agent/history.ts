@@ -1,7 +1,7 @@
 /**
  * What an agent's journal says about it, as one pure fold: a {@link Reducer} over the
  * environment's events from one agent's point of view. Resuming after a restart is this fold
- * over the journal, then a decision on its result (`Agent`'s `restore`): no accumulators of
+ * over the journal, then a decision on its result (`resume.ts`): no accumulators of
  * its own, and the same reducers (`Reducer.transcript`, `Commands.reducer`) that every other
  * reader of the journal uses.
  *

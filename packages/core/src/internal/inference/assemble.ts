@@ -37,12 +37,28 @@ import * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import type * as InferenceRunner from "../../InferenceRunner.js"
 import { InferenceError } from "../../InferenceRunner.js"
-import { applyDelta } from "../../Reducer.js"
 
-/** An item started and not yet ended: as announced, and its deltas so far (folded only when it ends or is cut). */
+/**
+ * An item started and not yet ended: as announced, and the texts its deltas built so far. Each delta is appended
+ * to its field's string (`+=`: V8 keeps a rope, flattened once when read), so a delta is not kept and folding at
+ * the end is one pass, not a join over every delta.
+ */
 export interface Open {
   readonly item: ContextItem.ContextItem
-  readonly deltas: Array<Event.Delta>
+  /** Deltas already applied when the entry was made (a resumed item: none); later deltas go to `texts`. */
+  readonly deltas: ReadonlyArray<Event.Delta>
+  /** The texts built so far (made on the first delta, from `item` and `deltas`). */
+  texts?: Texts
+}
+
+/** An open item's text fields as its deltas built them. */
+export interface Texts {
+  /** A message's content parts (`text` / `refusal`), or a reasoning item's content parts (`content`). */
+  readonly content: Parts<"text" | "refusal" | "content">
+  /** A reasoning item's summary parts. */
+  readonly summary: Parts<"summary">
+  /** A call's arguments. */
+  arguments: string
 }
 
 /** What one inference has assembled so far (owned by the inference's fiber). */
@@ -99,61 +115,93 @@ const startItem = (assembly: Assembly, part: InferenceRunner.ItemStart): Either.
   }
 }
 
-/** Texts per part index, built by appending: one join per part at the end, not one item per delta. */
+/** Texts per part index, built by appending (the same result as folding the deltas one by one with `Reducer.applyDelta`). */
 class Parts<K extends string> {
-  readonly parts: Array<{ kind: K; pieces: Array<string> }>
+  readonly parts: Array<{ kind: K; text: string }>
   constructor(initial: ReadonlyArray<readonly [K, string]>) {
-    this.parts = initial.map(([kind, text]) => ({ kind, pieces: [text] }))
+    this.parts = initial.map(([kind, text]) => ({ kind, text }))
   }
   add(kind: K, index: number, text: string) {
     const parts = this.parts
-    while (parts.length < index) parts.push({ kind, pieces: [] })
+    while (parts.length < index) parts.push({ kind, text: "" })
     const part = parts[index]
-    if (part === undefined || part.kind !== kind) parts[index] = { kind, pieces: [text] }
-    else part.pieces.push(text)
+    if (part === undefined || part.kind !== kind) parts[index] = { kind, text }
+    else part.text += text
   }
 }
 
-/** An open item with its deltas so far folded in (the same result as folding them one by one with `Reducer.applyDelta`). */
+const textsOf = (item: ContextItem.ContextItem): Texts => {
+  switch (item._tag) {
+    case "ModelMessage":
+      return {
+        content: new Parts<"text" | "refusal" | "content">(
+          item.content.map((part) => part._tag === "OutputText" ? ["text", part.text] as const : ["refusal", part.refusal] as const)
+        ),
+        summary: new Parts<"summary">([]),
+        arguments: ""
+      }
+    case "Reasoning":
+      return {
+        content: new Parts<"text" | "refusal" | "content">(item.content.map((part) => ["content", part.text] as const)),
+        summary: new Parts<"summary">(item.summary.map((part) => ["summary", part.text] as const)),
+        arguments: ""
+      }
+    case "FunctionCall":
+      return { content: new Parts([]), summary: new Parts([]), arguments: item.arguments }
+    default:
+      return { content: new Parts([]), summary: new Parts([]), arguments: "" }
+  }
+}
+
+/** Appends one delta (already checked to fit the item) to its field. */
+const add = (texts: Texts, delta: Event.Delta): void => {
+  switch (delta._tag) {
+    case "TextDelta":
+      return texts.content.add("text", delta.contentIndex, delta.delta)
+    case "RefusalDelta":
+      return texts.content.add("refusal", delta.contentIndex, delta.delta)
+    case "ReasoningDelta":
+      return texts.content.add("content", delta.contentIndex, delta.delta)
+    case "ReasoningSummaryDelta":
+      return texts.summary.add("summary", delta.summaryIndex, delta.delta)
+    case "FunctionCallArgumentsDelta":
+      texts.arguments += delta.delta
+  }
+}
+
+/** The open item's texts, made from the item and its initial deltas on first use. */
+const texts = (open: Open): Texts => {
+  if (open.texts !== undefined) return open.texts
+  const made = textsOf(open.item)
+  for (const delta of open.deltas) if (deltaFits(open.item, delta)) add(made, delta)
+  open.texts = made
+  return made
+}
+
+/** An open item with its deltas so far folded in. */
 export const fold = (open: Open): ContextItem.ContextItem => {
-  const { deltas, item } = open
-  if (deltas.length === 0) return item
+  const { item } = open
+  if (open.texts === undefined && open.deltas.length === 0) return item
+  const { arguments: args, content, summary } = texts(open)
   switch (item._tag) {
     case "ModelMessage": {
-      const parts = new Parts<"text" | "refusal">(
-        item.content.map((part) => part._tag === "OutputText" ? ["text", part.text] as const : ["refusal", part.refusal] as const)
+      const parts = content.parts.map((part) =>
+        part.kind === "refusal"
+          ? new ContextItem.Refusal({ refusal: part.text }, true)
+          : new ContextItem.OutputText({ text: part.text }, true)
       )
-      for (const delta of deltas) {
-        if (delta._tag === "TextDelta") parts.add("text", delta.contentIndex, delta.delta)
-        else if (delta._tag === "RefusalDelta") parts.add("refusal", delta.contentIndex, delta.delta)
-      }
-      const content = parts.parts.map((part) =>
-        part.kind === "text"
-          ? new ContextItem.OutputText({ text: part.pieces.join("") }, true)
-          : new ContextItem.Refusal({ refusal: part.pieces.join("") }, true)
-      )
-      return new ContextItem.ModelMessage({ ...item, content }, true)
+      return new ContextItem.ModelMessage({ ...item, content: parts }, true)
     }
-    case "Reasoning": {
-      const summary = new Parts<"summary">(item.summary.map((part) => ["summary", part.text] as const))
-      const content = new Parts<"content">(item.content.map((part) => ["content", part.text] as const))
-      for (const delta of deltas) {
-        if (delta._tag === "ReasoningSummaryDelta") summary.add("summary", delta.summaryIndex, delta.delta)
-        else if (delta._tag === "ReasoningDelta") content.add("content", delta.contentIndex, delta.delta)
-      }
+    case "Reasoning":
       return new ContextItem.Reasoning({
         ...item,
-        summary: summary.parts.map((part) => new ContextItem.SummaryText({ text: part.pieces.join("") }, true)),
-        content: content.parts.map((part) => new ContextItem.ReasoningText({ text: part.pieces.join("") }, true))
+        summary: summary.parts.map((part) => new ContextItem.SummaryText({ text: part.text }, true)),
+        content: content.parts.map((part) => new ContextItem.ReasoningText({ text: part.text }, true))
       }, true)
-    }
-    case "FunctionCall": {
-      const pieces = [item.arguments]
-      for (const delta of deltas) if (delta._tag === "FunctionCallArgumentsDelta") pieces.push(delta.delta)
-      return new ContextItem.FunctionCall({ ...item, arguments: pieces.join("") }, true)
-    }
+    case "FunctionCall":
+      return new ContextItem.FunctionCall({ ...item, arguments: args }, true)
     default:
-      return deltas.reduce(applyDelta, item)
+      return item
   }
 }
 
@@ -333,10 +381,29 @@ export const step = (
       if (!deltaFits(entry.item, part)) {
         return Either.left(malformed(`a ${part._tag} does not fit item ${part.itemId} (${entry.item._tag})`))
       }
-      entry.deltas.push(part)
+      add(texts(entry), part)
       return Either.right([part])
     }
   }
+}
+
+/**
+ * A chunk of parts, stepped in order: every payload of the parts that applied, and the error of the first part
+ * that did not (the parts after it are not applied). For a caller that publishes a stream chunk at a time (one
+ * effect and one uninterruptible region per chunk instead of per part): publish `publish`, then fail with
+ * `error` if there is one — the assembly is then exactly as published.
+ */
+export const stepAll = (
+  assembly: Assembly,
+  parts: Iterable<InferenceRunner.Part>
+): { readonly publish: ReadonlyArray<Event.Payload>; readonly error: InferenceError | null } => {
+  const publish: Array<Event.Payload> = []
+  for (const part of parts) {
+    const next = step(assembly, part)
+    if (Either.isLeft(next)) return { publish, error: next.left }
+    for (const payload of next.right) publish.push(payload)
+  }
+  return { publish, error: null }
 }
 
 /** The stream ended normally: an error if items are still open. */

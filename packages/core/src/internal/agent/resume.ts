@@ -1,0 +1,112 @@
+/**
+ * Resume after a restart, as a pure decision on the fold of the journal (`history.ts`): which
+ * input waits for a run, what the context holds, and what becomes of a run the restart cut — its
+ * inference interrupted, a call that had started answered as interrupted (never run again), the
+ * calls still to finish resumed at the stage they reached, or, cut mid-inference, the run
+ * interrupted (`Run.stop`).
+ *
+ * @internal
+ */
+import { Chunk, HashMap, HashSet, Option } from "effect"
+import type * as Agent from "../../Agent.js"
+import type * as ContextItem from "../../ContextItem.js"
+import * as Event from "../../Event.js"
+import * as Reducer from "../../Reducer.js"
+import { Command, type Queued } from "./controller.js"
+import * as History from "./history.js"
+import * as Run from "./run.js"
+import * as Triggers from "./triggers.js"
+
+/** What the restart cut: the run rebuilt from the journal, and what to do with it. */
+export interface CutRun {
+  readonly run: Run.RunState
+  /** Published first: the cut inference, the interrupted calls' outputs. */
+  readonly commands: ReadonlyArray<Command>
+  /** Outputs given by these commands (bookkeeping for the interpreter). */
+  readonly outputs: ReadonlyArray<ContextItem.FunctionCallOutput>
+  /** The calls to finish, at their stage; empty when the run ends interrupted instead. */
+  readonly resumable: ReadonlyArray<readonly [ContextItem.FunctionCall, Run.Stage]>
+  /** `continue`: resume the calls, then infer again after `turn`; `interrupt`: the run ends interrupted. */
+  readonly next: "continue" | "interrupt"
+  readonly turn: number
+}
+
+export interface Plan {
+  readonly context: ReadonlyArray<ContextItem.ContextItem>
+  readonly queued: ReadonlyArray<Queued>
+  readonly cut: CutRun | null
+}
+
+/** Resume for agent `me`, from the fold of its journal. */
+export const plan = (me: string, reactTo: Agent.ReactTo, history: History.History): Plan => {
+  const { commands, messages, transcript } = history
+  let { handled, hidden, queued } = history
+  // Messages that reached this agent while it was present but were never handled died with the process.
+  for (const entry of HashMap.values(messages)) {
+    const presentSince = history.presentSince
+    if (presentSince < 0 || HashSet.has(handled, entry.item.id) || entry.event.sequence <= presentSince) continue
+    const reaction = Triggers.reaction(me, reactTo, entry.item, entry.event, entry.done)
+    const triggers = reaction === "unless-agent"
+      ? Option.getOrUndefined(HashMap.get(history.kinds, entry.item.author)) !== "agent"
+      : reaction
+    if (!triggers) continue
+    handled = HashSet.add(handled, entry.item.id)
+    hidden = HashSet.add(hidden, entry.item.id)
+    queued = Chunk.append(queued, entry.item.id)
+  }
+  const waiting: Array<Queued> = []
+  for (const id of queued) {
+    const entry = HashMap.get(messages, id)
+    if (Option.isSome(entry)) waiting.push({ item: entry.value.item, event: entry.value.event })
+  }
+  const context = History.context({ ...history, hidden })
+  if (history.openRun === null) return { context, queued: waiting, cut: null }
+  // A run cut by the restart. Its inference, if one was open, was cut too.
+  const runId = history.openRun
+  const out: Array<Command> = []
+  if (history.openInference !== null) {
+    out.push(Command.Publish({ payload: new Event.InferenceInterrupted({ runId, inferenceId: history.openInference }) }))
+  }
+  const run = Run.make(me, runId)
+  for (const item of Reducer.items(transcript)) {
+    if (item.author !== me) continue
+    if (item._tag === "FunctionCallOutput") {
+      if (run.calls.has(item.callId)) {
+        run.answered.add(item.callId)
+        run.outputs.set(item.callId, item)
+      }
+      continue
+    }
+    if (Option.getOrUndefined(HashMap.get(history.runOfItem, item.id)) !== runId) continue
+    // The transcript has folded its deltas already.
+    if (item.status === "in_progress") run.assembly.open.set(item.id, { item, deltas: [] })
+    else if (item._tag === "FunctionCall") run.calls.set(item.callId, item)
+  }
+  const outputs: Array<ContextItem.FunctionCallOutput> = []
+  const resumable: Array<readonly [ContextItem.FunctionCall, Run.Stage]> = []
+  for (const call of run.calls.values()) {
+    if (run.answered.has(call.callId)) continue
+    const command = HashMap.get(commands, call.callId)
+    const status = Option.isSome(command) ? command.value.status : "new"
+    if (status === "running") {
+      // At most once: a call that had started is never run again silently.
+      const output = Run.output(me, call, {
+        output: "The call was interrupted by a restart before it finished: it may or may not have taken effect, " +
+          "and it was not run again.",
+        isError: true
+      })
+      outputs.push(output)
+      out.push(
+        Command.Publish({ payload: new Event.FunctionCallCancelled({ callId: call.callId, reason: "interrupted by a restart" }) }),
+        ...Run.publishOutput(runId, output),
+        Command.Show({ item: output })
+      )
+    } else if (status === "new" || status === "requested" || status === "awaiting_approval" || status === "approved") {
+      // A call whose request was never journaled is requested now, like a new one.
+      resumable.push([call, status])
+    }
+  }
+  const next = run.assembly.open.size === 0 && resumable.length > 0 ? "continue" : "interrupt"
+  const turn = Option.getOrElse(HashMap.get(history.inferences, runId), () => 1)
+  return { context, queued: waiting, cut: { run, commands: out, outputs, resumable: next === "continue" ? resumable : [], next, turn } }
+}
