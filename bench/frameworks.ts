@@ -120,7 +120,7 @@ export const chorusRun = (script: Script, events: ReadonlyArray<InferenceRunner.
       yield* env.publishAll("alice", userMessage("question", "alice", "Go."))
       const end = yield* Deferred.await(ended)
       return { ms: end - start, deltas, chars }
-    }).pipe(Effect.provide(Environment.layerMemory()), Effect.scoped)
+    }).pipe(Effect.provide(Environment.layerMemory({ coalesceAfter: Infinity })), Effect.scoped)
   ).then((observed) => check("chorus", script, observed))
 
 // ---------------------------------------------------------------------------

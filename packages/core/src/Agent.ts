@@ -63,6 +63,7 @@
  */
 import {
   Cause,
+  Chunk,
   Duration,
   Effect,
   Either,
@@ -433,19 +434,24 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           }
           return finishItem(state, item)
         }
-        // Each part is applied and published atomically: a stop sees the assembly exactly as published.
-        const onPart = (part: InferenceRunner.Part) =>
+        // Each chunk of parts is applied and published atomically: a stop sees the assembly exactly as published.
+        const onChunk = (chunk: Chunk.Chunk<InferenceRunner.Part>) =>
           Effect.uninterruptible(Effect.suspend(() => {
-            const next = Assemble.step(assembly, part)
-            if (Either.isLeft(next)) return Effect.fail(next.left)
-            const out = next.right
-            if (out.length === 1 && out[0]!._tag !== "ItemDone") return publish(out[0]!)
-            return Effect.forEach(out, (payload) => payload._tag === "ItemDone" ? finishProduced(payload.item) : publish(payload), {
-              discard: true
-            })
+            const { error, publish: out } = Assemble.stepAll(assembly, chunk)
+            const run: Array<Event.Payload> = []
+            const effects: Array<Effect.Effect<unknown>> = []
+            for (const payload of out) {
+              if (payload._tag === "ItemDone") {
+                if (run.length > 0) effects.push(env.publishAll(me, run.splice(0)))
+                effects.push(finishProduced(payload.item))
+              } else run.push(payload)
+            }
+            if (run.length > 0) effects.push(env.publishAll(me, run))
+            const published = effects.length === 1 ? effects[0]! : Effect.forEach(effects, (effect) => effect, { discard: true })
+            return error === null ? Effect.asVoid(published) : Effect.zipRight(published, Effect.fail(error))
           }))
         const streamed = yield* inference.stream(request).pipe(
-          Stream.runForEach(onPart),
+          Stream.runForEachChunk(onChunk),
           Effect.zipRight(Effect.suspend(() => {
             const ended = Assemble.end(state.assembly)
             if (Either.isLeft(ended)) return Effect.fail(ended.left)
