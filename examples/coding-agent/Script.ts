@@ -7,6 +7,9 @@
  *   reasons, explains, and calls `write_file` (which needs your approval);
  * - asked what is in the sandbox: it calls `list_directory` (read-only, no
  *   approval);
+ * - asked to sign up (or for a form), when server-everything is attached
+ *   (`CODING_AGENT_EVERYTHING=true`): it calls its
+ *   `trigger-elicitation-request` tool, whose form you answer in the terminal;
  * - anything else: it answers from the conversation so far;
  * - after a tool result: it says what happened.
  *
@@ -53,6 +56,15 @@ export const asksToWrite = (message: string): boolean => /\b(write|create|again|
 
 /** Does the message ask what is in the sandbox? */
 export const asksToList = (message: string): boolean => /\b(list|ls|files|sandbox|directory)\b/i.test(message)
+
+/** server-everything's tool that asks the person for a form's worth of input (an MCP elicitation). */
+export const elicitingTool = "trigger-elicitation-request"
+
+/** Does the message ask to fill in a form? */
+export const asksForForm = (message: string): boolean => /\b(form|sign me up|sign up|profile|survey)\b/i.test(message)
+
+/** What the model says after the form's call: the server's own words, without its debugging dump. */
+export const afterForm = (output: string): string => `The server answered:\n${output.split("\nRaw result:")[0]!.trim()}`
 
 /** The text of a message shown to the model, without the `author: ` attribution the agent adds. */
 const unattributed = (item: ContextItem.UserMessage): string => {
@@ -103,6 +115,7 @@ export const turn = (request: InferenceRunner.Request): ReadonlyArray<ScriptedMo
     const call = calls.get(last.callId)
     const output = ContextItem.text(last)
     if (last.isError) return [ScriptedModel.text(afterError(call?.name ?? "the call", output))]
+    if (call?.name === elicitingTool) return [ScriptedModel.text(afterForm(output))]
     if (call?.name === "write_file") {
       return [
         ScriptedModel.text(
@@ -122,6 +135,12 @@ export const turn = (request: InferenceRunner.Request): ReadonlyArray<ScriptedMo
   }
 
   const message = messages[messages.length - 1] ?? ""
+  if (asksForForm(message) && request.tools.some((tool) => tool.name === elicitingTool)) {
+    return [
+      ScriptedModel.reasoning("The user wants to sign up. server-everything's form tool asks them for the details itself."),
+      ScriptedModel.functionCall(elicitingTool, {})
+    ]
+  }
   if (writes > 0 && asksToList(message)) {
     return [
       ScriptedModel.reasoning("The user wants to see the sandbox; listing a directory is read-only, no approval needed."),

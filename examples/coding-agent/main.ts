@@ -9,6 +9,11 @@
  *   sandbox (`CHORUS_SANDBOX`, default `~/.local/state/chorus/coding-agent`,
  *   outside any repository; created if missing); writes ask for approval in
  *   the terminal: `y`, `n` with a reason, or what to do instead.
+ * - `CODING_AGENT_EVERYTHING=true` also attaches the real
+ *   `@modelcontextprotocol/server-everything`: ask to be signed up ("sign me
+ *   up") and its `trigger-elicitation-request` tool asks you for a form in
+ *   the terminal (an MCP elicitation): answer with `name=value, …` pairs or a
+ *   JSON object, or `decline` / `cancel`.
  * - The conversation is journaled in `<sandbox>/.chorus/journal.jsonl`:
  *   running the demo again resumes it.
  *
@@ -19,8 +24,8 @@
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Agent, Environment, FunctionCallRunner, Human, Journal, Terminal } from "@chorus/core"
-import { McpClient, McpConfig, McpToolkit } from "@chorus/mcp"
+import { Agent, Elicitation, Environment, Event, FunctionCallRunner, Human, Journal, Terminal } from "@chorus/core"
+import { McpClient, McpConfig, McpEnvironment, McpToolkit } from "@chorus/mcp"
 import { OpenAiResponses } from "@chorus/providers"
 import { Cause, Config, Effect, HashMap, Layer, Logger, LogLevel, Option, Schema } from "effect"
 import { readFileSync } from "node:fs"
@@ -64,6 +69,19 @@ const filesystemServer = Effect.try({
     })
 })
 
+/** server-everything's entry point, resolved from node_modules (a devDependency of the workspace). */
+const everythingServer = Effect.try({
+  try: () => {
+    const require = createRequire(import.meta.url)
+    return Path.join(Path.dirname(require.resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js")
+  },
+  catch: (error) =>
+    new DemoError({
+      reason: `@modelcontextprotocol/server-everything is not installed (${describe(error)}); run pnpm install, ` +
+        "or leave CODING_AGENT_EVERYTHING unset."
+    })
+})
+
 /** Creates the sandbox and its `.chorus` folder; returns the sandbox's real path. */
 const prepareSandbox = (setting: string) =>
   Effect.gen(function*() {
@@ -88,6 +106,7 @@ const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
   const model = yield* Config.string("OPENAI_MODEL").pipe(Config.withDefault("gpt-4.1-mini"))
   const baseUrl = yield* Config.option(Config.string("OPENAI_BASE_URL"))
   const sandboxSetting = yield* Config.string("CHORUS_SANDBOX").pipe(Config.withDefault(defaultSandbox))
+  const withEverything = yield* Config.boolean("CODING_AGENT_EVERYTHING").pipe(Config.withDefault(false))
 
   yield* terminal.print(
     Option.isSome(apiKey)
@@ -102,9 +121,19 @@ const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
   yield* terminal.print(`sandbox: ${sandbox}  (conversation: ${Path.relative(sandbox, journal)})`, "dim")
 
   const inference = Option.isSome(apiKey) ? OpenAiResponses.layerConfig({ model }) : Script.layer()
-  const tools = McpToolkit.layerServers(
-    McpConfig.make([McpConfig.stdio("filesystem", { command: process.execPath, args: [server, sandbox], cwd: sandbox })])
-  )
+  const servers = [McpConfig.stdio("filesystem", { command: process.execPath, args: [server, sandbox], cwd: sandbox })]
+  if (withEverything) {
+    servers.push(McpConfig.stdio("everything", { command: process.execPath, args: [yield* everythingServer, "stdio"], cwd: sandbox }))
+  }
+  // The servers' elicitations (a server asking the person for a form) and authorization links go through the
+  // environment, where the terminal shows them as prompts. server-everything's form asks the person itself, so
+  // calling it needs no approval first.
+  const tools = Layer.unwrapEffect(Effect.map(McpEnvironment.options(), (handlers) =>
+    McpToolkit.layerServers(McpConfig.make(servers), {
+      ...handlers,
+      approval: { everything: { [Script.elicitingTool]: "never" } }
+    })
+  ))
   const environment = Environment.layer().pipe(
     Layer.provide(Journal.layerFile(journal)),
     Layer.catchAll((error) =>
@@ -121,16 +150,21 @@ const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
     const client = yield* McpClient.McpClient
     const runner = yield* FunctionCallRunner.FunctionCallRunner
     for (const failure of client.startupFailures) {
-      yield* terminal.print(`the filesystem tools are not available: ${failure.message}`, "red")
+      yield* terminal.print(`the ${failure.server} tools are not available: ${failure.message}`, "red")
     }
+    // server-everything adds tools (its elicitation tool) right after the handshake: read them again. A server that
+    // is down now is not fatal: the client reconnects and its tools show once it answers.
+    yield* Effect.forEach(client.servers, (name) => Effect.ignore(client.refreshTools(name)), { discard: true })
     const definitions = yield* runner.tools
     const asking = definitions.filter((tool) => tool.approval !== "never").map((tool) => tool.name)
     yield* terminal.print(
-      `tools: ${definitions.length} from the filesystem server; these ask for approval: ${asking.join(", ") || "none"}`,
+      `tools: ${definitions.length} from ${client.servers.join(" and ")}; these ask for approval: ${asking.join(", ") || "none"}`,
       "dim"
     )
+    if (withEverything) yield* terminal.print("server-everything attached: say \"sign me up\" to be asked for a form", "dim")
     yield* terminal.print("Type a message and press Enter. Ctrl-C stops the assistant; Ctrl-C when idle, or /quit, leaves.", "dim")
 
+    yield* cancelOrphanedElicitations(env)
     // The renderer first: it prints the earlier conversation, then sees the agent resume.
     yield* env.join(terminal.renderer)
     yield* env.join(Agent.make({ id: agentId, instructions: instructions(sandbox) })).pipe(
@@ -142,7 +176,7 @@ const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
     yield* terminal.done
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.merge(environment, tools)),
+    Effect.provide(Layer.provideMerge(tools, environment)),
     // Also when a signal (SIGINT, SIGTERM from outside) interrupts the program.
     Effect.ensuring(terminal.close)
   )
@@ -162,6 +196,20 @@ const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
     }))
   )
 )
+
+/**
+ * Elicitations the journal shows as pending were asked of an earlier run of the demo: their MCP connection is gone
+ * and nobody would ever answer the server, so they are withdrawn before the terminal would ask them again.
+ */
+const cancelOrphanedElicitations = (env: Environment.Service) =>
+  Effect.gen(function*() {
+    const state = yield* Effect.orDie(env.snapshot(Elicitation.reducer))
+    yield* Effect.forEach(HashMap.values(state.pending), ({ request, requester }) =>
+      env.publish(requester, new Event.ElicitationCancelled({
+        elicitationId: request.elicitationId,
+        reason: "the demo was restarted: the MCP server's request was lost"
+      })), { discard: true })
+  })
 
 /** Logs go through the terminal, so they never break the input line. */
 const logger = (terminal: Terminal.Terminal) =>
