@@ -24,7 +24,7 @@
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Agent, Elicitation, Environment, Event, FunctionCallRunner, Human, Journal, Terminal } from "@chorus/core"
+import { Agent, Environment, FunctionCallRunner, Human, Journal, Terminal } from "@chorus/core"
 import { McpClient, McpConfig, McpEnvironment, McpToolkit } from "@chorus/mcp"
 import { OpenAiResponses } from "@chorus/providers"
 import { Cause, Config, Effect, HashMap, Layer, Logger, LogLevel, Option, Schema } from "effect"
@@ -164,7 +164,7 @@ const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
     if (withEverything) yield* terminal.print("server-everything attached: say \"sign me up\" to be asked for a form", "dim")
     yield* terminal.print("Type a message and press Enter. Ctrl-C stops the assistant; Ctrl-C when idle, or /quit, leaves.", "dim")
 
-    yield* cancelOrphanedElicitations(env)
+    yield* Effect.orDie(McpEnvironment.cancelOrphaned("the demo was restarted: the MCP server's request was lost"))
     // The renderer first: it prints the earlier conversation, then sees the agent resume.
     yield* env.join(terminal.renderer)
     yield* env.join(Agent.make({ id: agentId, instructions: instructions(sandbox) })).pipe(
@@ -197,19 +197,6 @@ const program = (terminal: Terminal.Terminal) => Effect.gen(function*() {
   )
 )
 
-/**
- * Elicitations the journal shows as pending were asked of an earlier run of the demo: their MCP connection is gone
- * and nobody would ever answer the server, so they are withdrawn before the terminal would ask them again.
- */
-const cancelOrphanedElicitations = (env: Environment.Service) =>
-  Effect.gen(function*() {
-    const state = yield* Effect.orDie(env.snapshot(Elicitation.reducer))
-    yield* Effect.forEach(HashMap.values(state.pending), ({ request, requester }) =>
-      env.publish(requester, new Event.ElicitationCancelled({
-        elicitationId: request.elicitationId,
-        reason: "the demo was restarted: the MCP server's request was lost"
-      })), { discard: true })
-  })
 
 /** Logs go through the terminal, so they never break the input line. */
 const logger = (terminal: Terminal.Terminal) =>

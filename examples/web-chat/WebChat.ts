@@ -18,11 +18,11 @@
  */
 import { FileSystem, HttpRouter, HttpServerResponse } from "@effect/platform"
 import type { HttpServerError, Path } from "@effect/platform"
-import { Agent, Elicitation, Environment, Event, FunctionCallRunner, Human, InputStream } from "@chorus/core"
+import { Agent, Environment, FunctionCallRunner, Human, InputStream } from "@chorus/core"
 import type { InferenceRunner } from "@chorus/core"
 import { McpClient, McpConfig, McpEnvironment, McpToolkit } from "@chorus/mcp"
 import { Conversations, Routes } from "@chorus/server"
-import { Context, Effect, HashMap, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
@@ -95,19 +95,6 @@ export const everything = (): { readonly mcp: McpConfig.McpConfig; readonly mcpA
   mcpApproval: { everything: { "trigger-elicitation-request": "never" } }
 })
 
-/**
- * Elicitations the journal shows as pending were asked of a previous run of this process: their MCP connection is
- * gone and nobody would ever answer the server, so they are cancelled before this run's servers can ask anew.
- */
-const cancelOrphanedElicitations = (env: Environment.Service) =>
-  Effect.gen(function*() {
-    const state = yield* Effect.orDie(env.snapshot(Elicitation.reducer))
-    yield* Effect.forEach(HashMap.values(state.pending), ({ request, requester }) =>
-      env.publish(requester, new Event.ElicitationCancelled({
-        elicitationId: request.elicitationId,
-        reason: "the web chat restarted: the MCP server's request was lost"
-      })), { discard: true })
-  })
 
 /**
  * The agent's tools: `write_note`, and the MCP servers' tools when there are any (their client lives as long as
@@ -158,7 +145,7 @@ export const make = (
       Effect.map(Effect.orDie(fs.readFileString(path)), (text) => [name, text] as const))
 
     yield* env.join(Human.make({ id: human })).pipe(Effect.provide(InputStream.layer(Stream.never)))
-    yield* cancelOrphanedElicitations(env)
+    yield* Effect.orDie(McpEnvironment.cancelOrphaned("the web chat restarted: the MCP server's request was lost"))
     const { mcp, runner } = yield* tools(options)
     yield* env.join(Agent.make({
       id: agent,

@@ -164,3 +164,19 @@ export const authorization = Effect.fn("McpEnvironment.authorization")(function*
 /** Both handlers, as `McpClient.Options` to spread into the client's (or `McpToolkit.layerServers`') options. */
 export const options = (options?: Options) =>
   Effect.all({ elicitation: elicitation(options), authorize: authorization(options) })
+
+/**
+ * Cancels the elicitations the journal shows as pending. Call it when a process starts on a journal an earlier
+ * process wrote: the MCP connections that asked them are gone and nobody would ever answer those servers, so front
+ * ends must stop offering them (`ElicitationCancelled` with `reason`, published as each request's requester).
+ */
+export const cancelOrphaned = Effect.fn("McpEnvironment.cancelOrphaned")(function*(reason: string) {
+  const env = yield* Environment.Environment
+  const state = yield* env.snapshot(Elicitation.reducer)
+  yield* Effect.forEach(
+    HashMap.values(state.pending),
+    ({ request, requester }) =>
+      env.publish(requester, new Event.ElicitationCancelled({ elicitationId: request.elicitationId, reason })),
+    { discard: true }
+  )
+})
