@@ -26,6 +26,7 @@
  * @since 0.1.0
  */
 import { Elicitation, Environment, Event } from "@chorus/core"
+import type { Journal } from "@chorus/core"
 import { Effect, Either, HashMap, Option, Random, Ref, Stream } from "effect"
 import { Commands } from "@chorus/core"
 import type * as McpClient from "./McpClient.js"
@@ -170,7 +171,11 @@ export const options = (options?: Options) =>
  * process wrote: the MCP connections that asked them are gone and nobody would ever answer those servers, so front
  * ends must stop offering them (`ElicitationCancelled` with `reason`, published as each request's requester).
  */
-export const cancelOrphaned = Effect.fn("McpEnvironment.cancelOrphaned")(function*(reason: string) {
+export const cancelOrphaned: (
+  reason: string
+) => Effect.Effect<void, Journal.JournalError | Journal.JournalCorrupted, Environment.Environment> = Effect.fn(
+  "McpEnvironment.cancelOrphaned"
+)(function*(reason: string) {
   const env = yield* Environment.Environment
   const state = yield* env.snapshot(Elicitation.reducer)
   yield* Effect.forEach(
