@@ -533,7 +533,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           (stage !== "approved" && call.name !== askHumanTool &&
             Tool.needsApproval(approvalPolicy(definition, call.name), call.arguments))
         if (needsApproval) {
-          yield* setState(state, "awaiting-approval")
+          yield* setState(state, "awaiting_approval")
           const decision = yield* approvals.await(state.runId, call, stage !== "awaiting_approval")
           if (!decision.approved) {
             yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `rejected: ${decision.reason}` }))
@@ -545,7 +545,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
               } satisfies Tool.Result
             }
           }
-          yield* setState(state, "function-calls")
+          yield* setState(state, "function_calls")
         }
         yield* publish(new Event.FunctionCallStarted({ callId: call.callId, name: call.name }))
         // At most once: the side effect starts only after its start is durable.
@@ -593,7 +593,7 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const runFunctionCalls = (state: Run.RunState, calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Run.Stage]>) =>
       Effect.gen(function*() {
-        yield* setState(state, "function-calls")
+        yield* setState(state, "function_calls")
         const definitions = yield* toolDefinitions
         const results = yield* Effect.forEach(
           calls,

@@ -289,8 +289,14 @@ export class InterruptIgnored extends Schema.TaggedClass<InterruptIgnored>()("In
   reason: Schema.String
 }) {}
 
-/** States of an agent. */
-export const AgentState = Schema.Literal("idle", "inference", "function-calls", "awaiting-approval")
+/**
+ * States of an agent, spelled like the `Commands` statuses (`awaiting_approval`). Journals written
+ * before used hyphens (`function-calls`, `awaiting-approval`): they still decode, to the new spelling.
+ */
+export const AgentState = Schema.Union(
+  Schema.Literal("idle", "inference", "function_calls", "awaiting_approval"),
+  Schema.transformLiterals(["function-calls", "function_calls"], ["awaiting-approval", "awaiting_approval"])
+)
 export type AgentState = typeof AgentState.Type
 
 /** An agent moved from one state to another. */
