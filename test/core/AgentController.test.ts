@@ -25,8 +25,6 @@ const spell = (commands: ReadonlyArray<Controller.Command>) =>
     switch (command._tag) {
       case "Publish":
         return `publish ${command.payload._tag}${"itemId" in command.payload ? ` ${command.payload.itemId}` : ""}`
-      case "Show":
-        return `show ${command.item.id}`
       case "StartRun":
         return `start ${command.runId}`
       case "StopRun":
@@ -50,7 +48,6 @@ describe("Agent controller (pure decider)", () => {
   it("an idle agent starts a run for a triggering message, a busy one queues the next", () => {
     const { commands, state } = play(trigger(1), trigger(2))
     assert.deepStrictEqual(commands, [
-      "show m1",
       "publish RunStarted",
       "start bot_run_1",
       "publish InputQueued m2"
@@ -61,10 +58,8 @@ describe("Agent controller (pure decider)", () => {
 
   it("the run's end starts the queue as one batch, dequeuing each message into the context", () => {
     const { commands, state } = play(trigger(1), trigger(2), trigger(3), Controller.Input.RunEnded({ runId: "bot_run_1" }))
-    assert.deepStrictEqual(commands.slice(5), [
-      "show m2",
+    assert.deepStrictEqual(commands.slice(4), [
       "publish InputDequeued m2",
-      "show m3",
       "publish InputDequeued m3",
       "publish RunStarted",
       "start bot_run_2"
@@ -76,18 +71,16 @@ describe("Agent controller (pure decider)", () => {
 
   it("the end of another run changes nothing", () => {
     const { commands, state } = play(trigger(1), Controller.Input.RunEnded({ runId: "bot_run_0" }))
-    assert.strictEqual(commands.length, 3)
+    assert.strictEqual(commands.length, 2)
     assert.strictEqual(state.running, "bot_run_1")
   })
 
   it("an interrupting message stops the run, then starts its own first", () => {
     const { commands, state } = play(trigger(1), trigger(2), trigger(3, "interrupt"))
-    assert.deepStrictEqual(commands.slice(4), [
+    assert.deepStrictEqual(commands.slice(3), [
       "publish InputQueued m3",
       "stop (interrupted by a message from alice)",
-      "show m3",
       "publish InputDequeued m3",
-      "show m2",
       "publish InputDequeued m2",
       "publish RunStarted",
       "start bot_run_3"
@@ -97,16 +90,14 @@ describe("Agent controller (pure decider)", () => {
 
   it("a steered message waits for the next model call; left over, it is queued first", () => {
     const steered = play(trigger(1), trigger(2), trigger(3, "steer"))
-    assert.deepStrictEqual(steered.commands.slice(3), ["publish InputQueued m2"])
+    assert.deepStrictEqual(steered.commands.slice(2), ["publish InputQueued m2"])
     const [taken, after] = Controller.takeSteered(steered.state)
     assert.deepStrictEqual(Chunk.toReadonlyArray(Chunk.map(taken, (queued) => queued.item.id)), ["m3"])
     assert.isFalse(HashSet.has(after.deferred, "m3"))
     const [, ended] = Controller.decide(settings, steered.state, Controller.Input.RunEnded({ runId: "bot_run_1" }))
     assert.deepStrictEqual(spell(ended), [
       "publish InputQueued m3",
-      "show m3",
       "publish InputDequeued m3",
-      "show m2",
       "publish InputDequeued m2",
       "publish RunStarted",
       "start bot_run_3"
@@ -115,24 +106,24 @@ describe("Agent controller (pure decider)", () => {
 
   it("a dropped message is refused visibly and changes nothing else", () => {
     const { commands, state } = play(trigger(1), trigger(2, "drop"))
-    assert.deepStrictEqual(commands.slice(3), ["publish InputDropped m2"])
+    assert.deepStrictEqual(commands.slice(2), ["publish InputDropped m2"])
     assert.strictEqual(Chunk.size(state.queue), 0)
   })
 
   it("interrupts: ignored when idle or for another run, else a stop", () => {
     assert.deepStrictEqual(play(Controller.Input.Interrupt({ runId: null, by: "alice" })).commands, ["publish InterruptIgnored"])
     const other = play(trigger(1), Controller.Input.Interrupt({ runId: "bot_run_0", by: "alice" }))
-    assert.deepStrictEqual(other.commands.slice(3), ["publish InterruptIgnored"])
+    assert.deepStrictEqual(other.commands.slice(2), ["publish InterruptIgnored"])
     assert.strictEqual(other.state.running, "bot_run_1")
     const stopped = play(trigger(1), Controller.Input.Interrupt({ runId: "bot_run_1", by: "alice" }))
-    assert.deepStrictEqual(stopped.commands.slice(3), ["stop (interrupted by alice)"])
+    assert.deepStrictEqual(stopped.commands.slice(2), ["stop (interrupted by alice)"])
     assert.strictEqual(stopped.state.running, null)
   })
 
   it("runs triggered by agents in a row stop at the cap; a human message resets the count", () => {
     const end = (sequence: number) => Controller.Input.RunEnded({ runId: `bot_run_${sequence}` })
     const capped = play(trigger(1, "queue", true), end(1), trigger(2, "queue", true), end(2), trigger(3, "queue", true))
-    assert.deepStrictEqual(capped.commands.slice(6), ["show m3", "publish RunEnded"])
+    assert.deepStrictEqual(capped.commands.slice(4), ["publish RunEnded"])
     assert.strictEqual(capped.state.running, null)
     const reset = play(trigger(1, "queue", true), end(1), trigger(2), end(2), trigger(3, "queue", true))
     assert.strictEqual(reset.state.running, "bot_run_3")
@@ -149,7 +140,7 @@ describe("Agent controller (pure decider)", () => {
     assert.strictEqual(before.running, "bot_run_1")
   })
 
-  it("closing a failed run: cut items done as incomplete, a cut message out of the context, calls answered in order", () => {
+  it("closing a failed run: cut items done as incomplete, calls answered in order", () => {
     const run = Run.make("bot", "r1")
     const call = (callId: string) =>
       new ContextItem.FunctionCall({ id: `fc_${callId}`, author: "bot", status: "completed", callId, name: "add", arguments: "{}" })
@@ -158,20 +149,16 @@ describe("Agent controller (pure decider)", () => {
     const done = Run.output("bot", call("c1"), { output: "3", isError: false })
     run.outputs.set("c1", done)
     const cutMessage = ContextItem.modelText({ id: "m", author: "bot", text: "half" })
-    const closing = Run.close("bot", run, [cutMessage, call("c3")], "the run failed", true)
+    const closing = Run.close("bot", run, [cutMessage, call("c3")], "the run failed")
     assert.deepStrictEqual(spell(closing.commands), [
       "publish ItemDone",
       "publish ItemDone",
-      "show fc_c3",
-      "show c1_output",
       "publish FunctionCallCancelled",
       "publish ItemAdded",
       "publish ItemDone",
-      "show c2_output",
       "publish FunctionCallCancelled",
       "publish ItemAdded",
       "publish ItemDone",
-      "show c3_output"
     ])
     assert.deepStrictEqual(closing.incompleteItems, ["m", "fc_c3"])
     assert.deepStrictEqual(closing.cancelledCalls, ["c2", "c3"])
@@ -190,7 +177,6 @@ describe("Agent controller (pure decider)", () => {
     assert.deepStrictEqual(spell(stopping.commands), [
       "publish InferenceInterrupted",
       "publish ItemDone",
-      "show m",
       "publish RunInterrupted",
       "publish StateChanged",
       "publish RunEnded"

@@ -53,18 +53,87 @@ describe("Agent: resume = live", () => {
       yield* runEndedAdvancing("bot", 4)
       const all = yield* events
       const requests = yield* model.requests
-      const starts = all.filter((event) => event.payload._tag === "InferenceStarted" && event.author === "bot")
       assert.strictEqual(requests.length, 5)
-      assert.strictEqual(starts.length, 5)
-      const reducer = History.reducer("bot", true)
-      requests.forEach((request, index) => {
-        const prefix = all.filter((event) => event.sequence < starts[index]!.sequence)
-        const folded = History.context(Reducer.run(reducer, prefix))
-          .flatMap((item) => {
-            const seen = present("bot", item, undefined)
-            return seen === undefined ? [] : [seen]
-          })
-        assert.deepStrictEqual(shown(request.items), shown(folded), `inference ${index + 1}`)
+      yield* sameAsFold("bot", requests, all)
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("concurrent calls finishing out of order, queued and steered input, others talking mid-run", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const wait = Tool.make("wait", {
+        description: "Waits",
+        parameters: Schema.Struct({ seconds: Schema.Number }),
+        handler: ({ seconds }) => Effect.as(Effect.sleep(`${seconds} seconds`), `waited ${seconds}`)
       })
+      const model = yield* joinAgent({ id: "bot" }, {
+        turns: [
+          [
+            ScriptedModel.functionCall("wait", { seconds: 3 }, { callId: "slow" }),
+            ScriptedModel.functionCall("wait", { seconds: 1 }, { callId: "fast" }),
+            ScriptedModel.functionCall("wait", { seconds: 2 }, { callId: "middle" })
+          ],
+          [ScriptedModel.text("all waited")],
+          [ScriptedModel.text("queued one handled")]
+        ]
+      }, Toolkit.make(wait).layer)
+      const alice = yield* joinHuman("alice")
+      const bob = yield* joinHuman("bob")
+      yield* alice.offer(InputStream.message("wait three ways"))
+      yield* env.waitFor((event) => event.payload._tag === "FunctionCallStarted")
+      yield* bob.offer(InputStream.message("later, please", { policy: "queue" }))
+      yield* alice.offer(InputStream.message("and be quick", { policy: "steer" }))
+      yield* env.waitFor((event) => event.payload._tag === "InputQueued")
+      yield* runEndedAdvancing("bot", 2)
+      const all = yield* events
+      const requests = yield* model.requests
+      assert.strictEqual(requests.length, 3)
+      // The outputs reach the model in call order, though they finished fast, middle, slow.
+      assert.deepStrictEqual(
+        requests[1]!.items.flatMap((item) => item._tag === "FunctionCallOutput" ? [item.callId] : []),
+        ["slow", "fast", "middle"]
+      )
+      yield* sameAsFold("bot", requests, all)
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("an agent that sees only its triggers: the trigger is in its context, others' talk is not", () =>
+    Effect.gen(function*() {
+      const model = yield* joinAgent({ id: "bot", visibility: { scope: "triggers" }, reactTo: "addressed" }, {
+        turns: [[ScriptedModel.text("first")], [ScriptedModel.text("second")]]
+      })
+      const alice = yield* joinHuman("alice")
+      yield* alice.offer(InputStream.message("chatter nobody addressed"))
+      yield* alice.offer(InputStream.message("@bot hello"))
+      yield* runEnded("bot", 1)
+      yield* alice.offer(InputStream.message("more chatter"))
+      yield* alice.offer(InputStream.message("@bot again"))
+      yield* runEnded("bot", 2)
+      const requests = yield* model.requests
+      assert.deepStrictEqual(
+        requests[1]!.items.map((item) => ContextItem.text(item)),
+        ["alice: @bot hello", "first", "alice: @bot again"]
+      )
+      yield* sameAsFold("bot", requests, yield* events, false)
     }).pipe(Effect.provide(Environment.layerMemory())))
 })
+
+/** Each request the model got equals the resume fold of the journal up to its inference. */
+const sameAsFold = (
+  me: string,
+  requests: ReadonlyArray<InferenceRunner.Request>,
+  all: ReadonlyArray<Event.Event>,
+  seesOthers = true
+) =>
+  Effect.sync(() => {
+    const starts = all.filter((event) => event.payload._tag === "InferenceStarted" && event.author === me)
+    assert.strictEqual(starts.length, requests.length)
+    const reducer = History.reducer(me, seesOthers)
+    requests.forEach((request, index) => {
+      const prefix = all.filter((event) => event.sequence < starts[index]!.sequence)
+      const folded = History.context(Reducer.run(reducer, prefix))
+        .flatMap((item) => {
+          const seen = present(me, item, seesOthers ? undefined : { scope: "triggers" })
+          return seen === undefined ? [] : [seen]
+        })
+      assert.deepStrictEqual(shown(request.items), shown(folded), `inference ${index + 1}`)
+    })
+  })

@@ -70,18 +70,19 @@ import {
   Exit,
   Fiber,
   FiberHandle,
-  HashMap,
+  HashSet,
   Option,
   Ref,
   Schema,
   Stream
 } from "effect"
-import { addToView, emptyView, isMessage, present, type View } from "./internal/agent/context.js"
+import { isMessage, present } from "./internal/agent/context.js"
 import * as Approvals from "./internal/agent/approvals.js"
 import * as Controller from "./internal/agent/controller.js"
 import * as Resume from "./internal/agent/resume.js"
 import * as Run from "./internal/agent/run.js"
 import * as Triggers from "./internal/agent/triggers.js"
+import * as Folded from "./internal/agent/folded.js"
 import * as History from "./internal/agent/history.js"
 import * as CombinedHooks from "./internal/agent/hooks.js"
 import * as Assemble from "./internal/inference/assemble.js"
@@ -286,8 +287,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const exchangeCap = options.exchangeCap ?? 5
     const approvalTimeout = options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout)
 
-    const view = yield* Ref.make<View>(emptyView)
-    const publish = (payload: Event.Payload) => env.publish(me, payload)
+    // The agent's history: every event it receives, live and replayed, folded by the one reducer resume uses.
+    const historyReducer = History.reducer(me, (options.visibility?.scope ?? "environment") === "environment")
+    const folded = yield* Ref.make(Folded.initial(historyReducer.initial))
+    // The last event this agent published that it also receives: a run waits until its history has folded it.
+    const published = yield* Ref.make(-1)
+    const publish = (payload: Event.Payload) =>
+      Effect.tap(env.publish(me, payload), (event) => Ref.update(published, (last) => Math.max(last, event.sequence)))
 
     // --- the controller's state (owned by the controller fiber) -------------------------------
     // The controller's decisions are data (`internal/agent/controller.ts`); `current` is the run's handle.
@@ -307,21 +313,19 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
           : Effect.succeed(reaction)
       })
 
-    const sees = (item: ContextItem.ContextItem) => {
-      if (item.author === me) return true
-      return (options.visibility?.scope ?? "environment") === "environment"
-    }
-
     // --- context ---------------------------------------------------------------------------------
-    const context = Effect.map(Ref.get(view), (current) => {
+    // The context is the fold of what the agent has seen, once it has seen what it published itself
+    // (the same fold resume computes from the journal), without input deferred to a later run or turn.
+    const context = Effect.gen(function*() {
+      yield* Folded.await(folded, yield* Ref.get(published))
+      const { history } = yield* Ref.get(folded)
+      const { deferred } = yield* Ref.get(controller)
       const items: Array<ContextItem.ContextItem> = []
       if (options.instructions !== undefined) {
         items.push(ContextItem.systemText({ id: `${me}_instructions`, author: me, text: options.instructions }))
       }
-      for (const id of current.order) {
-        const item = HashMap.get(current.items, id)
-        if (Option.isNone(item)) continue
-        const shown = present(me, item.value, options.visibility)
+      for (const item of History.context({ ...history, hidden: HashSet.union(history.hidden, deferred) })) {
+        const shown = present(me, item, options.visibility)
         if (shown !== undefined) items.push(shown)
       }
       return items
@@ -382,18 +386,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         return publish(new Event.StateChanged({ participant: me, runId: state.runId, from, to }))
       })
 
-    const finishItem = (state: Run.RunState, item: ContextItem.ContextItem, inContext = true) =>
-      Effect.gen(function*() {
-        yield* publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
-        if (inContext) yield* Ref.update(view, (current) => addToView(current, item))
-      })
+    const finishItem = (state: Run.RunState, item: ContextItem.ContextItem) =>
+      publish(new Event.ItemDone({ item, runId: state.runId, to: [], policy: null }))
 
-    /** Runs a command that publishes or shows (what a run's own decisions issue). */
+    /** Runs a command that publishes (what a run's own decisions issue). */
     const emit = (command: Controller.Command) =>
       command._tag === "Publish"
         ? Effect.asVoid(publish(command.payload))
-        : command._tag === "Show"
-        ? Ref.update(view, (current) => addToView(current, command.item))
         : Effect.dieMessage(`a run's decision cannot ${command._tag}`)
 
     const publishOutput = (state: Run.RunState, call: ContextItem.FunctionCall, result: Tool.Result) =>
@@ -595,25 +594,20 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       Effect.gen(function*() {
         yield* setState(state, "function_calls")
         const definitions = yield* toolDefinitions
-        const results = yield* Effect.forEach(
+        yield* Effect.forEach(
           calls,
           ([call, stage]) =>
             Effect.flatMap(callOnce(state, call, definitions, stage), ({ call, result }) =>
               // Each output is published as it finishes...
-              Effect.map(publishOutput(state, call, result), (item) => item)),
-          { concurrency }
+              publishOutput(state, call, result)),
+          { concurrency, discard: true }
         )
-        // ...and enters the context in call order.
-        yield* Ref.update(view, (current) => results.reduce(addToView, current))
       })
 
     const takeSteered = (state: Run.RunState) =>
       Effect.flatMap(Ref.modify(controller, Controller.takeSteered), (steered) =>
         Effect.forEach(steered, (next) =>
-          Effect.zipRight(
-            Ref.update(view, (current) => addToView(current, next.item)),
-            publish(new Event.InputSteered({ participant: me, itemId: next.item.id, runId: state.runId }))
-          ), { discard: true }))
+          publish(new Event.InputSteered({ participant: me, itemId: next.item.id, runId: state.runId })), { discard: true }))
 
     const runLoop = (state: Run.RunState, resume?: Run.Resume) =>
       Effect.gen(function*() {
@@ -700,7 +694,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
     const interpret = (command: Controller.Command) => {
       switch (command._tag) {
         case "Publish":
-        case "Show":
           return emit(command)
         case "StartRun":
           return Effect.gen(function*() {
@@ -727,20 +720,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
 
     const onMessage = (event: Event.Event, done: Event.ItemDone, item: ContextItem.Message) =>
       Effect.gen(function*() {
-        if (!(yield* triggers(item, event, done))) {
-          if (sees(item)) yield* Ref.update(view, (current) => addToView(current, item))
-          return
-        }
+        if (!(yield* triggers(item, event, done))) return
         const hooked = yield* Effect.either(hooks.onUserMessage(item, event))
         if (hooked._tag === "Left") {
           yield* publish(new Event.HookFailed({ participant: me, runId: null, hook: "onUserMessage", error: hooked.left.message }))
-          yield* Ref.update(view, (current) => addToView(current, item))
           return
         }
-        if (!hooked.right) {
-          yield* Ref.update(view, (current) => addToView(current, item))
-          return
-        }
+        if (!hooked.right) return
         const fromAgent = (yield* kindOf(item.author)) === "agent"
         const policy = done.policy ?? options.busyPolicy ?? "queue"
         return yield* handle(Controller.Input.Trigger({ entry: { item, event }, fromAgent, policy }))
@@ -754,7 +740,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
             if (event.author === me) return
             const item = payload.item
             if (isMessage(item)) return yield* onMessage(event, payload, item)
-            if (sees(item) && item.status !== "in_progress") yield* Ref.update(view, (current) => addToView(current, item))
             return
           }
           case "RunEnded":
@@ -776,9 +761,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
       })
 
     // --- resume after a restart --------------------------------------------------------------------
-    // The journal is folded as it is replayed: the agent holds the fold, not the events.
-    const historyReducer = History.reducer(me, (options.visibility?.scope ?? "environment") === "environment")
-    let replayed = historyReducer.initial
 
     const restore = (history: History.History) =>
       Effect.gen(function*() {
@@ -786,7 +768,6 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         const plan = Resume.plan(me, options.reactTo ?? "messages", history)
         // This agent's calls that were answered: a later answer is refused as a second one.
         yield* approvals.restore(history.commands)
-        yield* Ref.set(view, plan.context.reduce(addToView, emptyView))
         yield* Ref.update(controller, (state) => Controller.restored(state, plan.queued, null))
         const cut = plan.cut
         if (cut === null) return
@@ -814,13 +795,13 @@ const run = (options: Options, inbox: Participant.Inbox, start: Participant.Star
         yield* Effect.forEach(stopping.commands, emit, { discard: true })
       })
 
+    // Every event is folded first, replayed or live: the journal is folded as it is replayed, and live
+    // events continue the same fold.
     const caughtUp = (event: Event.Event) =>
       Effect.gen(function*() {
+        const history = yield* Folded.fold(folded, historyReducer, event)
         if (event.sequence > start.history) return true
-        replayed = historyReducer.reduce(replayed, event)
         if (event.sequence === start.history) {
-          const history = replayed
-          replayed = historyReducer.initial
           yield* restore(history)
           yield* startNext
         }

@@ -43,8 +43,6 @@ export const initial: State = {
 export type Command = Data.TaggedEnum<{
   /** Publish an event as the agent. */
   Publish: { readonly payload: Event.Payload }
-  /** The item enters the agent's context. */
-  Show: { readonly item: ContextItem.ContextItem }
   /** Start run `runId` (its `RunStarted` is published before). */
   StartRun: { readonly runId: string }
   /** Stop the run going: interrupt it, close what it left open, publish its end. */
@@ -103,7 +101,6 @@ export const next = (settings: Settings, state: State): Transition => {
   const runId = runIdOf(me, first)
   const dequeued = Chunk.filter(queue, (entry) => HashSet.has(state.deferred, entry.item.id))
   for (const entry of dequeued) {
-    commands.push(Command.Show({ item: entry.item }))
     commands.push(Command.Publish({ payload: new Event.InputDequeued({ participant: me, itemId: entry.item.id, runId }) }))
   }
   commands.push(
@@ -124,7 +121,6 @@ const trigger = (settings: Settings, state: State, input: Extract<Input, { _tag:
   if (input.fromAgent) {
     if (state.exchanges >= settings.exchangeCap) {
       return [state, [
-        Command.Show({ item }),
         Command.Publish({
           payload: new Event.RunEnded({
             participant: me,
@@ -141,7 +137,6 @@ const trigger = (settings: Settings, state: State, input: Extract<Input, { _tag:
   if (state.running === null) {
     const runId = runIdOf(me, entry)
     return [{ ...counted, running: runId }, [
-      Command.Show({ item }),
       Command.Publish({ payload: new Event.RunStarted({ participant: me, runId, trigger: item.id }) }),
       Command.StartRun({ runId })
     ]]

@@ -103,7 +103,9 @@ export const reducer = (me: string, seesOthers: boolean): Reducer.Reducer<Histor
         return {
           ...state,
           openRun: payload.runId,
-          handled: payload.trigger === null ? state.handled : HashSet.add(state.handled, payload.trigger)
+          handled: payload.trigger === null ? state.handled : HashSet.add(state.handled, payload.trigger),
+          // A message that starts a run enters the context even when others' messages do not.
+          order: payload.trigger === null || seesOthers ? state.order : Chunk.append(state.order, payload.trigger)
         }
       case "RunEnded":
         if (!mine(payload.participant)) return state
@@ -175,6 +177,34 @@ export const context = (history: History): ReadonlyArray<ContextItem.ContextItem
       hiddenWhenFailed(item.value)
     ) continue
     items.push(item.value)
+  }
+  return inCallOrder(items)
+}
+
+/**
+ * Outputs published next to each other enter the context in the order of their calls (calls of a
+ * turn run concurrently and finish in any order; the model reads them as it asked for them).
+ */
+const inCallOrder = (items: Array<ContextItem.ContextItem>): Array<ContextItem.ContextItem> => {
+  const callAt = new Map<string, number>()
+  items.forEach((item, index) => {
+    if (item._tag === "FunctionCall") callAt.set(item.callId, index)
+  })
+  const position = (item: ContextItem.ContextItem) =>
+    item._tag === "FunctionCallOutput" ? callAt.get(item.callId) ?? Number.MAX_SAFE_INTEGER : 0
+  let start = 0
+  while (start < items.length) {
+    if (items[start]!._tag !== "FunctionCallOutput") {
+      start++
+      continue
+    }
+    let end = start
+    while (end < items.length && items[end]!._tag === "FunctionCallOutput") end++
+    if (end - start > 1) {
+      const block = items.slice(start, end).sort((a, b) => position(a) - position(b))
+      items.splice(start, block.length, ...block)
+    }
+    start = end
   }
   return items
 }

@@ -98,8 +98,7 @@ export const plan = (me: string, reactTo: Agent.ReactTo, history: History.Histor
       outputs.push(output)
       out.push(
         Command.Publish({ payload: new Event.FunctionCallCancelled({ callId: call.callId, reason: "interrupted by a restart" }) }),
-        ...Run.publishOutput(runId, output),
-        Command.Show({ item: output })
+        ...Run.publishOutput(runId, output)
       )
     } else if (status === "new" || status === "requested" || status === "awaiting_approval" || status === "approved") {
       // A call whose request was never journaled is requested now, like a new one.

@@ -13,7 +13,6 @@ import * as Event from "../../Event.js"
 import type * as Tool from "../../Tool.js"
 import * as Assemble from "../inference/assemble.js"
 import { Command } from "./controller.js"
-import { hiddenWhenFailed } from "./history.js"
 
 /** What a run has open: what the controller closes when it stops the run. */
 export interface RunState {
@@ -82,17 +81,15 @@ export interface Closing {
 }
 
 /**
- * Closes a run, as a pure decision: the items the cut left open are done as incomplete, every call
- * without an output gets a cancelled one, and every output enters the context in call order.
- * After a failure (`failed`), a cut message or reasoning stays in the transcript as incomplete but
- * leaves the context: the model did not choose to stop there, and would read it as its answer.
+ * Closes a run, as a pure decision: the items the cut left open are done as incomplete, and every
+ * call without an output gets a cancelled one. What enters the context is the fold's business
+ * (`history.ts`: after a failure, a cut message or reasoning leaves the context).
  */
 export const close = (
   me: string,
   run: RunState,
   cut: ReadonlyArray<ContextItem.ContextItem>,
-  reason: string,
-  failed: boolean
+  reason: string
 ): Closing => {
   const commands: Array<Command> = []
   const calls = new Map(run.calls)
@@ -103,17 +100,12 @@ export const close = (
       cutCalls.push(closed)
     }
     commands.push(Command.Publish({ payload: new Event.ItemDone({ item: closed, runId: run.runId, to: [], policy: null }) }))
-    if (!failed || !hiddenWhenFailed(closed)) commands.push(Command.Show({ item: closed }))
   }
   const outputs: Array<ContextItem.FunctionCallOutput> = []
   const cancelledCalls: Array<string> = []
   for (const call of calls.values()) {
-    const published = run.outputs.get(call.callId)
-    if (published !== undefined) {
-      // Finished before the stop: its output enters the context, in call order.
-      commands.push(Command.Show({ item: published }))
-      continue
-    }
+    // Finished before the stop: its output is published already.
+    if (run.outputs.has(call.callId)) continue
     cancelledCalls.push(call.callId)
     const item = output(me, call, {
       output: `The call was cancelled before it finished (${reason}); it may not have run.`,
@@ -122,8 +114,7 @@ export const close = (
     outputs.push(item)
     commands.push(
       Command.Publish({ payload: new Event.FunctionCallCancelled({ callId: call.callId, reason }) }),
-      ...publishOutput(run.runId, item),
-      Command.Show({ item })
+      ...publishOutput(run.runId, item)
     )
   }
   return { commands, cutCalls, outputs, incompleteItems: cut.map((item) => item.id), cancelledCalls }
@@ -156,7 +147,7 @@ export const stop = (
       closing: null
     }
   }
-  const closing = close(me, run, cut, reason, false)
+  const closing = close(me, run, cut, reason)
   const commands: Array<Command> = []
   if (run.inferenceId !== null) {
     commands.push(Command.Publish({ payload: new Event.InferenceInterrupted({ runId, inferenceId: run.inferenceId }) }))
@@ -199,7 +190,7 @@ export const end = (me: string, run: RunState, cut: ReadonlyArray<ContextItem.Co
         payload: new Event.HookFailed({ participant: me, runId, hook: ending.hook.hook, error: ending.hook.error })
       }))
     }
-    closing = close(me, run, cut, "the run failed", true)
+    closing = close(me, run, cut, "the run failed")
     commands.push(...closing.commands)
   }
   if (run.state !== "idle") {
