@@ -200,3 +200,23 @@ export const end = (me: string, run: RunState, cut: ReadonlyArray<ContextItem.Co
   commands.push(Command.Publish({ payload: new Event.RunEnded({ participant: me, runId, outcome, detail }) }))
   return { commands, closing }
 }
+
+/** What a run does next: an inference, the calls of a turn, or its end. */
+export type Step =
+  | { readonly _tag: "Infer"; readonly turn: number }
+  | { readonly _tag: "Call"; readonly turn: number; readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]> }
+  | { readonly _tag: "End"; readonly outcome: Event.RunOutcome; readonly detail: string | null }
+
+/** After inference `turn`: skipped, done (no calls), or its calls. */
+export const afterInference = (
+  turn: number,
+  outcome: { readonly _tag: "Skipped" } | { readonly _tag: "Inferred"; readonly calls: ReadonlyArray<ContextItem.FunctionCall> }
+): Step => {
+  if (outcome._tag === "Skipped") return { _tag: "End", outcome: "skipped", detail: "beforeInference skipped the inference" }
+  if (outcome.calls.length === 0) return { _tag: "End", outcome: "completed", detail: null }
+  return { _tag: "Call", turn, calls: outcome.calls.map((call) => [call, "new"] as const) }
+}
+
+/** After the calls of `turn`: the next inference, or the turn limit. */
+export const afterCalls = (maxTurns: number, turn: number): Step =>
+  turn < maxTurns ? { _tag: "Infer", turn: turn + 1 } : { _tag: "End", outcome: "turn_limit", detail: `stopped after ${maxTurns} inferences` }

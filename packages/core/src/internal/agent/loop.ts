@@ -1,0 +1,104 @@
+/**
+ * The controller's loop: it reads the agent's inbox directly. Every event is first folded into the
+ * agent's history (replayed or live: one fold, `history.ts`); at the end of the replay the agent
+ * resumes (`resume.ts`, then the interpreter); live events become the controller's inputs — a
+ * message that may start a run, the run's own end, an interrupt, approval and clarification
+ * answers.
+ *
+ * @internal
+ */
+import { Cause, Effect, Fiber, Stream } from "effect"
+import type * as ContextItem from "../../ContextItem.js"
+import * as Event from "../../Event.js"
+import type * as Participant from "../../Participant.js"
+import { isMessage } from "./context.js"
+import * as Controller from "./controller.js"
+import * as Folded from "./folded.js"
+import * as Interpreter from "./interpreter.js"
+import * as Resume from "./resume.js"
+import * as Runtime from "./runtime.js"
+import * as Triggers from "./triggers.js"
+
+const triggers = (rt: Runtime.Runtime, item: ContextItem.Message, event: Event.Event, done: Event.ItemDone) =>
+  Effect.suspend(() => {
+    const reaction = Triggers.reaction(rt.me, rt.options.reactTo ?? "messages", item, event, done)
+    return reaction === "unless-agent"
+      ? Effect.map(Runtime.kindOf(rt, item.author), (kind) => kind !== "agent")
+      : Effect.succeed(reaction)
+  })
+
+/** A finished message from someone else: does it start a run (its facts gathered, then the decision)? */
+const onMessage = (rt: Runtime.Runtime, event: Event.Event, done: Event.ItemDone, item: ContextItem.Message) =>
+  Effect.gen(function*() {
+    if (!(yield* triggers(rt, item, event, done))) return
+    const hooked = yield* Effect.either(rt.hooks.onUserMessage(item, event))
+    if (hooked._tag === "Left") {
+      yield* Runtime.publish(
+        rt,
+        new Event.HookFailed({ participant: rt.me, runId: null, hook: "onUserMessage", error: hooked.left.message })
+      )
+      return
+    }
+    if (!hooked.right) return
+    const fromAgent = (yield* Runtime.kindOf(rt, item.author)) === "agent"
+    const policy = done.policy ?? rt.options.busyPolicy ?? "queue"
+    return yield* Interpreter.handle(rt, Controller.Input.Trigger({ entry: { item, event }, fromAgent, policy }))
+  })
+
+/** A live event, after it was folded. */
+const onEvent = (rt: Runtime.Runtime, event: Event.Event) => {
+  const payload = event.payload
+  switch (payload._tag) {
+    case "ItemDone":
+      return event.author !== rt.me && isMessage(payload.item) ? onMessage(rt, event, payload, payload.item) : Effect.void
+    case "RunEnded":
+      // The run going has ended (its fiber published it): the next input may start.
+      return event.author === rt.me ? Interpreter.handle(rt, Controller.Input.RunEnded({ runId: payload.runId })) : Effect.void
+    case "InterruptRequested":
+      return payload.participant === rt.me
+        ? Interpreter.handle(rt, Controller.Input.Interrupt({ runId: payload.runId, by: event.author }))
+        : Effect.void
+    case "FunctionCallRequested":
+      return rt.approvals.onRequested(event, payload)
+    case "ApprovalAnswered":
+      return rt.approvals.onAnswer(event, payload)
+    case "ClarificationAnswered":
+      return rt.approvals.onClarification(payload)
+    default:
+      return Effect.void
+  }
+}
+
+const startNext = (rt: Runtime.Runtime) => Interpreter.handle(rt, Controller.Input.Next())
+
+/**
+ * Serves the inbox until the agent leaves or the environment stops. A history that cannot be
+ * read fails the agent visibly; it never looks like it left.
+ */
+export const serve = (rt: Runtime.Runtime, inbox: Participant.Inbox, start: Participant.Start) =>
+  Effect.gen(function*() {
+    if (start.history < 0) yield* startNext(rt)
+    yield* Stream.runForEach(inbox, (event) =>
+      Effect.flatMap(Folded.fold(rt.folded, rt.historyReducer, event), (history) => {
+        if (event.sequence > start.history) return onEvent(rt, event)
+        if (event.sequence < start.history) return Effect.void
+        // The journal is folded: resume is a decision on the fold, then the next input.
+        return Effect.gen(function*() {
+          // This agent's calls that were answered: a later answer is refused as a second one.
+          yield* rt.approvals.restore(history.commands)
+          yield* Interpreter.restore(rt, Resume.plan(rt.me, rt.options.reactTo ?? "messages", history))
+          yield* startNext(rt)
+        })
+      })).pipe(
+        // Leaving mid-run closes the run like a stop; when the environment closes, the run stays open to resume.
+        Effect.onInterrupt(() =>
+          Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
+            leaving
+              ? Interpreter.stopRun(rt, "the agent left the environment")
+              : rt.current === undefined
+              ? Effect.void
+              : Fiber.interrupt(rt.current.fiber))
+        ),
+        Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
+      )
+  })

@@ -1,0 +1,195 @@
+/**
+ * What one agent holds while it lives: its settings, its services, its folded history, its
+ * controller's state and the run going. Built once when the agent starts; every internal
+ * function takes it (module-level functions, not closures per agent).
+ *
+ * Ownership: the controller fiber folds the history, decides and sets `current`; the run fiber
+ * and its call fibers write their `Run.RunState` and read the fold.
+ *
+ * @internal
+ */
+import { Cause, Duration, Effect, FiberHandle, FiberMap, HashSet, Option, Ref, Schema } from "effect"
+import type { Fiber, Scope } from "effect"
+import type * as Agent from "../../Agent.js"
+import * as ContextItem from "../../ContextItem.js"
+import * as Environment from "../../Environment.js"
+import * as Event from "../../Event.js"
+import * as FunctionCallRunner from "../../FunctionCallRunner.js"
+import * as InferenceRunner from "../../InferenceRunner.js"
+import type * as Tool from "../../Tool.js"
+import * as Approvals from "./approvals.js"
+import { present } from "./context.js"
+import * as Controller from "./controller.js"
+import * as Folded from "./folded.js"
+import * as History from "./history.js"
+import * as CombinedHooks from "./hooks.js"
+import type * as Run from "./run.js"
+
+/** A hook failed; the run ended and the agent is idle again. */
+export class HookError extends Schema.TaggedError<HookError>()("HookError", {
+  hook: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message() {
+    return `hook ${this.hook} failed: ${describe(this.cause)}`
+  }
+}
+
+/** The name of the clarification tool. */
+export const askHumanTool = "ask_human"
+
+const askHumanDefinition: Tool.Definition = {
+  name: askHumanTool,
+  description: "Ask a person a clarifying question and wait for the answer. Use it when you cannot proceed without it.",
+  parameters: {
+    type: "object",
+    properties: { question: { type: "string", description: "The question, in one or two sentences." } },
+    required: ["question"],
+    additionalProperties: false
+  },
+  strict: true,
+  annotations: { readOnly: true },
+  approval: "never"
+}
+
+const noTools: FunctionCallRunner.Service = {
+  tools: Effect.succeed([]),
+  run: ({ call }) =>
+    Effect.fail(new FunctionCallRunner.FunctionCallError({ reason: "unknown_tool", name: call.name, detail: "This agent has no tools." }))
+}
+
+/** An error's message, or the value as text. */
+export const describe = (error: unknown): string => {
+  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
+    return error.message
+  }
+  return String(error)
+}
+
+const runHook = <A>(name: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, HookError> =>
+  Effect.catchAllCause(effect, (cause) =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.failCause(cause as Cause.Cause<never>)
+      : Effect.fail(new HookError({ hook: name, cause: Cause.squash(cause) })))
+
+/** One agent while it lives. */
+export interface Runtime {
+  readonly me: string
+  readonly options: Agent.Options
+  readonly env: Environment.Service
+  readonly inference: InferenceRunner.Service
+  readonly functions: FunctionCallRunner.Service
+  readonly hooks: CombinedHooks.Combined<HookError>
+  readonly maxTurns: number
+  readonly concurrency: number
+  readonly settings: Controller.Settings
+  readonly historyReducer: ReturnType<typeof History.reducer>
+  /** The agent's history: every event it receives, live and replayed, folded by the one reducer resume uses. */
+  readonly folded: Ref.Ref<Folded.Folded>
+  /** The last event this agent published (and receives): a run waits until the fold has reached it. */
+  readonly published: Ref.Ref<number>
+  readonly controller: Ref.Ref<Controller.State>
+  /** The run going: its fiber in a `FiberHandle`, its calls in a `FiberMap` keyed by run and call id. */
+  readonly runs: FiberHandle.FiberHandle<void>
+  readonly calls: FiberMap.FiberMap<string, void>
+  current: { readonly state: Run.RunState; readonly fiber: Fiber.RuntimeFiber<void> } | undefined
+  approvals: Approvals.Approvals
+}
+
+/** Makes an agent's runtime (in the agent's scope). */
+export const make = (options: Agent.Options) =>
+  Effect.gen(function*() {
+    const me = options.id
+    const env = yield* Environment.Environment
+    const historyReducer = History.reducer(me, (options.visibility?.scope ?? "environment") === "environment")
+    const rt: Runtime = {
+      me,
+      options,
+      env,
+      inference: yield* InferenceRunner.InferenceRunner,
+      // An agent without tools needs no runner.
+      functions: Option.getOrElse(yield* Effect.serviceOption(FunctionCallRunner.FunctionCallRunner), () => noTools),
+      hooks: CombinedHooks.combine(options.hooks, runHook),
+      maxTurns: options.maxTurns ?? 10,
+      concurrency: options.concurrency ?? 4,
+      settings: { me, exchangeCap: options.exchangeCap ?? 5 },
+      historyReducer,
+      folded: yield* Ref.make(Folded.initial(historyReducer.initial)),
+      published: yield* Ref.make(-1),
+      controller: yield* Ref.make(Controller.initial),
+      runs: yield* FiberHandle.make<void>(),
+      calls: yield* FiberMap.make<string, void>(),
+      current: undefined,
+      approvals: undefined as unknown as Approvals.Approvals
+    }
+    rt.approvals = yield* Approvals.make({
+      me,
+      publish: (payload) => publish(rt, payload),
+      mayApprove: (by) =>
+        options.approval?.approvers !== undefined
+          ? Effect.succeed(options.approval.approvers.includes(by))
+          : Effect.map(kindOf(rt, by), (kind) => kind === "human"),
+      // One agent refuses answers for calls nobody asked: the first agent by id.
+      refusesUnknown: Effect.map(env.members, (members) =>
+        members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === me),
+      timeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout),
+      current: () => rt.current?.state
+    })
+    return rt
+  }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner | Scope.Scope>
+
+/** Publishes as the agent, remembering the sequence (a run waits for its fold to reach it). */
+export const publish = (rt: Runtime, payload: Event.Payload): Effect.Effect<Event.Event> =>
+  Effect.tap(rt.env.publish(rt.me, payload), (event) => Ref.update(rt.published, (last) => Math.max(last, event.sequence)))
+
+/** The kind of a member, if present. */
+export const kindOf = (rt: Runtime, id: string) =>
+  Effect.map(rt.env.members, (members) => members.find((member) => member.id === id)?.kind)
+
+/**
+ * The context the model sees: the fold of what the agent has seen, once it has seen what it
+ * published itself (the fold resume computes from the journal), without input deferred to a later
+ * run or model call, presented from the agent's point of view.
+ */
+export const context = (rt: Runtime): Effect.Effect<Array<ContextItem.ContextItem>> =>
+  Effect.gen(function*() {
+    yield* Folded.await(rt.folded, yield* Ref.get(rt.published))
+    const { history } = yield* Ref.get(rt.folded)
+    const { deferred } = yield* Ref.get(rt.controller)
+    const items: Array<ContextItem.ContextItem> = []
+    if (rt.options.instructions !== undefined) {
+      items.push(ContextItem.systemText({ id: `${rt.me}_instructions`, author: rt.me, text: rt.options.instructions }))
+    }
+    for (const item of History.context({ ...history, hidden: HashSet.union(history.hidden, deferred) })) {
+      const shown = present(rt.me, item, rt.options.visibility)
+      if (shown !== undefined) items.push(shown)
+    }
+    return items
+  })
+
+/** The tools offered to the model. */
+export const toolDefinitions = (rt: Runtime) =>
+  Effect.map(rt.functions.tools, (definitions) => {
+    const offered = rt.options.tools === undefined ? [...definitions] : definitions.filter(rt.options.tools)
+    return rt.options.askHuman === true ? [...offered, askHumanDefinition] : offered
+  })
+
+/** A call's approval policy: the agent's per tool, the agent's default, the tool's own. */
+export const approvalPolicy = (rt: Runtime, definition: Tool.Definition | undefined, name: string): Tool.ApprovalPolicy =>
+  rt.options.approval?.tools?.[name] ?? rt.options.approval?.default ?? definition?.approval ?? "never"
+
+/** Publishes the run's state change, if it changes. */
+export const setState = (rt: Runtime, run: Run.RunState, to: Event.AgentState) =>
+  Effect.suspend(() => {
+    const from = run.state
+    if (from === to) return Effect.void
+    run.state = to
+    return publish(rt, new Event.StateChanged({ participant: rt.me, runId: run.runId, from, to }))
+  })
+
+/** Runs a run's publishing commands, in order. */
+export const emitAll = (rt: Runtime, commands: ReadonlyArray<Controller.Command>) =>
+  Effect.forEach(commands, (command) =>
+    command._tag === "Publish"
+      ? publish(rt, command.payload)
+      : Effect.dieMessage(`a run's decision cannot ${command._tag}`), { discard: true })
