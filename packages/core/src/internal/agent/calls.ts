@@ -1,13 +1,14 @@
 /**
  * A run's function calls: each call is a fiber in the agent's `FiberMap`, keyed by run and call
- * id (providers reuse call ids across responses), at most `concurrency` running at once. A call
+ * id (providers reuse call ids across responses); the controller starts them (at most
+ * `concurrency` at once) and learns their end from their published outputs. A call
  * goes requested → `beforeFunctionCall` (may veto) → approval if its policy asks → started (only
  * once the start is durable) → the tool → `afterFunctionCall` → its output, published as it
- * finishes. The first failure (a hook) interrupts the turn's other calls.
+ * finishes. A failed hook is published; the controller then ends the run, interrupting the others.
  *
  * @internal
  */
-import { Deferred, Effect, Either, Fiber, FiberMap } from "effect"
+import { Cause, Effect, Either, FiberMap } from "effect"
 import * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import * as FunctionCallRunner from "../../FunctionCallRunner.js"
@@ -148,32 +149,28 @@ const publishOutput = (rt: Runtime.Runtime, run: Run.RunState, { call, result }:
   })
 
 /**
- * Runs the turn's calls, each in the agent's `FiberMap` under its run and call id; fails with the
- * first failure. When this effect is interrupted or fails, the calls still running are
- * interrupted before it returns.
+ * Starts a call in the agent's `FiberMap` under its run and call id. It reports back only by
+ * publishing: its output, or `HookFailed` when a hook fails (the run then fails).
  */
-export const runAll = (
+export const start = (
   rt: Runtime.Runtime,
   run: Run.RunState,
-  calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Run.Stage]>
+  call: ContextItem.FunctionCall,
+  stage: Run.Stage,
+  died: (detail: string) => Effect.Effect<void>
 ) =>
   Effect.gen(function*() {
     yield* Runtime.setState(rt, run, "function_calls")
-    const definitions = yield* Runtime.toolDefinitions(rt)
-    const permits = yield* Effect.makeSemaphore(rt.concurrency)
-    const failed = yield* Deferred.make<void, Runtime.HookError>()
-    const fibers: Array<Fiber.RuntimeFiber<void>> = []
-    for (const [call, stage] of calls) {
-      const one = callOnce(rt, run, call, definitions, stage).pipe(
-        Effect.flatMap((outcome) => publishOutput(rt, run, outcome)),
-        permits.withPermits(1),
-        Effect.catchAllCause((cause) => Deferred.failCause(failed, cause))
-      )
-      fibers.push(yield* FiberMap.run(rt.calls, callKey(run.runId, call.callId), Effect.asVoid(one)))
-    }
-    yield* Effect.raceFirst(Fiber.joinAll(fibers), Deferred.await(failed))
-  }).pipe(
-    Effect.onExit((exit) =>
-      exit._tag === "Success" ? Effect.void : Effect.forEach(run.calls.keys(), (callId) => FiberMap.remove(rt.calls, callKey(run.runId, callId)), { discard: true })
+    const step = Effect.flatMap(Runtime.toolDefinitions(rt), (definitions) => callOnce(rt, run, call, definitions, stage)).pipe(
+      Effect.flatMap((outcome) => publishOutput(rt, run, outcome)),
+      Effect.catchAll((error) =>
+        Runtime.publish(rt, new Event.HookFailed({ participant: rt.me, runId: run.runId, hook: error.hook, error: error.message }))
+      ),
+      Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : died(Cause.pretty(cause)))
     )
-  )
+    yield* FiberMap.run(rt.calls, callKey(run.runId, call.callId), Effect.asVoid(step))
+  })
+
+/** Interrupts the run's calls still running (and waits for them). */
+export const interruptAll = (rt: Runtime.Runtime, run: Run.RunState) =>
+  Effect.forEach(run.calls.keys(), (callId) => FiberMap.remove(rt.calls, callKey(run.runId, callId)), { discard: true })

@@ -1,15 +1,50 @@
 /**
- * The agent's controller as a decider: its state is data (the run going, the queue, the steered
- * input, the exchange count), and each input it handles is a pure transition that returns the
- * next state and the commands to run — publish an event, show an item in the context, start a
- * run, stop the run. The agent's interpreter runs the commands in order; effects (the hook that
- * may ignore a message, who authored it) are gathered before the decision, as facts.
+ * The agent's controller as a decider: its state is data (the run going and the step it is at,
+ * the queue, the steered input, the exchange count), and each input it handles is a pure
+ * transition that returns the next state and the commands to run — publish an event, start or
+ * stop a run, start an inference, start a call, end a run. The interpreter runs the commands in
+ * order; effects (the hook that may ignore a message, who authored it) are gathered before the
+ * decision, as facts. A run's steps report back only through the events they publish: the
+ * agent's own `InferenceStarted`, function calls done, `InferenceCompleted` / `InferenceFailed`,
+ * `HookFailed`, outputs done and `RunEnded` move the run on (`steps.ts`).
  *
  * @internal
  */
 import { Chunk, Data, HashSet } from "effect"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
+import type * as Run from "./run.js"
+import * as Steps from "./steps.js"
+
+/** The run going, as the controller sees it from the events its steps publish. */
+export interface Step {
+  readonly runId: string
+  /** The current (or last) inference's turn, from 1. */
+  readonly turn: number
+  readonly at: "inference" | "calls" | "ending"
+  /** The inference started and not finished. */
+  readonly inferenceId: string | null
+  /** Function calls the current inference produced, in order. */
+  readonly produced: Chunk.Chunk<ContextItem.FunctionCall>
+  /** The turn's calls not started yet (at most `concurrency` run at once). */
+  readonly waiting: Chunk.Chunk<readonly [ContextItem.FunctionCall, Run.Stage]>
+  /** The turn's calls started and without an output yet. */
+  readonly open: HashSet.HashSet<string>
+  /** A hook failed while the inference was open (`afterInference`): the run fails when it ends. */
+  readonly failed: string | null
+}
+
+/** A run at its first inference. */
+export const firstStep = (runId: string): Step => ({
+  runId,
+  turn: 1,
+  at: "inference",
+  inferenceId: null,
+  produced: Chunk.empty(),
+  waiting: Chunk.empty(),
+  open: HashSet.empty(),
+  failed: null
+})
 
 /** A message waiting for a run (queued or steered). */
 export interface Queued {
@@ -19,8 +54,10 @@ export interface Queued {
 
 /** The controller's state. */
 export interface State {
-  /** The run going, if any. */
+  /** The run going, if any (until its `RunEnded`). */
   readonly running: string | null
+  /** The step the run going is at; null once it is stopped. */
+  readonly step: Step | null
   /** Messages waiting for the next run, oldest first. */
   readonly queue: Chunk.Chunk<Queued>
   /** Messages waiting for the next model call of the run going. */
@@ -33,6 +70,7 @@ export interface State {
 
 export const initial: State = {
   running: null,
+  step: null,
   queue: Chunk.empty(),
   steer: Chunk.empty(),
   deferred: HashSet.empty(),
@@ -45,6 +83,12 @@ export type Command = Data.TaggedEnum<{
   Publish: { readonly payload: Event.Payload }
   /** Start run `runId` (its `RunStarted` is published before). */
   StartRun: { readonly runId: string }
+  /** Start inference `turn` of the run (in the agent's `FiberHandle`). */
+  StartInference: { readonly runId: string; readonly turn: number }
+  /** Start a call of the run at its stage (in the agent's `FiberMap`, keyed by run and call id). */
+  StartCall: { readonly runId: string; readonly call: ContextItem.FunctionCall; readonly stage: Run.Stage }
+  /** End the run by its own steps: its fibers gone, what it left open closed, its end published. */
+  EndRun: { readonly runId: string; readonly ending: Run.Ending }
   /** Stop the run going: interrupt it, close what it left open, publish its end. */
   StopRun: { readonly reason: string }
 }>
@@ -66,6 +110,16 @@ export type Input = Data.TaggedEnum<{
   Interrupt: { readonly runId: string | null; readonly by: string }
   /** Start the next run if idle (after a restore or at start). */
   Next: {}
+  /** After a restart: run `runId`, cut while its calls waited, finishes them after inference `turn`. */
+  Resumed: {
+    readonly runId: string
+    readonly turn: number
+    readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Run.Stage]>
+  }
+  /** The agent's own event of run `runId`: how the run's steps report back. */
+  Reported: { readonly runId: string; readonly payload: Event.Payload }
+  /** A step of run `runId` died (a bug): the run fails. */
+  Died: { readonly runId: string; readonly detail: string }
 }>
 
 export const Input = Data.taggedEnum<Input>()
@@ -74,11 +128,15 @@ export const Input = Data.taggedEnum<Input>()
 export interface Settings {
   readonly me: string
   readonly exchangeCap: number
+  /** Most inferences in one run. */
+  readonly maxTurns: number
+  /** Calls of one turn running at once. */
+  readonly concurrency: number
 }
 
 export type Transition = readonly [State, ReadonlyArray<Command>]
 
-const without = (set: HashSet.HashSet<string>, entries: Iterable<Queued>): HashSet.HashSet<string> =>
+export const without = (set: HashSet.HashSet<string>, entries: Iterable<Queued>): HashSet.HashSet<string> =>
   HashSet.mutate(set, (mutable) => {
     for (const entry of entries) HashSet.remove(mutable, entry.item.id)
   })
@@ -105,10 +163,18 @@ export const next = (settings: Settings, state: State): Transition => {
   }
   commands.push(
     Command.Publish({ payload: new Event.RunStarted({ participant: me, runId, trigger: first.item.id }) }),
-    Command.StartRun({ runId })
+    Command.StartRun({ runId }),
+    Command.StartInference({ runId, turn: 1 })
   )
   return [
-    { ...state, running: runId, steer: Chunk.empty(), queue: Chunk.empty(), deferred: without(state.deferred, dequeued) },
+    {
+      ...state,
+      running: runId,
+      step: firstStep(runId),
+      steer: Chunk.empty(),
+      queue: Chunk.empty(),
+      deferred: without(state.deferred, dequeued)
+    },
     commands
   ]
 }
@@ -136,9 +202,10 @@ const trigger = (settings: Settings, state: State, input: Extract<Input, { _tag:
   const counted = { ...state, exchanges }
   if (state.running === null) {
     const runId = runIdOf(me, entry)
-    return [{ ...counted, running: runId }, [
+    return [{ ...counted, running: runId, step: firstStep(runId) }, [
       Command.Publish({ payload: new Event.RunStarted({ participant: me, runId, trigger: item.id }) }),
-      Command.StartRun({ runId })
+      Command.StartRun({ runId }),
+      Command.StartInference({ runId, turn: 1 })
     ]]
   }
   const deferred = HashSet.add(state.deferred, item.id)
@@ -152,7 +219,7 @@ const trigger = (settings: Settings, state: State, input: Extract<Input, { _tag:
     case "steer":
       return [{ ...counted, deferred, steer: Chunk.append(state.steer, entry) }, []]
     case "interrupt": {
-      const stopped: State = { ...counted, deferred, queue: Chunk.prepend(state.queue, entry), running: null }
+      const stopped: State = { ...counted, deferred, queue: Chunk.prepend(state.queue, entry), running: null, step: null }
       const [after, started] = next(settings, stopped)
       return [after, [
         Command.Publish({ payload: new Event.InputQueued({ participant: me, itemId: item.id, position: 1 }) }),
@@ -177,7 +244,7 @@ export const decide = (settings: Settings, state: State, input: Input): Transiti
       return next(settings, state)
     case "RunEnded":
       // The run going has ended (its fiber published it): the next input may start.
-      return state.running === input.runId ? next(settings, { ...state, running: null }) : [state, []]
+      return state.running === input.runId ? next(settings, { ...state, running: null, step: null }) : [state, []]
     case "Interrupt": {
       if (state.running === null) {
         return [state, [
@@ -191,22 +258,19 @@ export const decide = (settings: Settings, state: State, input: Input): Transiti
           })
         ]]
       }
-      const [after, started] = next(settings, { ...state, running: null })
+      const [after, started] = next(settings, { ...state, running: null, step: null })
       return [after, [Command.StopRun({ reason: `interrupted by ${input.by}` }), ...started]]
     }
+    case "Resumed":
+    case "Reported":
+    case "Died":
+      return Steps.decide(settings, state, input)
   }
 }
 
-/** Takes the steered input for the run's next model call (the run going calls it between turns). */
-export const takeSteered = (state: State): readonly [Chunk.Chunk<Queued>, State] =>
-  Chunk.isEmpty(state.steer)
-    ? [Chunk.empty(), state]
-    : [state.steer, { ...state, steer: Chunk.empty(), deferred: without(state.deferred, state.steer) }]
-
-/** After a restart: the queued input found in the journal, and the run resumed, if any. */
-export const restored = (state: State, queued: ReadonlyArray<Queued>, running: string | null): State => ({
+/** After a restart: the queued input found in the journal. */
+export const restored = (state: State, queued: ReadonlyArray<Queued>): State => ({
   ...state,
-  running: running ?? state.running,
   queue: Chunk.appendAll(state.queue, Chunk.fromIterable(queued)),
   deferred: HashSet.union(state.deferred, HashSet.fromIterable(queued.map((entry) => entry.item.id)))
 })

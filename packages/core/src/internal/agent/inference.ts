@@ -1,8 +1,8 @@
 /**
  * One inference of a run: the `beforeInference` hook on the folded context, the model's parts
  * assembled into items (`internal/inference/assemble.ts`) and published as they come, the
- * `afterInference` hooks. Returns what the model produced; the run decides what follows
- * (`Run.next`).
+ * `afterInference` hooks, then its end. The controller decides what follows from the events
+ * (`steps.ts`).
  *
  * Each chunk of parts is applied to the assembly and published in one uninterruptible region
  * (one `publishAll` per run of non-final events): a stop sees the assembly exactly as published,
@@ -106,8 +106,16 @@ export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
       run.inferenceId = null
       return yield* Effect.fail(error)
     }
+    // The inference ends after its hooks: its `InferenceCompleted` is what moves the run on. A hook
+    // that fails is published first, so the run fails at the end of this inference.
+    const after = yield* Effect.either(rt.hooks.afterInference({ runId: run.runId, turn, items: produced, usage }))
+    if (Either.isLeft(after)) {
+      yield* Runtime.publish(
+        rt,
+        new Event.HookFailed({ participant: me, runId: run.runId, hook: after.left.hook, error: after.left.message })
+      )
+    }
     yield* Runtime.publish(rt, new Event.InferenceCompleted({ runId: run.runId, inferenceId, usage, incompleteReason }))
     run.inferenceId = null
-    yield* rt.hooks.afterInference({ runId: run.runId, turn, items: produced, usage })
     return { _tag: "Inferred", produced, calls } as Outcome
   })

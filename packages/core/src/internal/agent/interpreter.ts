@@ -1,13 +1,13 @@
 /**
- * The agent's interpreter: runs the controller's commands (publish, start a run, stop the run)
- * and a run's steps. A run is a loop over pure decisions — `Run.afterInference`,
- * `Run.afterCalls` say what follows each step, `Run.end` / `Run.stop` how it closes — in the
- * agent's `FiberHandle`; its calls run in the agent's `FiberMap` (`calls.ts`). Everything a run
- * does is published, and the agent learns it by folding what it receives.
+ * The agent's interpreter: runs the controller's commands — publish, start a run, start an
+ * inference (in the agent's `FiberHandle`), start a call (in the agent's `FiberMap`, keyed by run
+ * and call id), end or stop a run (its fibers gone, then `Run.end` / `Run.stop` close it). The
+ * steps report back only by publishing; the controller folds what it receives and decides
+ * (`controller.ts`, `steps.ts`).
  *
  * @internal
  */
-import { Cause, Effect, Exit, Fiber, FiberHandle, Option, Ref } from "effect"
+import { Cause, Effect, FiberHandle, Ref } from "effect"
 import * as Event from "../../Event.js"
 import * as Assemble from "../inference/assemble.js"
 import * as Calls from "./calls.js"
@@ -16,34 +16,6 @@ import * as Inference from "./inference.js"
 import type * as Resume from "./resume.js"
 import * as Run from "./run.js"
 import * as Runtime from "./runtime.js"
-
-/** Steered input enters the context before the run's next model call. */
-const takeSteered = (rt: Runtime.Runtime, run: Run.RunState) =>
-  Effect.flatMap(Ref.modify(rt.controller, Controller.takeSteered), (steered) =>
-    Effect.forEach(steered, (next) =>
-      Runtime.publish(rt, new Event.InputSteered({ participant: rt.me, itemId: next.item.id, runId: run.runId })), {
-      discard: true
-    }))
-
-/** A run's steps, from `first`, until a decision ends it. */
-const steps = (rt: Runtime.Runtime, run: Run.RunState, first: Run.Step) =>
-  Effect.gen(function*() {
-    let step = first
-    while (step._tag !== "End") {
-      if (step._tag === "Infer") {
-        if (step.turn > 1) yield* takeSteered(rt, run)
-        step = Run.afterInference(step.turn, yield* Inference.infer(rt, run, step.turn))
-      } else {
-        yield* Calls.runAll(rt, run, step.calls)
-        step = Run.afterCalls(rt.maxTurns, step.turn)
-      }
-    }
-    return step
-  }).pipe(
-    Effect.withSpan(`invoke_agent ${rt.me}`, {
-      attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": rt.me, "chorus.run.id": run.runId }
-    })
-  )
 
 /** The bookkeeping of a closing: cut calls join the run's calls, cancelled outputs answer them. */
 const applyClosing = (run: Run.RunState, closing: Run.Closing) => {
@@ -65,57 +37,87 @@ const close = (rt: Runtime.Runtime, run: Run.RunState, decision: Run.Stopping) =
     yield* Runtime.emitAll(rt, decision.commands)
   })
 
-/** A run's own end (finished or failed); an interruption is a stop, decided by the controller. */
-const end = (rt: Runtime.Runtime, run: Run.RunState, exit: Exit.Exit<Extract<Run.Step, { _tag: "End" }>, unknown>) =>
+/** A step died (a bug): reported from a fiber of its own, since deciding may interrupt the step. */
+const died = (rt: Runtime.Runtime, runId: string) => (detail: string) =>
+  Effect.asVoid(Effect.forkIn(handle(rt, Controller.Input.Died({ runId, detail })), rt.scope))
+
+/** Inference `turn` of the run, in the agent's `FiberHandle`; it reports back by publishing. */
+const startInference = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
+  FiberHandle.run(
+    rt.runs,
+    Inference.infer(rt, run, turn).pipe(
+      Effect.flatMap((outcome) =>
+        // Skipped by `beforeInference`: nothing is open, the run ends here.
+        outcome._tag === "Skipped"
+          ? Effect.uninterruptible(end(rt, run, { _tag: "Finished", outcome: "skipped", detail: "beforeInference skipped the inference" }))
+          : Effect.void
+      ),
+      Effect.catchAll((error) =>
+        // An inference error is published already (`InferenceFailed`); a hook's is published here.
+        error._tag === "HookError"
+          ? Runtime.publish(rt, new Event.HookFailed({ participant: rt.me, runId: run.runId, hook: error.hook, error: error.message }))
+          : Effect.void
+      ),
+      Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : died(rt, run.runId)(Cause.pretty(cause))),
+      Effect.asVoid,
+      Effect.withSpan(`invoke_agent ${rt.me}`, {
+        attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": rt.me, "chorus.run.id": run.runId }
+      })
+    )
+  )
+
+/** The run's fibers gone: its inference and its calls. */
+const interruptSteps = (rt: Runtime.Runtime, run: Run.RunState) =>
+  Effect.zipRight(FiberHandle.clear(rt.runs), Calls.interruptAll(rt, run))
+
+/** A run's end by its own steps (`Run.end`): finished, or failed with what it left open closed. */
+const end = (rt: Runtime.Runtime, run: Run.RunState, ending: Run.Ending) =>
   Effect.suspend(() => {
-    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
+    if (run.ended) return Effect.void
     run.ended = true
-    let ending: Run.Ending
-    if (Exit.isSuccess(exit)) {
-      ending = { _tag: "Finished", outcome: exit.value.outcome, detail: exit.value.detail }
-    } else {
-      const failure = Cause.failureOption(exit.cause)
-      ending = {
-        _tag: "Failed",
-        detail: Option.isSome(failure) ? Runtime.describe(failure.value) : Cause.pretty(exit.cause),
-        hook: Option.isSome(failure) && failure.value instanceof Runtime.HookError
-          ? { hook: failure.value.hook, error: failure.value.message }
-          : null
-      }
-    }
     const decision = Run.end(rt.me, run, ending._tag === "Failed" ? Assemble.cut(run.assembly).items : [], ending)
     run.state = "idle"
     return close(rt, run, decision)
   })
 
-/** Starts a run (new, or resumed at its calls) in the agent's `FiberHandle`. */
-export const startRun = (rt: Runtime.Runtime, run: Run.RunState, first: Run.Step) =>
-  Effect.gen(function*() {
-    const fiber = yield* FiberHandle.run(
-      rt.runs,
-      Effect.flatMap(Effect.exit(steps(rt, run, first)), (exit) => Effect.uninterruptible(end(rt, run, exit)))
-    )
-    rt.current = { state: run, fiber }
-  })
+/** The agent stops with its environment: the run's fibers go, what it left open stays for resume. */
+export const halt = (rt: Runtime.Runtime) => rt.current === undefined ? Effect.void : interruptSteps(rt, rt.current)
 
-/** Stops the run going: its fiber and calls gone, what it left open is closed (`Run.stop`). */
+/** Stops the run going: its fibers gone, what it left open is closed (`Run.stop`). */
 export const stopRun = (rt: Runtime.Runtime, reason: string) =>
   Effect.gen(function*() {
-    const running = rt.current
-    if (running === undefined) return
+    const run = rt.current
+    if (run === undefined) return
     rt.current = undefined
-    yield* Fiber.interrupt(running.fiber)
-    const run = running.state
+    yield* interruptSteps(rt, run)
     yield* close(rt, run, Run.stop(rt.me, run, run.ended ? [] : Assemble.cut(run.assembly).items, reason))
   })
 
 /** Runs one of the controller's commands. */
-export const interpret = (rt: Runtime.Runtime, command: Controller.Command) => {
+export const interpret = (rt: Runtime.Runtime, command: Controller.Command): Effect.Effect<void> => {
   switch (command._tag) {
     case "Publish":
       return Effect.asVoid(Runtime.publish(rt, command.payload))
     case "StartRun":
-      return startRun(rt, Run.make(rt.me, command.runId), { _tag: "Infer", turn: 1 })
+      return Effect.sync(() => {
+        rt.current = Run.make(rt.me, command.runId)
+      })
+    case "StartInference":
+      return Effect.suspend(() =>
+        rt.current?.runId === command.runId ? Effect.asVoid(startInference(rt, rt.current, command.turn)) : Effect.void
+      )
+    case "StartCall":
+      return Effect.suspend(() =>
+        rt.current?.runId === command.runId
+          ? Calls.start(rt, rt.current, command.call, command.stage, died(rt, command.runId))
+          : Effect.void
+      )
+    case "EndRun":
+      return Effect.suspend(() => {
+        const run = rt.current
+        if (run?.runId !== command.runId) return Effect.void
+        return Effect.uninterruptible(Effect.zipRight(interruptSteps(rt, run), end(rt, run, command.ending)))
+      })
     case "StopRun":
       return stopRun(rt, command.reason)
   }
@@ -134,7 +136,7 @@ export const handle = (rt: Runtime.Runtime, input: Controller.Input) =>
 /** After a restart: the plan made from the fold of the journal (`resume.ts`), carried out. */
 export const restore = (rt: Runtime.Runtime, plan: Resume.Plan) =>
   Effect.gen(function*() {
-    yield* Ref.update(rt.controller, (state) => Controller.restored(state, plan.queued, null))
+    yield* Ref.update(rt.controller, (state) => Controller.restored(state, plan.queued))
     const cut = plan.cut
     if (cut === null) return
     const { run, resumable } = cut
@@ -149,8 +151,8 @@ export const restore = (rt: Runtime.Runtime, plan: Resume.Plan) =>
         if (stage === "awaiting_approval") yield* rt.approvals.registerResumed(run.runId, call.callId)
       }
       yield* Runtime.publish(rt, new Event.RunStarted({ participant: rt.me, runId: run.runId, trigger: null }))
-      yield* startRun(rt, run, { _tag: "Call", turn: cut.turn, calls: resumable })
-      yield* Ref.update(rt.controller, (state) => Controller.restored(state, [], run.runId))
+      rt.current = run
+      yield* handle(rt, Controller.Input.Resumed({ runId: run.runId, turn: cut.turn, calls: resumable }))
       return
     }
     // Cut mid-inference: it ends as interrupted, its partial output kept as incomplete.

@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Cause, Effect, Fiber, Stream } from "effect"
+import { Cause, Effect, Stream } from "effect"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import type * as Participant from "../../Participant.js"
@@ -45,9 +45,29 @@ const onMessage = (rt: Runtime.Runtime, event: Event.Event, done: Event.ItemDone
     return yield* Interpreter.handle(rt, Controller.Input.Trigger({ entry: { item, event }, fromAgent, policy }))
   })
 
+/** The run whose step this own event reports (`steps.ts`), if it reports one. */
+const reports = (payload: Event.Payload): string | null => {
+  switch (payload._tag) {
+    case "InferenceStarted":
+    case "InferenceCompleted":
+    case "InferenceFailed":
+      return payload.runId
+    case "ItemDone":
+      return payload.item._tag === "FunctionCall" || payload.item._tag === "FunctionCallOutput" ? payload.runId : null
+    case "HookFailed":
+      return payload.runId
+    default:
+      return null
+  }
+}
+
 /** A live event, after it was folded. */
 const onEvent = (rt: Runtime.Runtime, event: Event.Event) => {
   const payload = event.payload
+  if (event.author === rt.me) {
+    const runId = reports(payload)
+    if (runId !== null) return Interpreter.handle(rt, Controller.Input.Reported({ runId, payload }))
+  }
   switch (payload._tag) {
     case "ItemDone":
       return event.author !== rt.me && isMessage(payload.item) ? onMessage(rt, event, payload, payload.item) : Effect.void
@@ -93,11 +113,7 @@ export const serve = (rt: Runtime.Runtime, inbox: Participant.Inbox, start: Part
         // Leaving mid-run closes the run like a stop; when the environment closes, the run stays open to resume.
         Effect.onInterrupt(() =>
           Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
-            leaving
-              ? Interpreter.stopRun(rt, "the agent left the environment")
-              : rt.current === undefined
-              ? Effect.void
-              : Fiber.interrupt(rt.current.fiber))
+            leaving ? Interpreter.stopRun(rt, "the agent left the environment") : Interpreter.halt(rt))
         ),
         Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
       )

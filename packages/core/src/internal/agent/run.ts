@@ -1,9 +1,10 @@
 /**
- * A run's state: what it has open, which the controller closes when it stops the run, and where
- * a run cut by a restart resumes.
+ * A run's own state: what it has open (the inference's assembly, its calls and their outputs),
+ * which the controller closes when it ends or stops the run — pure decisions (`close`, `stop`,
+ * `end`) on that data once the run's fibers are gone.
  *
- * The fields are written by the run's own fiber only; the controller reads them after
- * interrupting that fiber.
+ * The fields are written by the run's step fibers; the controller reads them after interrupting
+ * those fibers.
  *
  * @internal
  */
@@ -45,12 +46,6 @@ export const make = (me: string, runId: string): RunState => ({
  * had reached — spelled as the `Commands` reducer spells a call's status.
  */
 export type Stage = "new" | Extract<Commands.Status, "requested" | "awaiting_approval" | "approved">
-
-/** Where a run cut by a restart resumes: its calls still to finish, after its last inference. */
-export interface Resume {
-  readonly turn: number
-  readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]>
-}
 
 /** A call's output item, as the agent publishes it. */
 export const output = (me: string, call: ContextItem.FunctionCall, result: Tool.Result): ContextItem.FunctionCallOutput =>
@@ -201,22 +196,3 @@ export const end = (me: string, run: RunState, cut: ReadonlyArray<ContextItem.Co
   return { commands, closing }
 }
 
-/** What a run does next: an inference, the calls of a turn, or its end. */
-export type Step =
-  | { readonly _tag: "Infer"; readonly turn: number }
-  | { readonly _tag: "Call"; readonly turn: number; readonly calls: ReadonlyArray<readonly [ContextItem.FunctionCall, Stage]> }
-  | { readonly _tag: "End"; readonly outcome: Event.RunOutcome; readonly detail: string | null }
-
-/** After inference `turn`: skipped, done (no calls), or its calls. */
-export const afterInference = (
-  turn: number,
-  outcome: { readonly _tag: "Skipped" } | { readonly _tag: "Inferred"; readonly calls: ReadonlyArray<ContextItem.FunctionCall> }
-): Step => {
-  if (outcome._tag === "Skipped") return { _tag: "End", outcome: "skipped", detail: "beforeInference skipped the inference" }
-  if (outcome.calls.length === 0) return { _tag: "End", outcome: "completed", detail: null }
-  return { _tag: "Call", turn, calls: outcome.calls.map((call) => [call, "new"] as const) }
-}
-
-/** After the calls of `turn`: the next inference, or the turn limit. */
-export const afterCalls = (maxTurns: number, turn: number): Step =>
-  turn < maxTurns ? { _tag: "Infer", turn: turn + 1 } : { _tag: "End", outcome: "turn_limit", detail: `stopped after ${maxTurns} inferences` }

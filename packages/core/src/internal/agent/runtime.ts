@@ -9,7 +9,7 @@
  * @internal
  */
 import { Cause, Duration, Effect, FiberHandle, FiberMap, HashSet, Option, Ref, Schema } from "effect"
-import type { Fiber, Scope } from "effect"
+import type { Scope } from "effect"
 import type * as Agent from "../../Agent.js"
 import * as ContextItem from "../../ContextItem.js"
 import * as Environment from "../../Environment.js"
@@ -80,8 +80,6 @@ export interface Runtime {
   readonly inference: InferenceRunner.Service
   readonly functions: FunctionCallRunner.Service
   readonly hooks: CombinedHooks.Combined<HookError>
-  readonly maxTurns: number
-  readonly concurrency: number
   readonly settings: Controller.Settings
   readonly historyReducer: ReturnType<typeof History.reducer>
   /** The agent's history: every event it receives, live and replayed, folded by the one reducer resume uses. */
@@ -92,7 +90,10 @@ export interface Runtime {
   /** The run going: its fiber in a `FiberHandle`, its calls in a `FiberMap` keyed by run and call id. */
   readonly runs: FiberHandle.FiberHandle<void>
   readonly calls: FiberMap.FiberMap<string, void>
-  current: { readonly state: Run.RunState; readonly fiber: Fiber.RuntimeFiber<void> } | undefined
+  /** The run going's own state (what it has open), written by its step fibers. */
+  current: Run.RunState | undefined
+  /** The agent's scope (a step that dies reports it from a fiber of its own). */
+  readonly scope: Scope.Scope
   approvals: Approvals.Approvals
 }
 
@@ -110,9 +111,12 @@ export const make = (options: Agent.Options) =>
       // An agent without tools needs no runner.
       functions: Option.getOrElse(yield* Effect.serviceOption(FunctionCallRunner.FunctionCallRunner), () => noTools),
       hooks: CombinedHooks.combine(options.hooks, runHook),
-      maxTurns: options.maxTurns ?? 10,
-      concurrency: options.concurrency ?? 4,
-      settings: { me, exchangeCap: options.exchangeCap ?? 5 },
+      settings: {
+        me,
+        exchangeCap: options.exchangeCap ?? 5,
+        maxTurns: options.maxTurns ?? 10,
+        concurrency: options.concurrency ?? 4
+      },
       historyReducer,
       folded: yield* Ref.make(Folded.initial(historyReducer.initial)),
       published: yield* Ref.make(-1),
@@ -120,6 +124,7 @@ export const make = (options: Agent.Options) =>
       runs: yield* FiberHandle.make<void>(),
       calls: yield* FiberMap.make<string, void>(),
       current: undefined,
+      scope: yield* Effect.scope,
       approvals: undefined as unknown as Approvals.Approvals
     }
     rt.approvals = yield* Approvals.make({
@@ -133,7 +138,7 @@ export const make = (options: Agent.Options) =>
       refusesUnknown: Effect.map(env.members, (members) =>
         members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === me),
       timeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout),
-      current: () => rt.current?.state
+      current: () => rt.current
     })
     return rt
   }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner | Scope.Scope>
