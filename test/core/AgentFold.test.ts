@@ -3,17 +3,147 @@
  * the context the resume fold (`internal/agent/history.ts`) computes from the journal up to that inference.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema, TestClock } from "effect"
-import { ContextItem, Environment, Event, InferenceRunner, InputStream, ScriptedModel, Tool, Toolkit } from "@chorus/core"
+import { Chunk, Duration, Effect, Fiber, HashMap, HashSet, Ref, Schema, Stream, TestClock } from "effect"
+import {
+  Agent,
+  ContextItem,
+  Environment,
+  Event,
+  InferenceRunner,
+  InputStream,
+  Participant,
+  ScriptedModel,
+  Tool,
+  Toolkit
+} from "@chorus/core"
 import { present } from "../../packages/core/src/internal/agent/context.js"
 import * as History from "../../packages/core/src/internal/agent/history.js"
+import * as Loop from "../../packages/core/src/internal/agent/loop.js"
+import * as Runtime from "../../packages/core/src/internal/agent/runtime.js"
 import { events, joinAgent, joinHuman, runEnded, runEndedAdvancing } from "../support/agents.js"
 import * as Reducer from "../../packages/core/src/Reducer.js"
 
 const shown = (items: ReadonlyArray<ContextItem.ContextItem>) =>
   items.map((item) => `${item._tag}:${item.id}:${item.status}:${ContextItem.text(item)}`)
 
+/**
+ * An agent made like `Agent.make`, observed: before each event it receives, the history it holds
+ * (the fold of every event it received before) is recorded with that event's sequence.
+ */
+const observed = (options: Agent.Options, seen: Array<readonly [number, History.History]>) => {
+  const agent = Agent.make(options)
+  return Participant.make({
+    ...agent,
+    run: (inbox, start) =>
+      Effect.scoped(Effect.flatMap(Runtime.make(options), (rt) =>
+        Loop.serve(
+          rt,
+          inbox.pipe(
+            Stream.rechunk(1),
+            Stream.tap((event) => Effect.map(Ref.get(rt.state), (state) => void seen.push([event.sequence, state.history])))
+          ),
+          start
+        )))
+  })
+}
+
+/** Waits for `effect`, advancing the TestClock meanwhile. */
+const advancingUntil = <A, E, R>(effect: Effect.Effect<A, E, R>, step: Duration.DurationInput = "1 second") =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    for (let i = 0; i < 600; i++) {
+      if ((yield* Fiber.poll(fiber))._tag === "Some") break
+      yield* TestClock.adjust(step)
+      yield* Effect.yieldNow()
+    }
+    return yield* Fiber.join(fiber)
+  })
+
+/** What the agent knows, without the transcript's items in progress (the agent takes no deltas). */
+const knowledge = (history: History.History) => ({
+  context: shown(History.context(history)),
+  order: Chunk.toReadonlyArray(history.order),
+  hidden: [...HashSet.values(history.hidden)].sort(),
+  handled: [...HashSet.values(history.handled)].sort(),
+  messages: [...HashMap.keys(history.messages)].sort(),
+  queued: Chunk.toReadonlyArray(history.queued),
+  runOfItem: [...HashMap.entries(history.runOfItem)].sort(),
+  inferences: [...HashMap.entries(history.inferences)].sort(),
+  openInference: history.openInference,
+  openRun: history.openRun,
+  failedRuns: [...HashSet.values(history.failedRuns)].sort(),
+  presentSince: history.presentSince,
+  kinds: [...HashMap.entries(history.kinds)].sort(),
+  commands: [...HashMap.values(history.commands)].map((command) => `${command.runId}/${command.callId}:${command.status}:${command.answeredBy}:${command.hasOutput}`).sort()
+})
+
 describe("Agent: resume = live", () => {
+  it.effect("at every event, the live agent's state is the fold of the journal up to it", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const add = Tool.make("add", {
+        description: "Adds",
+        parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+        handler: ({ a, b }) => Effect.as(Effect.sleep("2 seconds"), a + b)
+      })
+      const deploy = Tool.make("deploy", {
+        description: "Deploys",
+        parameters: Schema.Struct({}),
+        approval: "always",
+        handler: () => Effect.succeed("deployed")
+      })
+      const seen: Array<readonly [number, History.History]> = []
+      const model = yield* ScriptedModel.make({
+        turns: [
+          [
+            ScriptedModel.reasoning("two things"),
+            ScriptedModel.functionCall("add", { a: 1, b: 2 }, { callId: "c1" }),
+            ScriptedModel.functionCall("deploy", {}, { callId: "c2" })
+          ],
+          [ScriptedModel.text("added and deployed")],
+          [ScriptedModel.text("the queued one")],
+          [ScriptedModel.fail("server", "boom")],
+          [ScriptedModel.text(["slow ", "answer ", "cut ", "short"])],
+          [ScriptedModel.text("after the stop")]
+        ],
+        latency: "1 second"
+      })
+      yield* env.join(observed({ id: "bot" }, seen)).pipe(Effect.provide(model.layer), Effect.provide(Toolkit.make(add, deploy).layer))
+      const alice = yield* joinHuman("alice")
+      const bob = yield* joinHuman("bob")
+      yield* alice.offer(InputStream.message("add and deploy"))
+      yield* advancingUntil(env.waitFor((event) => event.payload._tag === "ApprovalRequested"))
+      yield* bob.offer(InputStream.message("queue me", { policy: "queue" }))
+      yield* bob.offer(InputStream.message("steer me", { policy: "steer" }))
+      yield* bob.offer(InputStream.message("drop me", { policy: "drop" }))
+      yield* env.waitFor((event) => event.payload._tag === "InputDropped")
+      yield* env.publish("alice", new Event.ApprovalAnswered({ callId: "c2", approved: true, reason: null }))
+      yield* runEndedAdvancing("bot", 2)
+      yield* alice.offer(InputStream.message("this one fails"))
+      yield* runEndedAdvancing("bot", 3)
+      yield* alice.offer(InputStream.message("and this one is stopped"))
+      let started = 0
+      yield* advancingUntil(env.waitFor((event) => event.payload._tag === "InferenceStarted" && ++started === 5), "100 millis")
+      yield* TestClock.adjust("1500 millis")
+      yield* env.interrupt({ participant: "bot", by: "alice" })
+      yield* runEnded("bot", 4)
+      yield* alice.offer(InputStream.message("go on"))
+      yield* runEndedAdvancing("bot", 5)
+      const all = yield* events
+      assert.strictEqual((yield* model.requests).length, 6)
+      for (const tag of ["FunctionCallCompleted", "InputQueued", "InputSteered", "InputDropped", "InferenceFailed", "RunInterrupted"]) {
+        assert.isTrue(all.some((event) => event.payload._tag === tag), `the scenario has ${tag}`)
+      }
+      const reducer = History.reducer("bot", true)
+      let folded = reducer.initial
+      let next = 0
+      assert.isAbove(seen.length, 50)
+      for (const [sequence, live] of seen) {
+        while (next < all.length && all[next]!.sequence < sequence) folded = reducer.reduce(folded, all[next++]!)
+        assert.deepStrictEqual(knowledge(live), knowledge(folded), `before event ${sequence} (${all[next]?.payload._tag})`)
+      }
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
   it.effect("at every inference, the live context equals the fold of the journal up to it", () =>
     Effect.gen(function*() {
       const env = yield* Environment.Environment

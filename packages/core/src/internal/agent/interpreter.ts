@@ -16,6 +16,7 @@ import * as Inference from "./inference.js"
 import type * as Resume from "./resume.js"
 import * as Run from "./run.js"
 import * as Runtime from "./runtime.js"
+import * as State from "./state.js"
 
 /** The bookkeeping of a closing: cut calls join the run's calls, cancelled outputs answer them. */
 const applyClosing = (run: Run.RunState, closing: Run.Closing) => {
@@ -126,8 +127,8 @@ export const interpret = (rt: Runtime.Runtime, command: Controller.Command): Eff
 /** One decision of the controller: a pure transition, then its commands, in order. */
 export const handle = (rt: Runtime.Runtime, input: Controller.Input) =>
   Effect.flatMap(
-    Ref.modify(rt.controller, (state) => {
-      const [next, commands] = Controller.decide(rt.settings, state, input)
+    Ref.modify(rt.state, (state) => {
+      const [next, commands] = State.decide(rt.settings, state, input)
       return [commands, next] as const
     }),
     (commands) => Effect.forEach(commands, (command) => interpret(rt, command), { discard: true })
@@ -136,7 +137,7 @@ export const handle = (rt: Runtime.Runtime, input: Controller.Input) =>
 /** After a restart: the plan made from the fold of the journal (`resume.ts`), carried out. */
 export const restore = (rt: Runtime.Runtime, plan: Resume.Plan) =>
   Effect.gen(function*() {
-    yield* Ref.update(rt.controller, (state) => Controller.restored(state, plan.queued))
+    yield* Ref.update(rt.state, (state) => ({ ...state, controller: Controller.restored(state.controller, plan.queued) }))
     const cut = plan.cut
     if (cut === null) return
     const { run, resumable } = cut

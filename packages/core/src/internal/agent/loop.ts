@@ -13,10 +13,10 @@ import * as Event from "../../Event.js"
 import type * as Participant from "../../Participant.js"
 import { isMessage } from "./context.js"
 import * as Controller from "./controller.js"
-import * as Folded from "./folded.js"
 import * as Interpreter from "./interpreter.js"
 import * as Resume from "./resume.js"
 import * as Runtime from "./runtime.js"
+import * as State from "./state.js"
 import * as Triggers from "./triggers.js"
 
 const triggers = (rt: Runtime.Runtime, item: ContextItem.Message, event: Event.Event, done: Event.ItemDone) =>
@@ -99,7 +99,7 @@ export const serve = (rt: Runtime.Runtime, inbox: Participant.Inbox, start: Part
   Effect.gen(function*() {
     if (start.history < 0) yield* startNext(rt)
     yield* Stream.runForEach(inbox, (event) =>
-      Effect.flatMap(Folded.fold(rt.folded, rt.historyReducer, event), (history) => {
+      Effect.flatMap(State.fold(rt.state, rt.historyReducer, event), (history) => {
         if (event.sequence > start.history) return onEvent(rt, event)
         if (event.sequence < start.history) return Effect.void
         // The journal is folded: resume is a decision on the fold, then the next input.

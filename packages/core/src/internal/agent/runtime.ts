@@ -20,7 +20,7 @@ import type * as Tool from "../../Tool.js"
 import * as Approvals from "./approvals.js"
 import { present } from "./context.js"
 import * as Controller from "./controller.js"
-import * as Folded from "./folded.js"
+import * as State from "./state.js"
 import * as History from "./history.js"
 import * as CombinedHooks from "./hooks.js"
 import type * as Run from "./run.js"
@@ -82,11 +82,10 @@ export interface Runtime {
   readonly hooks: CombinedHooks.Combined<HookError>
   readonly settings: Controller.Settings
   readonly historyReducer: ReturnType<typeof History.reducer>
-  /** The agent's history: every event it receives, live and replayed, folded by the one reducer resume uses. */
-  readonly folded: Ref.Ref<Folded.Folded>
+  /** The agent's state (`state.ts`): its history, folded from every event it receives, and its controller's. */
+  readonly state: Ref.Ref<State.State>
   /** The last event this agent published (and receives): a run waits until the fold has reached it. */
   readonly published: Ref.Ref<number>
-  readonly controller: Ref.Ref<Controller.State>
   /** The run going: its fiber in a `FiberHandle`, its calls in a `FiberMap` keyed by run and call id. */
   readonly runs: FiberHandle.FiberHandle<void>
   readonly calls: FiberMap.FiberMap<string, void>
@@ -118,9 +117,8 @@ export const make = (options: Agent.Options) =>
         concurrency: options.concurrency ?? 4
       },
       historyReducer,
-      folded: yield* Ref.make(Folded.initial(historyReducer.initial)),
+      state: yield* Ref.make(State.initial(historyReducer.initial)),
       published: yield* Ref.make(-1),
-      controller: yield* Ref.make(Controller.initial),
       runs: yield* FiberHandle.make<void>(),
       calls: yield* FiberMap.make<string, void>(),
       current: undefined,
@@ -158,9 +156,8 @@ export const kindOf = (rt: Runtime, id: string) =>
  */
 export const context = (rt: Runtime): Effect.Effect<Array<ContextItem.ContextItem>> =>
   Effect.gen(function*() {
-    yield* Folded.await(rt.folded, yield* Ref.get(rt.published))
-    const { history } = yield* Ref.get(rt.folded)
-    const { deferred } = yield* Ref.get(rt.controller)
+    yield* State.await(rt.state, yield* Ref.get(rt.published))
+    const { controller: { deferred }, history } = yield* Ref.get(rt.state)
     const items: Array<ContextItem.ContextItem> = []
     if (rt.options.instructions !== undefined) {
       items.push(ContextItem.systemText({ id: `${rt.me}_instructions`, author: rt.me, text: rt.options.instructions }))
