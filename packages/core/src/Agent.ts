@@ -216,8 +216,9 @@ export const make = (
 > => ({
   id: options.id,
   kind: "agent",
-  // The controller needs finished items and control events, never live deltas.
-  accepts: (event) => !Event.isDelta(event.payload),
+  // The controller needs finished items and control events, never live deltas: declared by kind, so the
+  // environment's fan-out skips the agent for other kinds at no cost.
+  kinds: Runtime.kinds,
   replay: options.resume ?? true,
   run: (inbox, start) => run(options, inbox, start)
 })

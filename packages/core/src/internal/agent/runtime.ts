@@ -141,9 +141,48 @@ export const make = (options: Agent.Options) =>
     return rt
   }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner | Scope.Scope>
 
-/** Publishes as the agent, remembering the sequence (a run waits for its fold to reach it). */
+/**
+ * The kinds of event an agent takes: what its history folds (`history.ts`, `Commands.reducer`),
+ * what its controller decides on, and the answers it routes. Never deltas: the environment's
+ * fan-out skips the agent for them (and for every other kind) at no cost.
+ */
+export const kinds: ReadonlyArray<Event.Payload["_tag"]> = [
+  "ParticipantJoined",
+  "ParticipantLeft",
+  "ItemAdded",
+  "ItemDone",
+  "RunStarted",
+  "RunEnded",
+  "InferenceStarted",
+  "InferenceCompleted",
+  "InferenceFailed",
+  "InferenceInterrupted",
+  "InputQueued",
+  "InputDropped",
+  "InputDequeued",
+  "InputSteered",
+  "InterruptRequested",
+  "HookFailed",
+  "FunctionCallRequested",
+  "ApprovalRequested",
+  "ApprovalAnswered",
+  "FunctionCallApproved",
+  "FunctionCallRejected",
+  "FunctionCallStarted",
+  "FunctionCallProgress",
+  "FunctionCallCompleted",
+  "FunctionCallFailed",
+  "FunctionCallCancelled",
+  "ClarificationAnswered"
+]
+
+const received: ReadonlySet<string> = new Set(kinds)
+
+/** Publishes as the agent, remembering the sequence of what it will receive (a step waits for its fold to reach it). */
 export const publish = (rt: Runtime, payload: Event.Payload): Effect.Effect<Event.Event> =>
-  Effect.tap(rt.env.publish(rt.me, payload), (event) => Ref.update(rt.published, (last) => Math.max(last, event.sequence)))
+  received.has(payload._tag)
+    ? Effect.tap(rt.env.publish(rt.me, payload), (event) => Ref.update(rt.published, (last) => Math.max(last, event.sequence)))
+    : rt.env.publish(rt.me, payload)
 
 /** The kind of a member, if present. */
 export const kindOf = (rt: Runtime, id: string) =>
