@@ -25,21 +25,16 @@
  *   leaves, and a 1 ms timer measured while the joins settle (how long the
  *   event loop was held).
  *
- * Agents as `Agent.make` builds them read every non-delta event of the
- * environment through their controller (~10 µs of CPU per event per agent
- * here), and by default (`resume: true`) replay the whole journal when they
- * join, so N agents cost O(N²) in control events and replay alone: 1,000
- * agents streaming, or joining 10,000 agents, takes minutes (10,000 default
- * agents ran out of a 4 GB heap). Those two runs use **lean** agents: the
- * inbox narrowed (`Participant.accepts`) to the events the controller acts
- * on — `ItemDone` from others, `InterruptRequested` for itself, approval and
- * clarification answers — which is the change suggested for `Agent.make` and
- * changes nothing the agent does, and `resume: false` (a fresh environment
- * has nothing to resume). Default agents are measured beside them at sizes
- * that fit the run.
+ * Agents as `Agent.make` builds them take only the kinds of event they fold
+ * and act on (`Participant.kinds`: items done, runs, inferences, input
+ * dispositions, calls and answers — never deltas), indexed by the
+ * environment's fan-out, so other agents' deltas cost them nothing. By
+ * default (`resume: true`) they replay the journal when they join; the
+ * **lean** runs use `resume: false` (a fresh environment has nothing to
+ * resume). Default agents are measured beside them at sizes that fit the run.
  */
 import { Deferred, Effect, Layer, Stream } from "effect"
-import { Agent, Environment, type Event, InferenceRunner, Participant, Toolkit } from "@chorus/core"
+import { Agent, Environment, InferenceRunner, Participant, Toolkit } from "@chorus/core"
 import { chorusEvents, playing, script, userMessage } from "./frameworks.js"
 import { compare, type Figure, gc, now, sampleRss } from "./support.js"
 
@@ -47,28 +42,12 @@ const deltasPerAgent = 1_000
 
 type Kind = "default" | "lean"
 
-/** An agent; `lean`: no journal replay, and its inbox holds only the events its controller acts on. */
-const agent = (options: Agent.Options, kind: Kind) => {
-  if (kind === "default") return Agent.make(options)
-  const participant = Agent.make({ ...options, resume: false })
-  return {
-    ...participant,
-    accepts: (event: Event.Event) => {
-      const payload = event.payload
-      switch (payload._tag) {
-        case "ItemDone":
-          return event.author !== participant.id
-        case "InterruptRequested":
-          return payload.participant === participant.id
-        case "ApprovalAnswered":
-        case "ClarificationAnswered":
-          return true
-        default:
-          return false
-      }
-    }
-  }
-}
+/**
+ * An agent; `lean`: no journal replay (`resume: false`). Both take only the kinds of event the agent
+ * folds and acts on (`Agent.make` declares them: `Participant.kinds`), so deltas of other agents
+ * cost them nothing.
+ */
+const agent = (options: Agent.Options, kind: Kind) => Agent.make(kind === "default" ? options : { ...options, resume: false })
 
 /**
  * Waits until the burst of work is over: less than 50 ms of CPU time over
