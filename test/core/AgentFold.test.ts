@@ -73,7 +73,6 @@ const knowledge = (history: History.History) => ({
   openRun: history.openRun,
   failedRuns: [...HashSet.values(history.failedRuns)].sort(),
   presentSince: history.presentSince,
-  kinds: [...HashMap.entries(history.kinds)].sort(),
   commands: [...HashMap.values(history.commands)].map((command) => `${command.runId}/${command.callId}:${command.status}:${command.answeredBy}:${command.hasOutput}`).sort()
 })
 

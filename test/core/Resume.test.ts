@@ -170,6 +170,35 @@ describe("Resume after a restart", () => {
       assert.deepStrictEqual(request!.items.map(ContextItem.text), ["alice: are you there?"])
     }))
 
+  it.effect("after the restart, a message another agent sent just before the crash starts no run; a human's does", () =>
+    Effect.gen(function*() {
+      const inEnvironment = yield* lifetimes
+      yield* inEnvironment(joinOps([[ScriptedModel.text("never played")]], Toolkit.empty))
+      // Another agent and a human spoke while ops was present; the process died before ops looked at either.
+      yield* inEnvironment(Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        yield* env.publish("helper", new Event.ParticipantJoined({ participant: "helper", kind: "agent" }))
+        const said = ContextItem.userText({ id: "helper_msg", author: "helper", text: "I am an agent talking" })
+        yield* env.publish("helper", new Event.ItemAdded({ item: said, runId: null }))
+        yield* env.publish("helper", new Event.ItemDone({ item: said, runId: null }))
+      }))
+      yield* inEnvironment(Human.say("alice", "are you there?"))
+      const model = yield* inEnvironment(Effect.gen(function*() {
+        const model = yield* joinOps([[ScriptedModel.text("yes")]], Toolkit.empty)
+        yield* runEnded("ops")
+        return model
+      }))
+      const requests = yield* model.requests
+      assert.strictEqual(requests.length, 1)
+      assert.deepStrictEqual(requests[0]!.items.map(ContextItem.text), ["helper: I am an agent talking", "alice: are you there?"])
+      // The run is alice's: the agent's message was seen, not handled.
+      const journal = yield* inEnvironment(events)
+      const started = payloads(journal, "RunStarted").filter((run) => run.participant === "ops")
+      assert.strictEqual(started.length, 1)
+      assert.notStrictEqual(started[0]!.trigger, "helper_msg")
+      assert.isFalse(payloads(journal, "InputQueued").some((queued) => queued.itemId === "helper_msg"))
+    }))
+
   it.effect("sequence numbers continue across lifetimes", () =>
     Effect.gen(function*() {
       const inEnvironment = yield* lifetimes

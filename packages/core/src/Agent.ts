@@ -70,6 +70,7 @@ import type * as ContextItem from "./ContextItem.js"
 import * as Event from "./Event.js"
 import type * as Environment from "./Environment.js"
 import type * as InferenceRunner from "./InferenceRunner.js"
+import * as History from "./internal/agent/history.js"
 import * as Loop from "./internal/agent/loop.js"
 import * as Runtime from "./internal/agent/runtime.js"
 import type * as Journal from "./Journal.js"
@@ -219,6 +220,7 @@ export const make = (
   // The controller needs finished items and control events, never live deltas: declared by kind, so the
   // environment's fan-out skips the agent for other kinds at no cost.
   kinds: Runtime.kinds,
+  accepts: (event) => History.takes(options.id, event),
   replay: options.resume ?? true,
   run: (inbox, start) => run(options, inbox, start)
 })

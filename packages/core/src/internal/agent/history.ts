@@ -25,7 +25,6 @@ export interface Message {
 export interface History {
   readonly transcript: Reducer.TranscriptState
   readonly commands: Commands.State
-  readonly kinds: HashMap.HashMap<string, Event.ParticipantKind>
   /** Item ids in the order they entered the agent's context (an id may repeat: its last place wins). */
   readonly order: Chunk.Chunk<string>
   /** Messages queued or dropped: not in the context (until dequeued or steered). */
@@ -51,7 +50,6 @@ export interface History {
 const empty: History = {
   transcript: Reducer.transcript.initial,
   commands: Commands.reducer.initial,
-  kinds: HashMap.empty(),
   order: Chunk.empty(),
   hidden: HashSet.empty(),
   handled: HashSet.empty(),
@@ -65,9 +63,59 @@ const empty: History = {
   presentSince: -1
 }
 
+/**
+ * The events agent `me` takes: the items done (anyone's), its own items and runs, the dispositions
+ * of its input, its own calls' lifecycle, calls requested and answers (anyone's, to route or refuse
+ * them). The fold ignores every other event, so the agent can be spared them live (the
+ * environment's fan-out skips it): the fold of what it receives is the fold of the journal.
+ */
+export const takes = (me: string, event: Event.Event): boolean => {
+  const payload = event.payload
+  switch (payload._tag) {
+    case "ItemDone":
+    case "FunctionCallRequested":
+    case "ApprovalAnswered":
+    case "ClarificationAnswered":
+      return true
+    case "ParticipantJoined":
+    case "ParticipantLeft":
+    case "RunStarted":
+    case "RunEnded":
+    case "InputQueued":
+    case "InputDropped":
+    case "InputDequeued":
+    case "InputSteered":
+    case "HookFailed":
+    case "InterruptRequested":
+      return payload.participant === me
+    case "ItemAdded":
+    case "TextDelta":
+    case "RefusalDelta":
+    case "ReasoningSummaryDelta":
+    case "ReasoningDelta":
+    case "FunctionCallArgumentsDelta":
+    case "InferenceStarted":
+    case "InferenceCompleted":
+    case "InferenceFailed":
+    case "InferenceInterrupted":
+    case "ApprovalRequested":
+    case "FunctionCallApproved":
+    case "FunctionCallRejected":
+    case "FunctionCallStarted":
+    case "FunctionCallProgress":
+    case "FunctionCallCompleted":
+    case "FunctionCallFailed":
+    case "FunctionCallCancelled":
+      return event.author === me
+    default:
+      return false
+  }
+}
+
 /** The fold for agent `me`; `seesOthers`: whether others' items enter its context (visibility scope). */
 export const reducer = (me: string, seesOthers: boolean): Reducer.Reducer<History> =>
   Reducer.make(empty, (previous, event) => {
+    if (!takes(me, event)) return previous
     const state: History = {
       ...previous,
       transcript: Reducer.transcript.reduce(previous.transcript, event),
@@ -77,11 +125,7 @@ export const reducer = (me: string, seesOthers: boolean): Reducer.Reducer<Histor
     const mine = (participant: string) => participant === me
     switch (payload._tag) {
       case "ParticipantJoined":
-        return {
-          ...state,
-          kinds: HashMap.set(state.kinds, payload.participant, payload.kind),
-          presentSince: mine(payload.participant) ? event.sequence : state.presentSince
-        }
+        return mine(payload.participant) ? { ...state, presentSince: event.sequence } : state
       case "ParticipantLeft":
         // Messages sent while it was away (not crashed) were not its to handle.
         return mine(payload.participant) ? { ...state, presentSince: -1 } : state

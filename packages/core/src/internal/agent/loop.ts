@@ -7,7 +7,8 @@
  *
  * @internal
  */
-import { Cause, Effect, Stream } from "effect"
+import { Cause, Effect, HashMap, Option, Stream } from "effect"
+import * as Activity from "../../Activity.js"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import type * as Participant from "../../Participant.js"
@@ -106,7 +107,13 @@ export const serve = (rt: Runtime.Runtime, inbox: Participant.Inbox, start: Part
         return Effect.gen(function*() {
           // This agent's calls that were answered: a later answer is refused as a second one.
           yield* rt.approvals.restore(history.commands)
-          yield* Interpreter.restore(rt, Resume.plan(rt.me, rt.options.reactTo ?? "messages", history))
+          const reactTo = rt.options.reactTo ?? "messages"
+          // Who is an agent, as the journal says: an environment projection, looked up only when needed.
+          const kinds = Resume.needsKinds(rt.me, reactTo, history)
+            ? (yield* rt.env.projection(Activity.reducer)).participants
+            : HashMap.empty<string, Activity.Participant>()
+          const kindOf = (id: string) => Option.getOrUndefined(HashMap.get(kinds, id))?.kind
+          yield* Interpreter.restore(rt, Resume.plan(rt.me, reactTo, history, kindOf))
           yield* startNext(rt)
         })
       })).pipe(

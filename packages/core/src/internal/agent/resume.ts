@@ -37,18 +37,31 @@ export interface Plan {
   readonly cut: CutRun | null
 }
 
-/** Resume for agent `me`, from the fold of its journal. */
-export const plan = (me: string, reactTo: Agent.ReactTo, history: History.History): Plan => {
+/** Messages that reached agent `me` while it was present but were never handled: they died with the process. */
+const unhandled = (history: History.History): Array<History.Message> => {
+  const presentSince = history.presentSince
+  if (presentSince < 0) return []
+  return [...HashMap.values(history.messages)].filter((entry) =>
+    !HashSet.has(history.handled, entry.item.id) && entry.event.sequence > presentSince
+  )
+}
+
+/** Whether the plan needs to know the kind of some message's author (a fact the caller looks up only then). */
+export const needsKinds = (me: string, reactTo: Agent.ReactTo, history: History.History): boolean =>
+  unhandled(history).some((entry) => Triggers.reaction(me, reactTo, entry.item, entry.event, entry.done) === "unless-agent")
+
+/** Resume for agent `me`, from the fold of its journal; `kindOf`: a participant's kind, as the journal says. */
+export const plan = (
+  me: string,
+  reactTo: Agent.ReactTo,
+  history: History.History,
+  kindOf: (participant: string) => Event.ParticipantKind | undefined
+): Plan => {
   const { commands, messages, transcript } = history
   let { handled, hidden, queued } = history
-  // Messages that reached this agent while it was present but were never handled died with the process.
-  for (const entry of HashMap.values(messages)) {
-    const presentSince = history.presentSince
-    if (presentSince < 0 || HashSet.has(handled, entry.item.id) || entry.event.sequence <= presentSince) continue
+  for (const entry of unhandled(history)) {
     const reaction = Triggers.reaction(me, reactTo, entry.item, entry.event, entry.done)
-    const triggers = reaction === "unless-agent"
-      ? Option.getOrUndefined(HashMap.get(history.kinds, entry.item.author)) !== "agent"
-      : reaction
+    const triggers = reaction === "unless-agent" ? kindOf(entry.item.author) !== "agent" : reaction
     if (!triggers) continue
     handled = HashSet.add(handled, entry.item.id)
     hidden = HashSet.add(hidden, entry.item.id)

@@ -176,13 +176,10 @@ export const kinds: ReadonlyArray<Event.Payload["_tag"]> = [
   "ClarificationAnswered"
 ]
 
-const received: ReadonlySet<string> = new Set(kinds)
-
 /** Publishes as the agent, remembering the sequence of what it will receive (a step waits for its fold to reach it). */
 export const publish = (rt: Runtime, payload: Event.Payload): Effect.Effect<Event.Event> =>
-  received.has(payload._tag)
-    ? Effect.tap(rt.env.publish(rt.me, payload), (event) => Ref.update(rt.published, (last) => Math.max(last, event.sequence)))
-    : rt.env.publish(rt.me, payload)
+  Effect.tap(rt.env.publish(rt.me, payload), (event) =>
+    History.takes(rt.me, event) ? Ref.update(rt.published, (last) => Math.max(last, event.sequence)) : Effect.void)
 
 /** The kind of a member, if present. */
 export const kindOf = (rt: Runtime, id: string) =>
