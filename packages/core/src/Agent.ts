@@ -5,10 +5,11 @@
  * decides which messages start a run, what happens to a message that arrives
  * while a run is going (queue, steer, interrupt, drop — every disposition is
  * published), routes approval and clarification answers, and stops runs. A
- * **run** is a state machine — `idle` → `inference` → `function-calls` →
- * `inference` … → `idle` — in a `FiberHandle` owned by the agent; every
- * transition is published, every run has an id its events carry, and a run's
- * end reaches the controller as its own `RunEnded` event.
+ * **run** goes `idle` → `inference` → `function_calls` → `inference` … →
+ * `idle`; every transition is published, every run has an id its events
+ * carry, and the run's steps report back only through the events they
+ * publish (an inference's end, a call's output, a failed hook, the run's end),
+ * which the controller folds and decides on.
  *
  * The model's answer comes as provider-neutral parts, assembled into items by
  * one core module (`internal/inference/assemble.ts`) that checks their order: a
@@ -53,14 +54,15 @@
  *
  * ## Shape
  * This module is the public face (options, hooks, `make`); the agent lives in `internal/agent/`.
- * Its history is one fold (`history.ts`) of every event it receives, replayed or live — the
- * context the model sees is that fold, so resume and live handling cannot disagree. Decisions are
- * pure and their effects are commands run by an interpreter (`interpreter.ts`): the controller
- * (`controller.ts`: `decide(state, input) → [state, commands]`), what follows each step of a run
- * (`Run.afterInference`, `Run.afterCalls`), a run's end and stop (`run.ts`), resume
- * (`resume.ts`), which messages start a run (`triggers.ts`). The controller reads the inbox
- * (`loop.ts`); a run lives in the agent's `FiberHandle`, one inference at a time
- * (`inference.ts`), its calls in the agent's `FiberMap` keyed by run and call id (`calls.ts`).
+ * Its state is data (`state.ts`): its history — one fold (`history.ts`) of the events it takes,
+ * replayed or live, so resume and live handling cannot disagree; the context the model sees is
+ * that fold — and its controller's state. Decisions are pure, `decide(state, input) → [state,
+ * commands]`: the controller (`controller.ts`), what moves a run on from the events its steps
+ * publish (`steps.ts`), a run's end and stop (`run.ts`), resume (`resume.ts`), which messages
+ * start a run (`triggers.ts`). An interpreter (`interpreter.ts`) runs the commands: an inference
+ * in the agent's `FiberHandle` (`inference.ts`), each call in the agent's `FiberMap` keyed by run
+ * and call id (`calls.ts`). The controller's loop reads the inbox (`loop.ts`). The agent declares
+ * the kinds of event it takes (`Participant.kinds`): deltas never reach it.
  *
  * @since 0.1.0
  */
