@@ -241,7 +241,7 @@ describe("Agent: resume = live", () => {
         requests[1]!.items.map((item) => ContextItem.text(item)),
         ["alice: @bot hello", "first", "alice: @bot again"]
       )
-      yield* sameAsFold("bot", requests, yield* events, false)
+      yield* sameAsFold("bot", requests, yield* events, false, "addressed")
     }).pipe(Effect.provide(Environment.layerMemory())))
 })
 
@@ -250,12 +250,13 @@ const sameAsFold = (
   me: string,
   requests: ReadonlyArray<InferenceRunner.Request>,
   all: ReadonlyArray<Event.Event>,
-  seesOthers = true
+  seesOthers = true,
+  reactTo: Agent.ReactTo = "messages"
 ) =>
   Effect.sync(() => {
     const starts = all.filter((event) => event.payload._tag === "InferenceStarted" && event.author === me)
     assert.strictEqual(starts.length, requests.length)
-    const reducer = History.reducer(me, seesOthers)
+    const reducer = History.reducer(me, seesOthers, reactTo)
     requests.forEach((request, index) => {
       const prefix = all.filter((event) => event.sequence < starts[index]!.sequence)
       const folded = History.context(Reducer.run(reducer, prefix))

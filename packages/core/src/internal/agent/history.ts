@@ -12,7 +12,9 @@ import * as Commands from "../../Commands.js"
 import type * as ContextItem from "../../ContextItem.js"
 import type * as Event from "../../Event.js"
 import * as Reducer from "../../Reducer.js"
+import type * as Agent from "../../Agent.js"
 import { isMessage } from "./context.js"
+import * as Triggers from "./triggers.js"
 
 /** A message from another participant, as it reached the agent. */
 export interface Message {
@@ -112,16 +114,28 @@ export const takes = (me: string, event: Event.Event): boolean => {
   }
 }
 
-/** The fold for agent `me`; `seesOthers`: whether others' items enter its context (visibility scope). */
-export const reducer = (me: string, seesOthers: boolean): Reducer.Reducer<History> =>
+/** May this item from someone else start a run of agent `me` (so the fold must keep it)? */
+const mayTrigger = (me: string, reactTo: Agent.ReactTo, item: ContextItem.ContextItem, event: Event.Event, done: Event.ItemDone) =>
+  isMessage(item) && Triggers.reaction(me, reactTo, item, event, done) !== false
+
+/**
+ * The fold for agent `me`; `seesOthers`: whether others' items enter its context (visibility
+ * scope); `reactTo`: which messages start its runs. Others' items it can neither see nor be
+ * started by are not kept (an agent holds what it may use, not the whole environment).
+ */
+export const reducer = (me: string, seesOthers: boolean, reactTo: Agent.ReactTo = "messages"): Reducer.Reducer<History> =>
   Reducer.make(empty, (previous, event) => {
     if (!takes(me, event)) return previous
+    const payload = event.payload
+    if (
+      !seesOthers && payload._tag === "ItemDone" && payload.item.author !== me && payload.item.status !== "in_progress" &&
+      !mayTrigger(me, reactTo, payload.item, event, payload)
+    ) return previous
     const state: History = {
       ...previous,
       transcript: Reducer.transcript.reduce(previous.transcript, event),
       commands: Commands.reducer.reduce(previous.commands, event)
     }
-    const payload = event.payload
     const mine = (participant: string) => participant === me
     switch (payload._tag) {
       case "ParticipantJoined":
@@ -136,8 +150,8 @@ export const reducer = (me: string, seesOthers: boolean): Reducer.Reducer<Histor
       case "ItemDone": {
         const item = payload.item
         if (item.status === "in_progress") return state
-        const messages = item.author !== me && isMessage(item)
-          ? HashMap.set(state.messages, item.id, { item, event, done: payload })
+        const messages = item.author !== me && mayTrigger(me, reactTo, item, event, payload)
+          ? HashMap.set(state.messages, item.id, { item: item as ContextItem.Message, event, done: payload })
           : state.messages
         const order = item.author === me || seesOthers ? Chunk.append(state.order, item.id) : state.order
         return { ...state, messages, order }

@@ -101,7 +101,11 @@ export const make = (options: Agent.Options) =>
   Effect.gen(function*() {
     const me = options.id
     const env = yield* Environment.Environment
-    const historyReducer = History.reducer(me, (options.visibility?.scope ?? "environment") === "environment")
+    const historyReducer = History.reducer(
+      me,
+      (options.visibility?.scope ?? "environment") === "environment",
+      options.reactTo ?? "messages"
+    )
     const rt: Runtime = {
       me,
       options,
