@@ -64,7 +64,9 @@ export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
       return Runtime.publish(rt, new Event.ItemDone({ item, runId: run.runId, to: [], policy: null }))
     }
     const onChunk = (chunk: Chunk.Chunk<InferenceRunner.Part>) =>
-      Effect.uninterruptible(Effect.suspend(() => {
+      run.applying.withPermits(1)(Effect.uninterruptible(Effect.suspend(() => {
+        // Stopped: the assembly is final, what comes after is dropped.
+        if (run.frozen) return Effect.interrupt
         const { error, publish: out } = Assemble.stepAll(assembly, chunk)
         const pending: Array<Event.Payload> = []
         const effects: Array<Effect.Effect<unknown>> = []
@@ -77,7 +79,7 @@ export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
         if (pending.length > 0) effects.push(env.publishAll(me, pending))
         const published = effects.length === 1 ? effects[0]! : Effect.forEach(effects, (effect) => effect, { discard: true })
         return error === null ? Effect.asVoid(published) : Effect.zipRight(published, Effect.fail(error))
-      }))
+      })))
     const streamed = yield* inference.stream(request).pipe(
       Stream.runForEachChunk(onChunk),
       Effect.zipRight(Effect.suspend(() => {

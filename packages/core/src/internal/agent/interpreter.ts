@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Cause, Effect, FiberHandle, Ref } from "effect"
+import { Cause, Effect, Fiber, FiberHandle, Option, Ref } from "effect"
 import * as Event from "../../Event.js"
 import * as Assemble from "../inference/assemble.js"
 import * as Calls from "./calls.js"
@@ -84,14 +84,25 @@ const end = (rt: Runtime.Runtime, run: Run.RunState, ending: Run.Ending) =>
 /** The agent stops with its environment: the run's fibers go, what it left open stays for resume. */
 export const halt = (rt: Runtime.Runtime) => rt.current === undefined ? Effect.void : interruptSteps(rt, rt.current)
 
-/** Stops the run going: its fibers gone, what it left open is closed (`Run.stop`). */
+/**
+ * Stops the run going (`Run.stop`). Its inference is interrupted and, once no chunk of parts is being
+ * applied, its assembly is frozen: the interruption, the incomplete items and the cancelled outputs are
+ * published then — with the calls gone, without waiting for the inference's teardown (an HTTP abort),
+ * which the fiber finishes before the agent's next inference starts.
+ */
 export const stopRun = (rt: Runtime.Runtime, reason: string) =>
   Effect.gen(function*() {
     const run = rt.current
     if (run === undefined) return
     rt.current = undefined
-    yield* interruptSteps(rt, run)
+    const inference = FiberHandle.unsafeGet(rt.runs)
+    if (Option.isSome(inference)) yield* Fiber.interruptFork(inference.value)
+    yield* run.applying.withPermits(1)(Effect.sync(() => {
+      run.frozen = true
+    }))
+    yield* Calls.interruptAll(rt, run)
     yield* close(rt, run, Run.stop(rt.me, run, run.ended ? [] : Assemble.cut(run.assembly).items, reason))
+    yield* FiberHandle.clear(rt.runs)
   })
 
 /** Runs one of the controller's commands. */

@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import { Effect } from "effect"
 import type * as Commands from "../../Commands.js"
 import * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
@@ -28,6 +29,13 @@ export interface RunState {
   readonly outputs: Map<string, ContextItem.FunctionCallOutput>
   /** Set when the run has published its end: an interrupt after that has no effect. */
   ended: boolean
+  /**
+   * Set by a stop once no chunk of parts is being applied: the assembly is then final, even while
+   * the inference fiber is still being torn down (its HTTP request aborted).
+   */
+  frozen: boolean
+  /** Held while a chunk of parts is applied and published (a stop waits for it, then freezes the assembly). */
+  readonly applying: Effect.Semaphore
 }
 
 export const make = (me: string, runId: string): RunState => ({
@@ -38,7 +46,9 @@ export const make = (me: string, runId: string): RunState => ({
   calls: new Map(),
   answered: new Set(),
   outputs: new Map(),
-  ended: false
+  ended: false,
+  frozen: false,
+  applying: Effect.unsafeMakeSemaphore(1)
 })
 
 /**
