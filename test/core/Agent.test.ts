@@ -229,6 +229,26 @@ describe("Agent", () => {
       ])
     }).pipe(Effect.provide(Environment.layerMemory())))
 
+  it.effect("a reactTo predicate is asked once per message (it may count, as the debate example's does)", () =>
+    Effect.gen(function*() {
+      const asked: Array<string> = []
+      yield* joinAgent(
+        {
+          id: "counter",
+          reactTo: (message) => {
+            asked.push(ContextItem.text(message))
+            return asked.length === 2
+          }
+        },
+        { turns: [[ScriptedModel.text("second one")]] }
+      )
+      const alice = yield* joinHuman("alice")
+      yield* alice.offer(say("first"))
+      yield* alice.offer(say("second"))
+      yield* runEnded("counter")
+      assert.deepStrictEqual(asked, ["first", "second"])
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
   it.effect("beforeInference can skip the inference", () =>
     Effect.gen(function*() {
       const model = yield* joinAgent(

@@ -114,9 +114,12 @@ export const takes = (me: string, event: Event.Event): boolean => {
   }
 }
 
+/** Stands for a user's `reactTo` predicate in the fold: it may hold state, so only the controller calls it, once. */
+const anyMessage = () => true
+
 /** May this item from someone else start a run of agent `me` (so the fold must keep it)? */
 const mayTrigger = (me: string, reactTo: Agent.ReactTo, item: ContextItem.ContextItem, event: Event.Event, done: Event.ItemDone) =>
-  isMessage(item) && Triggers.reaction(me, reactTo, item, event, done) !== false
+  isMessage(item) && Triggers.reaction(me, typeof reactTo === "function" ? anyMessage : reactTo, item, event, done) !== false
 
 /**
  * The fold for agent `me`; `seesOthers`: whether others' items enter its context (visibility

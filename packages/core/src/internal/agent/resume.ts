@@ -48,7 +48,8 @@ const unhandled = (history: History.History): Array<History.Message> => {
 
 /** Whether the plan needs to know the kind of some message's author (a fact the caller looks up only then). */
 export const needsKinds = (me: string, reactTo: Agent.ReactTo, history: History.History): boolean =>
-  unhandled(history).some((entry) => Triggers.reaction(me, reactTo, entry.item, entry.event, entry.done) === "unless-agent")
+  // A predicate never answers "unless-agent" (and may hold state: it is not called here).
+  typeof reactTo !== "function" && unhandled(history).some((entry) => Triggers.reaction(me, reactTo, entry.item, entry.event, entry.done) === "unless-agent")
 
 /** Resume for agent `me`, from the fold of its journal; `kindOf`: a participant's kind, as the journal says. */
 export const plan = (
