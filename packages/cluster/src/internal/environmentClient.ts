@@ -37,9 +37,17 @@ interface Folded<S> {
   readonly sequence: number
 }
 
+/** The clustered environment, and the join of a hosted agent that takes its place again. */
+export interface Client extends Environment.Service {
+  /** Joins, or takes the participant's place again when it is a member of the same kind already (no other instance runs it). */
+  readonly rejoin: <E, R>(
+    participant: Participant.Participant<E, R>
+  ) => Effect.Effect<void, Environment.ParticipantAlreadyJoined | Environment.ParticipantStartFailed, R>
+}
+
 export const make = (
   environmentId: string
-): Effect.Effect<Environment.Service, never, Sharding.Sharding | Scope.Scope> =>
+): Effect.Effect<Client, never, Sharding.Sharding | Scope.Scope> =>
   Effect.gen(function*() {
     const makeClient = yield* EnvironmentEntity.client
     const entity = makeClient(environmentId)
@@ -132,13 +140,14 @@ export const make = (
         }
       })
 
-    const join = <E, R>(participant: Participant.Participant<E, R>, options?: Environment.JoinOptions) =>
+    const join = <E, R>(participant: Participant.Participant<E, R>, options?: Environment.JoinOptions, rejoin = false) =>
       Effect.gen(function*() {
-        const joined = yield* entity.Join({ participant: participant.id, kind: participant.kind }).pipe(
+        const { seen, sequence: joined } = yield* entity.Join({ participant: participant.id, kind: participant.kind, rejoin }).pipe(
           Effect.catchIf((error) => !(error instanceof Environment.ParticipantAlreadyJoined), Effect.die)
         )
         // Its inbox starts with its own ParticipantJoined; with `replay`, the history before it comes first, unfiltered.
-        const history = participant.replay === true ? joined - 1 : -1
+        // A rejoining participant takes what came after the last event it saw as live.
+        const history = participant.replay === true ? (seen ?? joined - 1) : -1
         const accepts = participant.accepts
         const progress: StartProgress = { started: false, failure: undefined }
         // Reading the inbox counts as started (as in one process): a failure on an event is not a failed start.
@@ -240,7 +249,8 @@ export const make = (
       publish,
       publishAll,
       subscribe,
-      join,
+      join: (participant, options) => join(participant, options),
+      rejoin: (participant) => join(participant, undefined, true),
       leave,
       interrupt: (options) =>
         publish(options.by ?? Environment.author, new Event.InterruptRequested({ participant: options.participant, runId: options.runId ?? null })),
@@ -256,5 +266,5 @@ export const make = (
       snapshot,
       state,
       waitFor
-    } satisfies Environment.Service
+    } satisfies Client
   })
