@@ -10,7 +10,7 @@
  * @internal
  */
 import type { Sharding } from "@effect/cluster"
-import { Cause, Chunk, Effect, Either, Exit, FiberMap, Option, Schedule, Stream, SubscriptionRef } from "effect"
+import { Cause, Chunk, Clock, Effect, Either, Exit, FiberMap, Option, Random, Schedule, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
 import type { Participant, Reducer } from "@chorus/core"
 import { Environment, Event, Journal } from "@chorus/core"
@@ -55,8 +55,12 @@ export const make = (
     // Per entity instance, the last event this node published through it since the last flush: `flush` checks
     // each is in the journal (a runner that died may not have written what it stamped).
     let unflushed = new Map<string, Event.Event>()
+    // Every publish carries a key unique to this client: when the cluster re-sends it (its runner died before
+    // replying), the environment applies it once.
+    const node = `${(yield* Clock.currentTimeMillis).toString(36)}-${(yield* Random.nextInt).toString(36)}`
+    let publishes = 0
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
-      Effect.orDie(entity.Publish({ author, payloads: [...payloads] })).pipe(Effect.map(({ events, instance }) => {
+      Effect.suspend(() => Effect.orDie(entity.Publish({ author, payloads: [...payloads], key: `${node}/${++publishes}` }))).pipe(Effect.map(({ events, instance }) => {
         const last = events[events.length - 1]
         const previous = unflushed.get(instance)
         if (last !== undefined && (previous === undefined || previous.sequence < last.sequence)) unflushed.set(instance, last)

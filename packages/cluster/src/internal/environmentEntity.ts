@@ -11,7 +11,7 @@
 import { Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import type { Duration } from "effect"
-import { Clock, Effect, Option, Random, Schema, Stream } from "effect"
+import { Chunk, Clock, Effect, Option, Random, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
 import { AgentEntity, agentEntityId, AgentRegistry, wakes } from "./agentProtocol.js"
@@ -23,8 +23,9 @@ const Member = Schema.Struct({ id: Schema.String, kind: Event.ParticipantKind })
 /** The protocol of an environment entity. */
 export const EnvironmentEntity = Entity.make("chorus/Environment", [
   // `instance` names the entity instance that stamped the events (a new one after a move or a passivation).
+  // `key`: the caller's idempotency key; a publish retried with the same key is applied once (see Journals).
   Rpc.make("Publish", {
-    payload: { author: Schema.String, payloads: Schema.Array(Event.Payload) },
+    payload: { author: Schema.String, payloads: Schema.Array(Event.Payload), key: Schema.optional(Schema.String) },
     success: Schema.Struct({ instance: Schema.String, events: Schema.Array(Event.Event) })
   }),
   Rpc.make("Subscribe", {
@@ -88,6 +89,8 @@ export const foldRoster = (roster: Roster, event: Event.Event): void => {
 export interface Options extends Environment.Options {
   /** An environment with no request for this long is passivated (its events stay in the journal). Default 1 minute. */
   readonly maxIdleTime?: Duration.DurationInput | undefined
+  /** How many keyed publishes it remembers (a retry older than that is applied again). Default 10,000. */
+  readonly publishKeys?: number | undefined
 }
 
 const handlers = (options: Options) =>
@@ -95,7 +98,18 @@ const handlers = (options: Options) =>
     const { entityId } = yield* Entity.CurrentAddress
     const runner = yield* Entity.CurrentRunnerAddress
     const instance = `${runner.host}:${runner.port}/${yield* Clock.currentTimeMillis}/${yield* Random.nextInt}`
-    const journal = yield* Effect.orDie(Effect.flatMap(Journals.Journals, (journals) => journals.open(entityId)))
+    // Publish keys: the last `publishKeys` keyed publishes applied, rebuilt from the journal (which writes each
+    // key with its publish's first event), so a retry after a move or a passivation is applied once too.
+    const journals = yield* Journals.Journals
+    const pending = new Map<number, Journals.PublishKey>()
+    const journal = yield* Effect.orDie(journals.open(entityId, { at: (sequence) => pending.get(sequence) }))
+    const maxKeys = options.publishKeys ?? 10_000
+    const applied = new Map<string, Journals.PublishKey>()
+    const remember = (key: Journals.PublishKey) => {
+      applied.set(key.key, key)
+      if (applied.size > maxKeys) applied.delete(applied.keys().next().value!)
+    }
+    for (const key of yield* Effect.orDie(journals.recentKeys(entityId, maxKeys))) remember(key)
     const env = yield* Environment.make(options).pipe(Effect.provideService(Journal.Journal, journal), Effect.orDie)
 
     // Owned by this instance; with the entity's concurrency of 1 only one handler touches them at a time.
@@ -147,7 +161,29 @@ const handlers = (options: Options) =>
       )
 
     return EnvironmentEntity.of({
-      Publish: ({ payload }) => Effect.map(publishAll(payload.author, payload.payloads), (events) => ({ instance, events })),
+      Publish: ({ payload }) => {
+        const key = payload.key
+        if (key === undefined) return Effect.map(publishAll(payload.author, payload.payloads), (events) => ({ instance, events }))
+        const seen = applied.get(key)
+        // Applied already: the same events again, once they are in the journal.
+        if (seen !== undefined) {
+          return env.flush.pipe(
+            Effect.zipRight(Stream.runCollect(journal.read({ from: seen.sequence, to: seen.sequence + seen.count - 1 }))),
+            Effect.map((events) => ({ instance, events: Chunk.toReadonlyArray(events) })),
+            Effect.orDie
+          )
+        }
+        return Effect.gen(function*() {
+          const written = yield* Effect.orDie(journal.lastSequence)
+          for (const sequence of pending.keys()) if (sequence <= written) pending.delete(sequence)
+          const first = (yield* env.lastSequence) + 1
+          const stamped = { key, sequence: first, count: payload.payloads.length }
+          if (stamped.count > 0) pending.set(first, stamped)
+          const events = yield* publishAll(payload.author, payload.payloads)
+          remember(stamped)
+          return { instance, events }
+        })
+      },
       Subscribe: ({ payload }) =>
         Rpc.fork(Stream.unwrapScoped(Effect.map(env.subscribe({ from: payload.from }), (subscription) =>
           subscription.stream.pipe(
