@@ -22,6 +22,17 @@ const isJournalFailure = (error: unknown): error is Journal.JournalError | Journ
 /** Wait before subscribing again after the entity's runner went away. */
 const resubscribeDelay = "100 millis"
 
+/**
+ * Runs a request again when it was interrupted from outside this fiber: `@effect/cluster` interrupts the
+ * requests in flight to a runner it declares unavailable. An interruption of this fiber itself is not
+ * recovered (Effect does not let a fiber being interrupted catch it), so this never outlives its caller.
+ */
+const retryInterrupted = <A, E, R>(request: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.catchAllCause(request, (cause) =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.zipRight(Effect.sleep(resubscribeDelay), retryInterrupted(request))
+      : Effect.failCause(cause))
+
 /** Turns `join` yields, at most, for a participant to start reading its inbox (as in one process). */
 const startTurns = 64
 
@@ -60,7 +71,12 @@ export const make = (
     const node = `${(yield* Clock.currentTimeMillis).toString(36)}-${(yield* Random.nextInt).toString(36)}`
     let publishes = 0
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
-      Effect.suspend(() => Effect.orDie(entity.Publish({ author, payloads: [...payloads], key: `${node}/${++publishes}` }))).pipe(Effect.map(({ events, instance }) => {
+      Effect.suspend(() => {
+        const request = { author, payloads: [...payloads], key: `${node}/${++publishes}` }
+        // Sent again, with its key, when the cluster interrupted it (it closes its client to a runner it
+        // declares unavailable): applied once either way.
+        return retryInterrupted(Effect.orDie(Effect.suspend(() => entity.Publish(request))))
+      }).pipe(Effect.map(({ events, instance }) => {
         const last = events[events.length - 1]
         const previous = unflushed.get(instance)
         if (last !== undefined && (previous === undefined || previous.sequence < last.sequence)) unflushed.set(instance, last)
@@ -82,9 +98,14 @@ export const make = (
                 next = event.sequence + 1
               })
             ),
-            Stream.catchAll((error) =>
-              isJournalFailure(error) ? Stream.fail(error) : Stream.execute(Effect.sleep(resubscribeDelay))
-            ),
+            // A failure other than the journal's, or an interruption by the cluster (not of this fiber: that is
+            // not recoverable), is the entity's runner going away: subscribe again from the cursor.
+            Stream.catchAllCause((cause) => {
+              const failure = Cause.failureOption(cause)
+              if (Option.isSome(failure) && isJournalFailure(failure.value)) return Stream.fail(failure.value)
+              if (Option.isSome(failure) || Cause.isInterruptedOnly(cause)) return Stream.execute(Effect.sleep(resubscribeDelay))
+              return Stream.failCause(Cause.stripFailures(cause))
+            }),
             // The entity's stream ends when its instance closes (a shard moved, a runner stopped): follow it.
             (stream) => Stream.concat(stream, Stream.suspend(attempt))
           )
