@@ -6,8 +6,9 @@
  *   cut run ends interrupted with its partial output.
  * Calls are counted in a file every runner appends to, so a call run twice by any process shows.
  *
- * Runs with CHORUS_CLUSTER_PROCESSES=1 only: it passed 4 of 5 runs on this shared machine (load 5-11; the
- * failure: "All fibers interrupted without errors" in the approval case), which is too flaky for every run.
+ * Runs by default (CHORUS_CLUSTER_PROCESSES=0 skips it). It passed 4 of 5 runs (load 5-11; the failure: "All
+ * fibers interrupted without errors" in the approval case), then 3 of 3 (load 7-16) once the clustered client
+ * re-sends what the cluster interrupts.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -27,7 +28,7 @@ let runners: Array<RunnerProcess> = []
 let directory = ""
 let calls = ""
 
-const enabled = process.env.CHORUS_CLUSTER_PROCESSES === "1"
+const enabled = process.env.CHORUS_CLUSTER_PROCESSES !== "0"
 
 beforeAll(async () => {
   if (!enabled) return
@@ -65,8 +66,6 @@ const apart = (prefix: string) =>
 const inEnvironment = <A, E, R>(id: string, program: Effect.Effect<A, E, R>) =>
   program.pipe(Effect.provide(ClusterEnvironment.layer(id)))
 
-const step = (text: string) => Effect.sync(() => console.error(`${new Date().toISOString()} ${text}`))
-
 const kill = (address: string) =>
   Effect.promise(async () => {
     const victim = runners.find((runner) => runner.port === port(address))!
@@ -81,33 +80,22 @@ describe.runIf(enabled)("a hosted agent on three runner processes", () => {
       yield* inEnvironment(id, Effect.gen(function*() {
         const env = yield* Environment.Environment
         const alice = yield* joinHuman("alice")
-        yield* step('alice = yield* joinHuman("alice")')
         const before = yield* ClusterAgent.add(id, "ops")
-        yield* step('before = yield* ClusterAgent.add(id, "ops")')
         yield* Human.say("alice", "please deploy prod")
-        yield* step('Human.say("alice", "please deploy prod")')
         yield* env.waitFor((event) => event.payload._tag === "ApprovalRequested")
-        yield* step('env.waitFor((event) => event.payload._tag === "Approv')
         yield* kill(before)
-        yield* step('kill(before)')
         // The answer wakes the agent wherever its shard goes now.
         yield* alice.offer(new InputStream.Approval({ callId: "d1", approved: true, reason: null }))
-        yield* step('alice.offer(new InputStream.Approval({ callId: "d1", ')
         const ended = yield* env.waitFor((event) => event.payload._tag === "RunEnded" && event.author === "ops")
-        yield* step('ended = yield* env.waitFor((event) => event.payload._t')
         assert.strictEqual((ended.payload as Event.RunEnded).outcome, "completed")
         const after = yield* ClusterAgent.where(id, "ops")
-        yield* step('after = yield* ClusterAgent.where(id, "ops")')
         assert.notStrictEqual(after, before, "rebuilt on another runner")
         assert.deepStrictEqual(callsRun(), ["prod"])
         // A second answer is refused; nothing runs again.
         yield* alice.offer(new InputStream.Approval({ callId: "d1", approved: true, reason: null }))
-        yield* step('alice.offer(new InputStream.Approval({ callId: "d1", ')
         yield* env.waitFor((event) => event.payload._tag === "ApprovalAnswerRefused")
-        yield* step('env.waitFor((event) => event.payload._tag === "Approv')
         assert.deepStrictEqual(callsRun(), ["prod"])
         const said = payloads(yield* events, "ItemDone").map((done) => done.item).filter((item) => item.author === "ops" && item._tag === "ModelMessage")
-        yield* step('said = payloads(yield* events, "ItemDone").map((done) ')
         assert.deepStrictEqual(said.map(ContextItem.text), ["prod is deployed"])
       }))
     }).pipe(Effect.provide(Client())), 180_000)
@@ -118,35 +106,23 @@ describe.runIf(enabled)("a hosted agent on three runner processes", () => {
       yield* inEnvironment(id, Effect.gen(function*() {
         const env = yield* Environment.Environment
         yield* joinHuman("alice")
-        yield* step('joinHuman("alice")')
         const before = yield* ClusterAgent.add(id, "ops")
-        yield* step('before = yield* ClusterAgent.add(id, "ops")')
         yield* Human.say("alice", "explain yourself")
-        yield* step('Human.say("alice", "explain yourself")')
         // Two words are out (and durable: subscribers see only what the journal holds).
         let words = 0
         yield* env.waitFor((event) => event.payload._tag === "TextDelta" && event.author === "ops" && ++words === 2)
-        yield* step('env.waitFor((event) => event.payload._tag === "TextDe')
-        const killed = performance.now()
         yield* kill(before)
-        yield* step('kill(before)')
         // Nobody publishes anything: the agent comes back by itself (its keep-alive is redelivered).
         const ended = yield* env.waitFor((event) => event.payload._tag === "RunEnded" && event.author === "ops")
-        yield* step('ended = yield* env.waitFor((event) => event.payload._t')
-        const back = performance.now() - killed
         const outcome = ended.payload as Event.RunEnded
         assert.strictEqual(outcome.outcome, "interrupted")
         const after = yield* ClusterAgent.where(id, "ops")
-        yield* step('after = yield* ClusterAgent.where(id, "ops")')
         assert.notStrictEqual(after, before)
         const message = payloads(yield* events, "ItemDone").map((done) => done.item).find((item) => item.author === "ops" && item._tag === "ModelMessage")!
-        const all = yield* events
-        const trace = all.filter((event) => !Event.isDelta(event.payload)).map((event) => `${event.sequence} ${event.author} ${event.payload._tag} ${JSON.stringify(event.payload).slice(0, 160)}`).join("\n")
-        assert.strictEqual(message.status, "incomplete", trace)
+        assert.strictEqual(message.status, "incomplete")
         const text = ContextItem.text(message)
         assert.isTrue(text.length >= "half an ".length && explanation.join("").startsWith(text), `partial output: ${text}`)
         assert.isBelow(text.length, explanation.join("").length)
-        console.log(`agent answered again ${Math.round(back)} ms after its runner's SIGKILL`)
       }))
     }).pipe(Effect.provide(Client())), 180_000)
 })
