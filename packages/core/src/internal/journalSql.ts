@@ -49,8 +49,18 @@ interface Row {
 const rowText = (sequence: number, author: string, timestamp: number, tag: string, payload: string) =>
   `${sequence}:${timestamp}:${tag}:${author.length}:${author}${payload}`
 
-const parseChecksum = (value: unknown): number | undefined =>
-  typeof value === "string" && /^[0-9a-f]{8}$/.test(value) ? Number.parseInt(value, 16) : undefined
+/** 8 lowercase hex digits as a number (no RegExp: this runs for every row read). */
+const parseChecksum = (value: unknown): number | undefined => {
+  if (typeof value !== "string" || value.length !== 8) return undefined
+  let result = 0
+  for (let i = 0; i < 8; i++) {
+    const code = value.charCodeAt(i)
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1
+    if (digit < 0) return undefined
+    result = result * 16 + digit
+  }
+  return result
+}
 
 const sqlError = (operation: string, location: string) => (error: SqlError | Migrator.MigrationError) =>
   new Journal.JournalError({ operation, detail: `${location}: ${error.message}`, cause: error })
@@ -177,11 +187,11 @@ export const make = (
             if (event.sequence !== expected) {
               return invalid(`sequence ${event.sequence} does not follow ${expected - 1}: sequences must be contiguous`)
             }
-            const encoded = Codec.encode(event)
+            const encoded = Codec.encodePayloadJson(event.payload)
             if (Either.isLeft(encoded)) return invalid(`event ${event.sequence} cannot be encoded: ${encoded.left}`)
-            const payload = JSON.stringify(encoded.right.payload)
-            const { author, sequence, timestamp } = encoded.right
-            const tag = encoded.right.payload._tag
+            const payload = encoded.right
+            const { author, sequence, timestamp } = event
+            const tag = event.payload._tag
             let checksum: string | null = null
             if (checksummed) {
               nextChain = Checksum.crc32Text(rowText(sequence, author, timestamp, tag, payload), nextChain)
