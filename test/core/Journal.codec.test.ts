@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck, Schema } from "effect"
 import { ContextItem, Event } from "@chorus/core"
 import * as Codec from "../../packages/core/src/internal/journalCodec.js"
+import * as Payload from "../../packages/core/src/internal/environment/payload.js"
 import * as Trusted from "../../packages/core/src/internal/journalTrusted.js"
 
 // The journals' fast paths must be indistinguishable from the Schema's own encode and decode.
@@ -75,5 +76,19 @@ describe("journal codec fast paths", () => {
     const broken = Event.unsafeMake({ sequence: 0, author: "a", timestamp: 1, payload: { _tag: "TextDelta", itemId: "m" } as unknown as Event.Payload })
     assert.strictEqual(Trusted.encodeEvent(broken), undefined)
     assert.ok(Either.isLeft(Codec.encode(broken)))
+  })
+})
+
+describe("environment-made payloads", () => {
+  it("a payload built by prototype is what its constructor builds", () => {
+    sameShape(
+      Payload.make(Event.ParticipantJoined, { participant: "p", kind: "observer" }),
+      new Event.ParticipantJoined({ participant: "p", kind: "observer" })
+    )
+    sameShape(Payload.make(Event.ParticipantLeft, { participant: "p" }), new Event.ParticipantLeft({ participant: "p" }))
+    sameShape(
+      Payload.make(Event.ParticipantRestarted, { participant: "p", attempt: 2 }),
+      new Event.ParticipantRestarted({ participant: "p", attempt: 2 })
+    )
   })
 })

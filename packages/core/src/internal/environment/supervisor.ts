@@ -30,6 +30,7 @@ import type * as Journal from "../../Journal.js"
 import type * as Participant from "../../Participant.js"
 import type { Mailbox } from "../mailbox.js"
 import type { FanOut } from "./fanOut.js"
+import * as Payload from "./payload.js"
 
 /** The author of the events the environment itself publishes. */
 const author = "environment"
@@ -110,7 +111,7 @@ export const make = (options: {
       let driver: Schedule.ScheduleDriver<unknown, Cause.Cause<unknown>> | undefined = undefined
       let attempt = 0
       const leftForGood = () => {
-        if (remove(id, mailbox)) publish(author, new Event.ParticipantLeft({ participant: id }))
+        if (remove(id, mailbox)) publish(author, Payload.make(Event.ParticipantLeft, { participant: id }))
       }
       const next = (
         schedule: NonNullable<JoinOptions["restart"]>,
@@ -124,25 +125,26 @@ export const make = (options: {
         )
       const afterRun = (exit: Exit.Exit<void, unknown>): Effect.Effect<void, never, R> => {
         if (Exit.isSuccess(exit)) return Effect.sync(leftForGood)
-        if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
+        // Interrupted from inside (interrupted from outside, a fiber does not get here: `leave` and closing remove it).
+        if (Cause.isInterruptedOnly(exit.cause)) return Effect.zipRight(Effect.sync(() => remove(id, mailbox)), Effect.interrupt)
         const cause = Cause.pretty(exit.cause)
         if (!progress.started && attempt === 0) progress.failure = exit.cause
         if (restart === undefined || progress.failure !== undefined) {
           return Effect.sync(() => {
             remove(id, mailbox)
-            publish(author, new Event.ParticipantFailed({ participant: id, cause }))
+            publish(author, Payload.make(Event.ParticipantFailed, { participant: id, cause }))
           })
         }
-        publish(author, new Event.ParticipantFailed({ participant: id, cause }))
+        publish(author, Payload.make(Event.ParticipantFailed, { participant: id, cause }))
         return Effect.flatMap(next(restart, exit.cause), (decision) => {
           if (Either.isLeft(decision)) return Effect.sync(leftForGood)
           attempt++
-          publish(author, new Event.ParticipantRestarted({ participant: id, attempt }))
+          publish(author, Payload.make(Event.ParticipantRestarted, { participant: id, attempt }))
           return runOnce
         })
       }
       const runOnce: Effect.Effect<void, never, R> = Effect.flatMap(Effect.exit(body), afterRun)
-      return Effect.ensuring(runOnce, Effect.sync(() => remove(id, mailbox)))
+      return runOnce
     }
 
     /** The history a participant asked for, bound now (with its mailbox open): no gap, no duplicate. */
@@ -197,7 +199,7 @@ export const make = (options: {
         const mailbox = fanOut.open(participant)
         const { history, replay } = historyOf(participant as Participant.Participant<unknown, unknown>)
         entries.set(participant.id, { kind: participant.kind, mailbox })
-        publish(author, new Event.ParticipantJoined({ participant: participant.id, kind: participant.kind }))
+        publish(author, Payload.make(Event.ParticipantJoined, { participant: participant.id, kind: participant.kind }))
         const progress: Progress = { started: false, failure: undefined }
         const max = joinOptions?.restart === undefined ? Number.POSITIVE_INFINITY : 1
         const start: Participant.Start = { history, leaving: Effect.sync(() => leaving.has(participant.id)) }
@@ -227,7 +229,7 @@ export const make = (options: {
         return Effect.ensuring(FiberMap.remove(fibers, id), Effect.sync(() => leaving.delete(id))).pipe(
           Effect.zipRight(Effect.sync(() => {
             remove(id, entry.mailbox)
-            publish(author, new Event.ParticipantLeft({ participant: id }))
+            publish(author, Payload.make(Event.ParticipantLeft, { participant: id }))
           }))
         )
       })
