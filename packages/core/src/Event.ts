@@ -512,7 +512,20 @@ export const unsafeMake = (fields: {
   readonly author: string
   readonly timestamp: number
   readonly payload: Payload
-}): Event => Object.assign(Object.create(Event.prototype) as Event, fields)
+}): Event => new EventRecord(fields.sequence, fields.author, fields.timestamp, fields.payload)
+
+/**
+ * A plain constructor sharing `Event.prototype`: V8 gives what it builds a
+ * fixed shape with in-object fields, cheaper than `Object.create` plus
+ * `Object.assign`, and `instanceof Event` holds.
+ */
+const EventRecord = function(this: { -readonly [K in keyof Event]: Event[K] }, sequence: number, author: string, timestamp: number, payload: Payload) {
+  this.sequence = sequence
+  this.author = author
+  this.timestamp = timestamp
+  this.payload = payload
+} as unknown as new(sequence: number, author: string, timestamp: number, payload: Payload) => Event
+EventRecord.prototype = Event.prototype
 
 /** Events in their JSON form, for journals and wires. */
 export const Json = Schema.parseJson(Event)
