@@ -92,3 +92,11 @@ describe("environment-made payloads", () => {
     )
   })
 })
+
+describe("trusted decode of records", () => {
+  it("an own __proto__ key in a record is left to the full decode (it would set the prototype)", () => {
+    const resolved = new Event.ElicitationResolved({ elicitationId: "e", action: "accept", by: "h", content: { a: "x" } })
+    const value = JSON.parse(schemaJson(new Event.Event({ sequence: 0, author: "a", timestamp: 1, payload: resolved })).replace("{\"a\":\"x\"}", "{\"__proto__\":[\"x\"]}"))
+    assert.strictEqual(Trusted.decodeEvent(value), undefined)
+  })
+})

@@ -54,7 +54,11 @@ const compile = (ast: SchemaAST.AST): Build => {
         return (value) => {
           if (typeof value !== "object" || value === null || Array.isArray(value)) return fail()
           const out: Record<string, unknown> = {}
-          for (const key of Object.keys(value)) out[key] = entry((value as Record<string, unknown>)[key])
+          for (const key of Object.keys(value)) {
+            // An own `__proto__` key (JSON.parse makes one) would set the prototype here: left to the full decode.
+            if (key === "__proto__") fail()
+            out[key] = entry((value as Record<string, unknown>)[key])
+          }
           return out
         }
       }
