@@ -35,8 +35,8 @@
  * capped schedule, in order, and caught up when the journal is back; past
  * `degradedAfter` the environment publishes `JournalDegraded` and `flush`
  * fails fast until `JournalRecovered` (see `internal/environment/journalWriter.ts`
- * for the whole policy). Reads of history take what is not durable yet from
- * the writer's memory, so they keep working during an outage.
+ * for the whole policy). While it is degraded, reads of history take what is
+ * not durable yet from the writer's memory, so they keep working.
  *
  * ## Derived state
  * {@link Service.projection} keeps a reducer's state current on every
@@ -248,11 +248,16 @@ export const make = (
     })
 
     /**
-     * Events `[from, to]`: from the journal up to what is durable when the
-     * stream starts, then the rest from the writer's memory (no wait for the
-     * writer; an outage does not stop a read).
+     * Events `[from, to]` from the journal once they are durable; while the
+     * journal is degraded (flush fails), the journal up to what is durable
+     * and the rest from the writer's memory, so an outage does not stop a read.
      */
     const history = (from: number, to: number) =>
+      Stream.unwrap(Effect.match(writer.flushUpTo(to), {
+        onSuccess: () => journal.read({ from, to }),
+        onFailure: () => duringOutage(from, to)
+      }))
+    const duringOutage = (from: number, to: number) =>
       Stream.suspend(() => {
         const { durable, tail } = writer.unwritten(from, to)
         const stored = from <= durable ? journal.read({ from, to: Math.min(to, durable) }) : Stream.empty

@@ -32,11 +32,12 @@
  *
  * ## Reads during an outage
  * What is published but not yet durable stays in memory, in order, until it
- * is written (`unwritten`): a read of history is the journal up to what is
- * durable, then that tail. Reads (`waitFor` from 0, a subscription or a
- * participant with history, a projection registering) therefore neither wait
- * for the writer nor fail while the journal is degraded — as long as the
- * journal can still be read.
+ * is written (`unwritten`). A read of history waits for its events to be
+ * durable, as a flush does; when that fails (degraded), the environment
+ * reads the journal up to what is durable, then that tail. Reads (`waitFor`
+ * from 0, a subscription or a participant with history, a projection
+ * registering) therefore do not fail while the journal is degraded — as long
+ * as the journal can still be read.
  *
  * State is owned by this module; the environment calls `offer` from its
  * publish step (synchronous) and `flush` from any fiber.
