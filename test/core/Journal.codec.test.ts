@@ -4,6 +4,7 @@ import { ContextItem, Event } from "@chorus/core"
 import * as Codec from "../../packages/core/src/internal/journalCodec.js"
 import * as Payload from "../../packages/core/src/internal/environment/payload.js"
 import * as Trusted from "../../packages/core/src/internal/journalTrusted.js"
+import * as TrustedEncode from "../../packages/core/src/internal/journalTrustedEncode.js"
 
 // The journals' fast paths must be indistinguishable from the Schema's own encode and decode.
 const events = Arbitrary.make(Event.Event)
@@ -27,8 +28,8 @@ describe("journal codec fast paths", () => {
   it("the trusted encode writes exactly the Schema encoding's JSON (property)", () => {
     FastCheck.assert(
       FastCheck.property(events, (event) => {
-        assert.strictEqual(Trusted.encodeEvent(event), schemaJson(event))
-        assert.strictEqual(Trusted.encodePayload(event.payload), JSON.stringify(Schema.encodeSync(Event.Payload)(event.payload)))
+        assert.strictEqual(TrustedEncode.encodeEvent(event), schemaJson(event))
+        assert.strictEqual(TrustedEncode.encodePayload(event.payload), JSON.stringify(Schema.encodeSync(Event.Payload)(event.payload)))
       }),
       { numRuns: 2_000 }
     )
@@ -74,7 +75,7 @@ describe("journal codec fast paths", () => {
 
   it("an event the trusted encode cannot write (a required field missing) is left to the full encode, which names it", () => {
     const broken = Event.unsafeMake({ sequence: 0, author: "a", timestamp: 1, payload: { _tag: "TextDelta", itemId: "m" } as unknown as Event.Payload })
-    assert.strictEqual(Trusted.encodeEvent(broken), undefined)
+    assert.strictEqual(TrustedEncode.encodeEvent(broken), undefined)
     assert.ok(Either.isLeft(Codec.encode(broken)))
   })
 })

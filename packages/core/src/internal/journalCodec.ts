@@ -7,6 +7,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import * as Event from "../Event.js"
 import * as Trusted from "./journalTrusted.js"
+import * as TrustedEncode from "./journalTrustedEncode.js"
 
 /** The Schema-encoded form of an event, as persisted. */
 export type Encoded = typeof Event.Event.Encoded
@@ -28,13 +29,13 @@ export const encode = (event: Event.Event): Either.Either<Encoded, string> =>
  * which says why an event cannot be encoded.
  */
 export const encodeJson = (event: Event.Event): Either.Either<string, string> => {
-  const text = Trusted.encodeEvent(event)
+  const text = TrustedEncode.encodeEvent(event)
   return text !== undefined ? Either.right(text) : Either.map(encode(event), (encoded) => JSON.stringify(encoded))
 }
 
 /** The JSON text of the encoded payload, as {@link encodeJson}. */
 export const encodePayloadJson = (payload: Event.Payload): Either.Either<string, string> => {
-  const text = Trusted.encodePayload(payload)
+  const text = TrustedEncode.encodePayload(payload)
   return text !== undefined
     ? Either.right(text)
     : Either.map(Either.mapLeft(encodePayloadEither(payload), describe), (encoded) => JSON.stringify(encoded))
