@@ -198,15 +198,15 @@ interface Settings {
  * The JSON events of one chunk's server-sent events, as the SDK's stream would yield them: `[DONE]` ends the data,
  * data that is not JSON is a `SyntaxError`, and `{"error": …}` an `APIError` (both thrown, for `fromSdkError`).
  */
-const jsonEvents = (messages: ReadonlyArray<Sse.Message>, headers: Headers, state: { done: boolean }): Array<unknown> => {
+const jsonEvents = (messages: ReadonlyArray<string>, headers: Headers, state: { done: boolean }): Array<unknown> => {
   const out: Array<unknown> = []
   for (const message of messages) {
     if (state.done) break
-    if (message.data.startsWith("[DONE]")) {
+    if (message.startsWith("[DONE]")) {
       state.done = true
       break
     }
-    const data: unknown = JSON.parse(message.data)
+    const data: unknown = JSON.parse(message)
     if (typeof data === "object" && data !== null && "error" in data && data.error) {
       throw new OpenAI.APIError(undefined, data.error as object, undefined, headers)
     }
@@ -249,7 +249,7 @@ export const attempt = <Raw, A>(settings: Settings, request: Request<Raw, A>): S
     let ended = false
     const fail = (error: InferenceError) => Effect.fail(Option.some(Errors.scrubbed(error, settings.secret)))
     // The parts of one read: every event it completes, through the decoder, until a terminal event.
-    const partsOf = (messages: ReadonlyArray<Sse.Message>, last: boolean): Effect.Effect<Chunk.Chunk<A>, Option.Option<InferenceError>> =>
+    const partsOf = (messages: ReadonlyArray<string>, last: boolean): Effect.Effect<Chunk.Chunk<A>, Option.Option<InferenceError>> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         let events: Array<unknown>
         try {

@@ -275,6 +275,13 @@ export const decoder = (requestedModel: string): Decoder<unknown, Part> => {
     }
     const type = (raw as { readonly type: string }).type
     switch (type) {
+      // First: nearly every event of a response is one of these.
+      case "response.output_text.delta":
+        return Either.map(contentDelta(raw, type), (event) =>
+          step([new Event.TextDelta({ itemId: event.item_id, contentIndex: event.content_index, delta: event.delta }, true)]))
+      case "response.refusal.delta":
+        return Either.map(contentDelta(raw, type), (event) =>
+          step([new Event.RefusalDelta({ itemId: event.item_id, contentIndex: event.content_index, delta: event.delta }, true)]))
       case "response.created":
       case "response.in_progress": {
         const response = (raw as { readonly response?: { readonly model?: unknown } }).response
@@ -302,12 +309,6 @@ export const decoder = (requestedModel: string): Decoder<unknown, Part> => {
               return step(parts)
             })
           }))
-      case "response.output_text.delta":
-      case "response.refusal.delta":
-        return Either.map(contentDelta(raw, type), (event) => {
-          const delta = { itemId: event.item_id, contentIndex: event.content_index, delta: event.delta }
-          return step([type === "response.output_text.delta" ? new Event.TextDelta(delta, true) : new Event.RefusalDelta(delta, true)])
-        })
       case "response.reasoning_summary_text.delta":
         return Either.map(decode(SummaryDelta, raw, type), (event) =>
           step([

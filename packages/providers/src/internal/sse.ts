@@ -1,69 +1,81 @@
 /**
  * A server-sent events reader that works a network chunk at a time: the bytes
- * of one read become all the events they complete, so the stream above pays
- * one pull per chunk instead of one per event (a fast model sends hundreds of
- * events per read). Line and field rules follow the WHATWG event-stream
- * format; the JSON layer follows the `openai` SDK's (`[DONE]` ends the data,
- * `{"error": …}` is an error the SDK raises as an `APIError`).
+ * of one read become the data of every event they complete, so the stream
+ * above pays one pull per read instead of one per event (a fast model sends
+ * hundreds of events per read). Line and field rules follow the WHATWG
+ * event-stream format. Only `data` is kept: the OpenAI APIs name each event
+ * inside its JSON (`type`), and `id` / `retry` steer reconnection, which a
+ * model response never does.
  *
  * @internal
  */
 
-/** One dispatched event: its `event:` name (or `null`) and its joined `data:` lines. */
-export interface Message {
-  readonly event: string | null
-  readonly data: string
-}
-
 /** A stateful decoder of one event stream. */
 export interface Decoder {
-  /** The events completed by this chunk of the body. */
-  readonly push: (bytes: Uint8Array) => Array<Message>
-  /** The body ended: the events a last unterminated line completes. */
-  readonly end: () => Array<Message>
+  /** The data of the events this chunk of the body completes. */
+  readonly push: (bytes: Uint8Array) => Array<string>
+  /** The body ended: an event without its closing blank line is dropped, as the format says. */
+  readonly end: () => Array<string>
 }
 
 const lineBreak = /\r\n|\r|\n/
+const LF = 10
+const CR = 13
+const COLON = 58
+const SPACE = 32
 
 /** Makes the decoder of one event stream. */
 export const decoder = (): Decoder => {
   const text = new TextDecoder("utf-8")
-  // The unfinished last line of the previous chunk (a trailing `\r` is held back: its `\n` may follow).
+  // The unfinished last line of the previous chunk.
   let pending = ""
-  let event: string | null = null
+  // The previous chunk ended in `\r`: a `\n` starting this one belongs to that line break.
+  let afterCR = false
   let data: Array<string> = []
   let first = true
 
-  const line = (out: Array<Message>, value: string) => {
-    if (value === "") {
-      if (data.length > 0) out.push({ event, data: data.length === 1 ? data[0]! : data.join("\n") })
-      event = null
+  /** One line, `all[from..to)`: a blank line dispatches the event; `data:` is the only field kept. */
+  const line = (out: Array<string>, all: string, from: number, to: number) => {
+    if (from === to) {
+      if (data.length > 0) out.push(data.length === 1 ? data[0]! : data.join("\n"))
       data = []
       return
     }
-    if (value.charCodeAt(0) === 58 /* ":" */) return
-    const colon = value.indexOf(":")
-    const field = colon < 0 ? value : value.slice(0, colon)
-    const content = colon < 0 ? "" : value.slice(value.charCodeAt(colon + 1) === 32 /* " " */ ? colon + 2 : colon + 1)
-    if (field === "data") data.push(content)
-    else if (field === "event") event = content
-    // `id` and `retry` steer reconnection, which a model response never does.
+    // Comments, `event`, `id`, `retry` and unknown fields are skipped.
+    if (!all.startsWith("data", from)) return
+    const after = from + 4
+    if (after === to) {
+      data.push("")
+      return
+    }
+    if (all.charCodeAt(after) !== COLON) return
+    data.push(all.slice(after + 1 < to && all.charCodeAt(after + 1) === SPACE ? after + 2 : after + 1, to))
   }
 
-  const lines = (chunk: string, final: boolean): Array<Message> => {
-    let all = pending + chunk
+  const lines = (chunk: string, final: boolean): Array<string> => {
+    let all = pending === "" ? chunk : pending + chunk
     if (first && all.length > 0) {
       first = false
       if (all.charCodeAt(0) === 0xfeff) all = all.slice(1)
     }
-    // A chunk ending in `\r` holds it back: a `\n` starting the next chunk makes one line break with it.
-    const held = !final && all.endsWith("\r") ? "\r" : ""
-    const split = (held === "" ? all : all.slice(0, -1)).split(lineBreak)
+    if (afterCR && all.charCodeAt(0) === LF) all = all.slice(1)
+    // A chunk ending in `\r` may see its `\n` in the next one: that is one line break, not two.
+    afterCR = !final && all.charCodeAt(all.length - 1) === CR
+    const out: Array<string> = []
+    let from = 0
+    if (all.indexOf("\r") === -1) {
+      // The usual case, `\n` line breaks only: native `indexOf`, no array of lines.
+      for (let to = all.indexOf("\n"); to !== -1; to = all.indexOf("\n", from)) {
+        line(out, all, from, to)
+        from = to + 1
+      }
+      pending = final ? "" : all.slice(from)
+      return out
+    }
+    const split = all.split(lineBreak)
     const last = split.pop()!
-    const out: Array<Message> = []
-    for (const value of split) line(out, value)
-    // At the end of the body an event without its closing blank line is dropped, as the format says.
-    pending = final ? "" : last + held
+    for (const value of split) line(out, value, 0, value.length)
+    pending = final ? "" : last
     return out
   }
 
