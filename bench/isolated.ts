@@ -1,13 +1,15 @@
 /**
- * One throughput run in a process of its own: a warm-up run, then one
- * measured run, reported to the parent over IPC.
+ * One throughput sample in a process of its own: a warm-up run, then the
+ * measured runs, their median reported to the parent over IPC.
  *
  * Frameworks share the engine's code for web streams and promises: after
  * `ai` has streamed once in a process, `@openai/agents` runs ~10x slower in
  * that process (JIT state: Node's web-stream internals turn polymorphic), so
  * a framework measured after another in one process is not measured as its
- * users run it. Each run gets a fresh process, and every framework the same
- * conditions: one fresh process, one warm-up run, one measured run.
+ * users run it. Each framework gets a fresh process and the same conditions
+ * there: one warm-up run, then three measured runs, of which the median is
+ * the sample (a burst of another process's work on this shared machine
+ * hits one run of a fraction of a second, not the sample).
  */
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -25,6 +27,7 @@ export type Framework =
   | "chorus-bridge"
 
 const childFlag = "--chorus-bench-isolated"
+const measuredRuns = 3
 
 /** The run of one framework, loaded (only that framework) in this process. */
 const runOf = async (framework: Framework, baseURL: string): Promise<(n: number) => Promise<Observed>> => {
@@ -58,7 +61,9 @@ if (process.argv.includes(childFlag) && process.send !== undefined) {
   runOf(framework, baseURL)
     .then(async (run) => {
       await run(n)
-      return run(n)
+      const measured: Array<Observed> = []
+      for (let i = 0; i < measuredRuns; i++) measured.push(await run(n))
+      return measured.sort((a, b) => a.ms - b.ms)[Math.floor(measuredRuns / 2)]!
     })
     .then(
       (observed) => process.send!({ _tag: "Observed", observed }, () => process.exit(0)),
@@ -67,7 +72,7 @@ if (process.argv.includes(childFlag) && process.send !== undefined) {
 }
 
 /**
- * Runs one framework's warm-up and measured run in a fresh process (on another Node binary when `execPath` is
+ * Runs one framework's warm-up and measured runs in a fresh process (on another Node binary when `execPath` is
  * given), against the server at `baseURL` (which must serve `n` deltas) for the runs over the wire.
  */
 export const isolated = (framework: Framework, n: number, baseURL: string, execPath?: string): Promise<Observed> =>

@@ -14,9 +14,10 @@
  *   (Node 20): the bridge's cost per delta. Target: within 1.5× of the native
  *   runner.
  *
- * Every run is a fresh process (`isolated.ts`) with a warm-up run before the
- * measured one, because frameworks sharing a process slow each other down;
- * rounds rotate the order; every framework reads the same server.
+ * Every sample is a fresh process (`isolated.ts`: a warm-up run, then the
+ * median of three measured runs), because frameworks sharing a process slow
+ * each other down; rounds rotate the order; every framework reads the same
+ * server.
  * `CHORUS_BENCH_QUICK=1` runs 20,000 deltas × 3 rounds (for a loaded machine).
  */
 import { execFileSync } from "node:child_process"
