@@ -189,7 +189,22 @@ describe("Terminal", () => {
       assert.deepStrictEqual(Terminal.parseElicitation("decline", requestedSchema), { action: "decline", content: null })
       assert.deepStrictEqual(Terminal.parseElicitation("{\"name\":\"Bo\",\"age\":3}", requestedSchema), { action: "accept", content: { name: "Bo", age: 3 } })
       assert.isUndefined(Terminal.parseElicitation("just words", requestedSchema))
+      // A refusal reads as one sentence: the form's message loses its full stop before "; try again."
+      assert.notInclude(out, ".; try again")
+      assert.include(out, "The answer does not fit the form: \"age\" must be a number; try again.\n")
     }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it("a one-field form takes \"no\" as its value; with several fields a bare no declines", () => {
+    const oneBoolean = { type: "object", properties: { proceed: { type: "boolean" } } }
+    const oneString = { type: "object", properties: { answer: { type: "string" } } }
+    const two = { type: "object", properties: { name: { type: "string" }, age: { type: "integer" } } }
+    assert.deepStrictEqual(Terminal.parseElicitation("no", oneBoolean), { action: "accept", content: { proceed: false } })
+    assert.deepStrictEqual(Terminal.parseElicitation("n", oneBoolean), { action: "accept", content: { proceed: false } })
+    assert.deepStrictEqual(Terminal.parseElicitation("No", oneString), { action: "accept", content: { answer: "No" } })
+    assert.deepStrictEqual(Terminal.parseElicitation("decline", oneBoolean), { action: "decline", content: null })
+    assert.deepStrictEqual(Terminal.parseElicitation("no", two), { action: "decline", content: null })
+    assert.deepStrictEqual(Terminal.parseElicitation("cancel", oneString), { action: "cancel", content: null })
+  })
 
   it("approval answers: y approves, n takes a reason, other text redirects, blank asks again", () => {
     assert.deepStrictEqual(Terminal.parseApproval("y"), { _tag: "Approve" })

@@ -107,7 +107,7 @@ export const render: (events: Iterable<Event.Event>, options: { readonly width: 
 /** What an answer to an approval means: approve, reject with an optional reason, or do something else instead. */
 export const parseApproval: (line: string) => editor.Approval | undefined = editor.parseApproval
 
-/** What an answer to an MCP elicitation means: `name=value` pairs or a JSON object accept, `decline`, `cancel`. */
+/** What an answer to an MCP elicitation means: `name=value` pairs or a JSON object accept (a one-field form takes the bare value, `no` included), `decline` (or a bare `no` when there are several fields), `cancel`. */
 export const parseElicitation: (
   line: string,
   schema: Readonly<Record<string, unknown>>

@@ -158,7 +158,7 @@ export const parseElicitation = (
 ): { readonly action: "accept" | "decline" | "cancel"; readonly content: Record<string, unknown> | null } | undefined => {
   const text = line.trim()
   if (text === "") return undefined
-  if (/^(decline|no|n)$/i.test(text)) return { action: "decline", content: null }
+  if (/^decline$/i.test(text)) return { action: "decline", content: null }
   if (/^cancel$/i.test(text)) return { action: "cancel", content: null }
   if (text.startsWith("{")) {
     try {
@@ -179,8 +179,9 @@ export const parseElicitation = (
     if (type === "array") return value.split("|").map((item) => item.trim())
     return value
   }
-  // One field: the line is its value.
+  // One field: the line is its value (so `no` can answer it); with several, a bare `n`/`no` declines.
   if (!text.includes("=") && names.length === 1 && names[0] !== undefined) return { action: "accept", content: { [names[0]]: typed(names[0], text) } }
+  if (/^(no|n)$/i.test(text)) return { action: "decline", content: null }
   const content: Record<string, unknown> = {}
   for (const pair of text.split(/[,;](?=\s*[\w-]+\s*=)/)) {
     const at = pair.indexOf("=")

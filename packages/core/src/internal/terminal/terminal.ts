@@ -116,7 +116,7 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
           ? Either.right(parsed?.content ?? null)
           : Either.map(Elicitation.validate(prompt.schema, parsed.content), (content): Record<string, unknown> | null => content)
         if (parsed === undefined || Either.isLeft(checked)) {
-          say(Either.isLeft(checked) ? `${checked.left.message}; try again.` : "Answer name=value, … (or a JSON object), decline, or cancel.", "yellow")
+          say(Either.isLeft(checked) ? `${checked.left.message.replace(/[\s.;:!]+$/, "")}; try again.` : "Answer name=value, … (or a JSON object), decline, or cancel.", "yellow")
           return Effect.void
         }
         view = View.answer(view, prompt.callId)
