@@ -20,7 +20,7 @@
 import { Deferred, Effect, Layer, Redacted, Stream } from "effect"
 import { Agent, ContextItem, Environment, Event, InferenceRunner, Participant, Toolkit } from "@chorus/core"
 import { OpenAiClient, OpenAiResponses } from "@chorus/providers"
-import { check, now, type Observed, type Script } from "./support.js"
+import { check, type Observed, type Script, stopwatch } from "./support.js"
 
 // ---------------------------------------------------------------------------
 // Chorus
@@ -69,23 +69,24 @@ export const chorusRunOn = (
       const env = yield* Environment.Environment
       let deltas = 0
       let chars = 0
-      const ended = yield* Deferred.make<number>()
+      let watch = stopwatch()
+      const ended = yield* Deferred.make<{ readonly ms: number; readonly cpuMs: number }>()
       yield* env.join(Participant.observer("observer", (event) => {
         const payload = event.payload
         if (payload._tag === "TextDelta") {
           deltas++
           chars += payload.delta.length
         } else if (payload._tag === "RunEnded") {
-          return Deferred.succeed(ended, now())
+          return Deferred.succeed(ended, watch.stop())
         }
         return Effect.void
       }))
       const built = yield* Layer.build(runner)
       yield* env.join(Agent.make({ id: "assistant" })).pipe(Effect.provide(built), Effect.provide(Toolkit.empty.layer))
-      const start = now()
+      watch = stopwatch()
       yield* env.publishAll("alice", userMessage("question", "alice", "Go."))
-      const end = yield* Deferred.await(ended)
-      return { ms: end - start, deltas, chars }
+      const { cpuMs, ms } = yield* Deferred.await(ended)
+      return { ms, cpuMs, deltas, chars }
     }).pipe(Effect.provide(Environment.layerMemory({ coalesceAfter: Infinity })), Effect.scoped)
   ).then((observed) => check(framework, script, observed))
 

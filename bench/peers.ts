@@ -14,7 +14,7 @@
  * `ai-sdk-openai-current`), which `load` imports only in the process that runs
  * them.
  */
-import { check, now, type Observed, type Script } from "./support.js"
+import { check, type Observed, type Script, stopwatch } from "./support.js"
 
 /** A peer at one of its releases. */
 export type Peer = "@openai/agents" | "@openai/agents@current" | "ai" | "ai@7"
@@ -43,7 +43,7 @@ const openAiAgentsRun = async (lib: OpenAiAgents, peer: Peer, script: Script, ba
   const agent = new lib.Agent({ name: "assistant", instructions: "Answer.", model: await provider.getModel(model) })
   let deltas = 0
   let chars = 0
-  const start = now()
+  const watch = stopwatch()
   const result = await lib.run(agent, "Go.", { stream: true })
   for await (const event of result) {
     if (event.type === "raw_model_stream_event" && event.data.type === "output_text_delta") {
@@ -52,16 +52,16 @@ const openAiAgentsRun = async (lib: OpenAiAgents, peer: Peer, script: Script, ba
     }
   }
   await result.completed
-  const end = now()
+  const { cpuMs, ms } = watch.stop()
   if (result.finalOutput !== script.text) throw new Error(`${peer}: the final output is not the streamed text`)
-  return check(peer, script, { ms: end - start, deltas, chars })
+  return check(peer, script, { ms, cpuMs, deltas, chars })
 }
 
 const aiRun = async (lib: Ai, peer: Peer, script: Script, baseURL: string, model: string, apiKey: string): Promise<Observed> => {
   const provider = lib.createOpenAI({ apiKey, baseURL })
   let deltas = 0
   let chars = 0
-  const start = now()
+  const watch = stopwatch()
   const result = lib.streamText({ model: provider.responses(model), prompt: "Go." })
   for await (const part of result.fullStream) {
     if (part.type === "text-delta") {
@@ -71,9 +71,9 @@ const aiRun = async (lib: Ai, peer: Peer, script: Script, baseURL: string, model
       throw part.error
     }
   }
-  const end = now()
+  const { cpuMs, ms } = watch.stop()
   if ((await result.text) !== script.text) throw new Error(`${peer}: the final text is not the streamed text`)
-  return check(peer, script, { ms: end - start, deltas, chars })
+  return check(peer, script, { ms, cpuMs, deltas, chars })
 }
 
 /** Loads one peer (only its release) and returns its run against the server at `baseURL`. */

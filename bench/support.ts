@@ -55,8 +55,22 @@ export const script = (n: number): Script => {
 /** What a run observed; checked against the script. */
 export interface Observed {
   readonly ms: number
+  /** CPU time of the process (all its threads: the garbage collector's too) over the same interval. */
+  readonly cpuMs: number
   readonly deltas: number
   readonly chars: number
+}
+
+/** A stopwatch of wall and process CPU time. */
+export const stopwatch = () => {
+  const wall = now()
+  const cpu = process.cpuUsage()
+  return {
+    stop: (): { readonly ms: number; readonly cpuMs: number } => {
+      const used = process.cpuUsage(cpu)
+      return { ms: now() - wall, cpuMs: (used.user + used.system) / 1000 }
+    }
+  }
 }
 
 /** Fails loudly when the observer did not see the whole stream. */

@@ -46,17 +46,24 @@ interface Runtime {
   readonly frameworks: ReadonlyArray<Framework>
 }
 
-/** Deltas per second of each framework, per round. */
-const measure = async (runtime: Runtime): Promise<Map<Framework, Array<number>>> => {
-  const rates = new Map<Framework, Array<number>>(runtime.frameworks.map((framework) => [framework, []]))
+/** Deltas per second of each framework, per round: per wall-clock second, and per second of the process's CPU. */
+interface Rates {
+  readonly wall: Map<Framework, Array<number>>
+  readonly cpu: Map<Framework, Array<number>>
+}
+
+const measure = async (runtime: Runtime): Promise<Rates> => {
+  const wall = new Map<Framework, Array<number>>(runtime.frameworks.map((framework) => [framework, []]))
+  const cpu = new Map<Framework, Array<number>>(runtime.frameworks.map((framework) => [framework, []]))
   for (let round = 0; round < rounds; round++) {
     const order = runtime.frameworks.map((_, i) => runtime.frameworks[(i + round) % runtime.frameworks.length]!)
     for (const framework of order) {
       const observed = await isolated(framework, n, runtime.baseURL, runtime.execPath)
-      rates.get(framework)!.push(n / (observed.ms / 1000))
+      wall.get(framework)!.push(n / (observed.ms / 1000))
+      cpu.get(framework)!.push(n / (observed.cpuMs / 1000))
     }
   }
-  return rates
+  return { wall, cpu }
 }
 
 const slug = (framework: Framework) => framework.replace("@openai/", "openai-").replace("@", "-")
@@ -72,9 +79,12 @@ export const throughputBench = async (log: (line: string) => void): Promise<Arra
 
 const throughputOn = async (baseURL: string, log: (line: string) => void): Promise<Array<Figure>> => {
   const figures: Array<Figure> = []
-  const report = (label: string, rates: Map<Framework, Array<number>>) => {
-    for (const [framework, values] of rates) {
-      log(`throughput ${label} ${framework}: ${values.map(Math.round).join(", ")} deltas/s`)
+  const report = (label: string, rates: Rates) => {
+    for (const [framework, values] of rates.wall) {
+      log(
+        `throughput ${label} ${framework}: ${values.map(Math.round).join(", ")} deltas/s ` +
+          `(per CPU second: ${rates.cpu.get(framework)!.map(Math.round).join(", ")})`
+      )
     }
   }
 
@@ -86,7 +96,7 @@ const throughputOn = async (baseURL: string, log: (line: string) => void): Promi
     frameworks: ["chorus", "@openai/agents", "ai", "chorus-scripted", "chorus-bridge"]
   })
   report("node20", node20)
-  const rate20 = (framework: Framework) => median(node20.get(framework)!)
+  const rate20 = (framework: Framework) => median(node20.wall.get(framework)!)
   const faster20 = rate20("@openai/agents") >= rate20("ai") ? "@openai/agents" : "ai"
   for (const peer of ["@openai/agents", "ai"] as const) {
     figures.push(compare(
@@ -110,13 +120,17 @@ const throughputOn = async (baseURL: string, log: (line: string) => void): Promi
     const frameworks: ReadonlyArray<Framework> = ["chorus", "@openai/agents@current", "ai@7"]
     const node24Rates = await measure({ label: "node24", baseURL, execPath, frameworks })
     report("node24", node24Rates)
-    const perRound = Array.from({ length: rounds }, (_, round) => {
-      const chorus = node24Rates.get("chorus")![round]!
-      const peer = Math.max(node24Rates.get("@openai/agents@current")![round]!, node24Rates.get("ai@7")![round]!)
-      return chorus / peer
-    })
+    const perRoundOf = (rates: Map<Framework, Array<number>>) =>
+      Array.from({ length: rounds }, (_, round) => {
+        const chorus = rates.get("chorus")![round]!
+        const peer = Math.max(rates.get("@openai/agents@current")![round]!, rates.get("ai@7")![round]!)
+        return chorus / peer
+      })
+    const perRound = perRoundOf(node24Rates.wall)
+    const perRoundCpu = perRoundOf(node24Rates.cpu)
     log(`throughput node24 chorus / faster current peer, per round: ${perRound.map((r) => r.toFixed(2)).join(", ")}`)
-    const rate24 = (framework: Framework) => median(node24Rates.get(framework)!)
+    log(`  the same per CPU second: ${perRoundCpu.map((r) => r.toFixed(2)).join(", ")}`)
+    const rate24 = (framework: Framework) => median(node24Rates.wall.get(framework)!)
     for (const peer of ["@openai/agents@current", "ai@7"] as const) {
       figures.push(compare(
         { name: `throughput.node24.chorus-vs-${slug(peer)}`, unit: "deltas/s", value: Math.round(rate24("chorus")) },
@@ -129,6 +143,12 @@ const throughputOn = async (baseURL: string, log: (line: string) => void): Promi
       unit: "x",
       value: Math.round(worst * 100) / 100,
       target: { text: ">= 2x in every round", holds: worst >= 2 }
+    })
+    // The same per CPU second of the process: what each framework costs per delta, less the machine's other load.
+    figures.push({
+      name: "throughput.node24.chorus-vs-faster-current-peer.per-cpu-second.worst-round",
+      unit: "x",
+      value: Math.round(Math.min(...perRoundCpu) * 100) / 100
     })
   }
   return figures
