@@ -7,9 +7,11 @@
  * that process (JIT state: Node's web-stream internals turn polymorphic), so
  * a framework measured after another in one process is not measured as its
  * users run it. Each framework gets a fresh process and the same conditions
- * there: one warm-up run, then three measured runs, of which the median is
- * the sample (a burst of another process's work on this shared machine
- * hits one run of a fraction of a second, not the sample).
+ * there: warm-up runs of 100,000 deltas in all (at 20,000 deltas a run, the
+ * cost per delta of every framework here still fell until the fifth run: the
+ * JIT was not done after one), then three measured runs, of which the
+ * median is the sample (a burst of another process's work on this shared
+ * machine hits one run of a fraction of a second, not the sample).
  */
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -28,6 +30,7 @@ export type Framework =
 
 const childFlag = "--chorus-bench-isolated"
 const measuredRuns = 3
+const warmUpDeltas = 100_000
 
 /** The run of one framework, loaded (only that framework) in this process. */
 const runOf = async (framework: Framework, baseURL: string): Promise<(n: number) => Promise<Observed>> => {
@@ -60,7 +63,7 @@ if (process.argv.includes(childFlag) && process.send !== undefined) {
   const baseURL = process.argv[index + 3]!
   runOf(framework, baseURL)
     .then(async (run) => {
-      await run(n)
+      for (let warmed = 0; warmed < warmUpDeltas; warmed += n) await run(n)
       const measured: Array<Observed> = []
       for (let i = 0; i < measuredRuns; i++) measured.push(await run(n))
       return measured.sort((a, b) => a.ms - b.ms)[Math.floor(measuredRuns / 2)]!

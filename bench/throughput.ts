@@ -14,8 +14,8 @@
  *   (Node 20): the bridge's cost per delta. Target: within 1.5× of the native
  *   runner.
  *
- * Every sample is a fresh process (`isolated.ts`: a warm-up run, then the
- * median of three measured runs), because frameworks sharing a process slow
+ * Every sample is a fresh process (`isolated.ts`: warm-up runs of 100,000
+ * deltas in all, then the median of three measured runs), because frameworks sharing a process slow
  * each other down; rounds rotate the order; every framework reads the same
  * server.
  * `CHORUS_BENCH_QUICK=1` runs 20,000 deltas × 3 rounds (for a loaded machine).
