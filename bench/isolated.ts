@@ -1,5 +1,5 @@
 /**
- * One throughput sample in a process of its own: a warm-up run, then the
+ * One throughput sample in a process of its own: warm-up runs, then the
  * measured runs, their median reported to the parent over IPC.
  *
  * Frameworks share the engine's code for web streams and promises: after
