@@ -255,8 +255,11 @@ export const decoder = (requestedModel: string, base: string): Decoder<unknown, 
     const parts = (open.get(message) as Extract<Opened, { kind: "message" }>).parts
     let contentIndex = parts.indexOf(kind)
     if (contentIndex === -1) contentIndex = parts.push(kind) - 1
-    const event = { itemId: message, contentIndex, delta }
-    out.push(kind === "text" ? new Event.TextDelta(event, true) : new Event.RefusalDelta(event, true))
+    out.push(
+      kind === "text"
+        ? Event.unsafeTextDelta(message, contentIndex, delta)
+        : new Event.RefusalDelta({ itemId: message, contentIndex, delta }, true)
+    )
   }
 
   const toolCallDelta = (

@@ -257,7 +257,7 @@ export const mapper = (requestedModel: string, base: string) => {
   const mapInto = (part: Response.StreamPart<Record<string, Tool.Any>>, out: Array<Part>): InferenceError | null => {
     switch (part.type) {
       case "text-delta":
-        out.push(new Event.TextDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta }, true))
+        out.push(Event.unsafeTextDelta(idOf(part.id), 0, part.delta))
         return null
       case "response-metadata":
         if (Option.isSome(part.modelId)) model = part.modelId.value

@@ -278,7 +278,7 @@ export const decoder = (requestedModel: string): Decoder<unknown, Part> => {
       // First: nearly every event of a response is one of these.
       case "response.output_text.delta":
         return Either.map(contentDelta(raw, type), (event) =>
-          step([new Event.TextDelta({ itemId: event.item_id, contentIndex: event.content_index, delta: event.delta }, true)]))
+          step([Event.unsafeTextDelta(event.item_id, event.content_index, event.delta)]))
       case "response.refusal.delta":
         return Either.map(contentDelta(raw, type), (event) =>
           step([new Event.RefusalDelta({ itemId: event.item_id, contentIndex: event.content_index, delta: event.delta }, true)]))
