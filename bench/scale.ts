@@ -42,8 +42,8 @@
  */
 import { Deferred, Effect, Layer, Stream } from "effect"
 import { Agent, Environment, type Event, InferenceRunner, Participant, Toolkit } from "@chorus/core"
-import { chorusEvents, playing, script, userMessage } from "./frameworks.js"
-import { compare, type Figure, gc, now, sampleRss } from "./support.js"
+import { chorusEvents, playing, userMessage } from "./frameworks.js"
+import { compare, type Figure, gc, now, sampleRss, script } from "./support.js"
 
 const deltasPerAgent = 1_000
 

@@ -31,6 +31,15 @@ export class TextDelta extends Schema.TaggedClass<TextDelta>()("TextDelta", {
   delta: Text
 }) {}
 
+/**
+ * Builds a `TextDelta` without the class constructor's copy, defaults merge and
+ * validation (~0.35 µs a delta, most of a provider's own cost per delta beside
+ * `JSON.parse`): a provider's hot path, for fields it has just checked. The
+ * result is an ordinary `TextDelta` instance (same prototype, same own fields).
+ */
+export const unsafeTextDelta = (itemId: string, contentIndex: number, delta: string): TextDelta =>
+  Object.assign(Object.create(TextDelta.prototype) as TextDelta, { itemId, contentIndex, delta, _tag: "TextDelta" as const })
+
 /** A piece of a model message's refusal. */
 export class RefusalDelta extends Schema.TaggedClass<RefusalDelta>()("RefusalDelta", {
   itemId: Schema.String,
