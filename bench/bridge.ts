@@ -7,11 +7,10 @@
  */
 import { LanguageModel } from "@effect/ai"
 import type { Response } from "@effect/ai"
-import { Deferred, Effect, Layer, Stream } from "effect"
-import { Agent, Environment, Participant, Toolkit } from "@chorus/core"
+import { Effect, Layer, Stream } from "effect"
 import { LanguageModelRunner } from "@chorus/providers"
-import { check, type Observed, type Script, userMessage } from "./frameworks.js"
-import { now } from "./support.js"
+import { chorusRunOn } from "./frameworks.js"
+import type { Observed, Script } from "./support.js"
 
 /** The encoded stream parts of an `@effect/ai` model, built once per script. */
 export const bridgeParts = (script: Script): ReadonlyArray<Response.StreamPartEncoded> => [
@@ -35,31 +34,6 @@ const scriptedModel = (parts: ReadonlyArray<Response.StreamPartEncoded>) =>
     })
   )
 
-/** One Chorus run through an agent on the bridge, in a fresh environment. */
+/** One Chorus run through an agent on the bridge, the same run as the scripted native one (`chorusRunOn`). */
 export const bridgeRun = (script: Script, parts: ReadonlyArray<Response.StreamPartEncoded>): Promise<Observed> =>
-  Effect.runPromise(
-    Effect.gen(function*() {
-      const env = yield* Environment.Environment
-      let deltas = 0
-      let chars = 0
-      const ended = yield* Deferred.make<number>()
-      yield* env.join(Participant.observer("observer", (event) => {
-        const payload = event.payload
-        if (payload._tag === "TextDelta") {
-          deltas++
-          chars += payload.delta.length
-        } else if (payload._tag === "RunEnded") {
-          return Deferred.succeed(ended, now())
-        }
-        return Effect.void
-      }))
-      const runner = yield* Layer.build(
-        LanguageModelRunner.layer({ model: "bench" }).pipe(Layer.provide(scriptedModel(parts)))
-      )
-      yield* env.join(Agent.make({ id: "assistant" })).pipe(Effect.provide(runner), Effect.provide(Toolkit.empty.layer))
-      const start = now()
-      yield* env.publishAll("alice", userMessage("question", "alice", "Go."))
-      const end = yield* Deferred.await(ended)
-      return { ms: end - start, deltas, chars }
-    }).pipe(Effect.provide(Environment.layerMemory()), Effect.scoped)
-  ).then((observed) => check("chorus-bridge", script, observed))
+  chorusRunOn("chorus-bridge", script, LanguageModelRunner.layer({ model: "bench" }).pipe(Layer.provide(scriptedModel(parts))))

@@ -15,14 +15,21 @@
  * - **SIGKILL → answering again**: the runner that owns an environment is killed; the time until a publish
  *   to that environment is answered by another runner (failure detection tuned as in the tests: heartbeat
  *   2 s, expiration 9 s).
+ * - **SIGKILL → its agent answering again**: three runner processes host the agent "ops"
+ *   (test/cluster/support/opsAgent.ts); mid-stream, the runner that runs it is killed; the time until another
+ *   runner has rebuilt it and closed the cut run (its `RunEnded`), twice. With CHORUS_BENCH_CLUSTER=agents only
+ *   this figure is measured.
  */
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { TestRunner } from "@effect/cluster"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted, Stream } from "effect"
-import { Environment, Event } from "@chorus/core"
-import { ClusterEnvironment, Journals, PgJournal } from "@chorus/cluster"
+import { Environment, Event, Human } from "@chorus/core"
+import { ClusterAgent, ClusterEnvironment, Journals, PgJournal } from "@chorus/cluster"
 import * as Postgres from "../test/support/postgres.js"
+import { joinHuman } from "../test/support/agents.js"
 import { clientLayer, runnerLayer } from "../test/cluster/support/cluster.js"
 import { freePort, type RunnerProcess, startRunner, stopRunner } from "../test/cluster/support/processes.js"
 import { compare, type Figure, now } from "./support.js"
@@ -72,8 +79,62 @@ const rssOf = (pid: number | undefined): number => {
   return kb * 1024
 }
 
+/** Seconds from the SIGKILL of a busy agent's runner to its cut run ending on another runner, twice. */
+const agentFailover = async (log: (line: string) => void): Promise<ReadonlyArray<number>> => {
+  const postgres = await Postgres.start()
+  const directory = mkdtempSync(join(tmpdir(), "chorus-bench-calls-"))
+  let runners: Array<RunnerProcess> = []
+  try {
+    for (let i = 0; i < 3; i++) runners.push(await startRunner(postgres.url, { calls: join(directory, "calls.log") }))
+    const client = clientLayer(postgres.url)
+    const seconds: Array<number> = []
+    for (let round = 0; round < 2; round++) {
+      const measured = await Effect.runPromise(Effect.gen(function*() {
+        // An environment whose entity runs apart from its agent: the kill takes the agent only.
+        let id = ""
+        for (let i = 0; i < 100 && id === ""; i++) {
+          const candidate = `bench-agent-${round}-${i}`
+          const env = yield* Effect.orDie(Effect.flatMap(ClusterEnvironment.EnvironmentEntity.client, (make) => make(candidate).Where()))
+          if (env !== (yield* ClusterAgent.where(candidate, "ops"))) id = candidate
+        }
+        return yield* Effect.gen(function*() {
+          const env = yield* Environment.Environment
+          const address = yield* ClusterAgent.add(id, "ops")
+          yield* joinHuman("alice")
+          yield* Human.say("alice", "explain yourself")
+          yield* env.waitFor((event) => event.payload._tag === "TextDelta" && event.author === "ops")
+          const victim = runners.find((runner) => runner.port === Number(address.split(":")[1]))!
+          const killed = now()
+          yield* Effect.promise(() => stopRunner(victim))
+          runners = runners.filter((runner) => runner !== victim)
+          yield* env.waitFor((event) => event.payload._tag === "RunEnded" && event.author === "ops")
+          return (now() - killed) / 1_000
+        }).pipe(Effect.scoped, Effect.provide(ClusterEnvironment.layer(id)))
+      }).pipe(Effect.provide(client), Effect.orDie))
+      log(`SIGKILL of a busy agent's runner → its run closed on another runner: ${measured.toFixed(1)} s`)
+      seconds.push(measured)
+    }
+    return seconds
+  } finally {
+    await Promise.all(runners.map((runner) => stopRunner(runner)))
+    postgres.stop()
+    rmSync(directory, { recursive: true, force: true })
+  }
+}
+
 export const clusterBench = async (log: (line: string) => void): Promise<ReadonlyArray<Figure>> => {
   const figures: Array<Figure> = []
+  try {
+    const agents = await agentFailover(log)
+    figures.push({
+      name: "cluster: SIGKILL of a busy agent's runner → the agent answers again elsewhere (mean of 2)",
+      unit: "s",
+      value: agents.reduce((sum, value) => sum + value, 0) / agents.length
+    })
+  } catch (error) {
+    log(`the agent failover part failed: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  if (process.env.CHORUS_BENCH_CLUSTER === "agents") return figures
   const us = (name: string, value: number, baseline: { name: string; value: number }) => {
     const figure = compare({ name, unit: "µs/event", value }, baseline)
     log(`${name}: ${value.toFixed(1)} µs/event (${figure.ratio!.toFixed(1)}× ${baseline.name})`)

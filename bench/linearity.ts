@@ -8,8 +8,8 @@
  * generation that V8 grows only as allocation goes on), which weighs most on
  * the 10k figure, so 1M is compared with 100k too.
  */
-import { chorusEvents, chorusRun, script } from "./frameworks.js"
-import { compare, type Figure, gc, median } from "./support.js"
+import { chorusEvents, chorusRun } from "./frameworks.js"
+import { compare, type Figure, gc, median, script } from "./support.js"
 
 const sizes = [
   { n: 10_000, runs: 7 },

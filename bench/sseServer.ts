@@ -1,12 +1,15 @@
 /**
- * A slow OpenAI Responses API server on 127.0.0.1 (random port), run in a
- * child process so that it notices a closed connection on its own event loop,
- * whatever the client's process is doing.
+ * An OpenAI Responses API server on 127.0.0.1 (random port), run in a child
+ * process so that it notices a closed connection on its own event loop, and
+ * does its own work there, whatever the client's process is doing.
  *
  * `POST …/responses` answers with the SSE prelude of a message
  * (`response.created`, `response.in_progress`, `response.output_item.added`,
  * `response.content_part.added`), then one `response.output_text.delta`
- * every `intervalMs`, up to `maxDeltas`, then the closing events. The run
+ * every `intervalMs`, up to `maxDeltas`, then the closing events. The deltas
+ * are the benchmark script's (`support.script`). With `intervalMs: 0` the
+ * whole answer, built once when the server starts, is sent at once: the
+ * stream throughput benchmark measures the clients, not the server. The run
  * number is taken from the last `run-<n>` in the request body; when the
  * connection closes the server reports `{ run, closedAt, deltas }` (`closedAt`
  * on the clock of `support.now`, the system's monotonic clock, the same in
@@ -16,6 +19,7 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { script } from "./support.js"
 
 export interface ServerOptions {
   readonly intervalMs: number
@@ -71,8 +75,58 @@ const response = (id: string, status: string, output: ReadonlyArray<unknown>) =>
   metadata: {}
 })
 
-const serve = (options: ServerOptions, report: (closed: Closed) => void) =>
-  Http.createServer((req, res) => {
+/** The closing events of a message whose text is `text`. */
+const closing = (id: string, itemId: string, text: string, from: number): string => {
+  let sequence = from
+  const message = {
+    id: itemId,
+    type: "message",
+    status: "completed",
+    role: "assistant",
+    content: [{ type: "output_text", annotations: [], logprobs: [], text }]
+  }
+  return frame({ type: "response.output_text.done", sequence_number: sequence++, item_id: itemId, output_index: 0, content_index: 0, text, logprobs: [] }) +
+    frame({ type: "response.output_item.done", sequence_number: sequence++, output_index: 0, item: message }) +
+    frame({ type: "response.completed", sequence_number: sequence++, response: response(id, "completed", [message]) })
+}
+
+const prelude = (id: string, itemId: string): string =>
+  frame({ type: "response.created", sequence_number: 0, response: response(id, "in_progress", []) }) +
+  frame({ type: "response.in_progress", sequence_number: 1, response: response(id, "in_progress", []) }) +
+  frame({
+    type: "response.output_item.added",
+    sequence_number: 2,
+    output_index: 0,
+    item: { id: itemId, type: "message", status: "in_progress", content: [], role: "assistant" }
+  }) +
+  frame({
+    type: "response.content_part.added",
+    sequence_number: 3,
+    item_id: itemId,
+    output_index: 0,
+    content_index: 0,
+    part: { type: "output_text", annotations: [], logprobs: [], text: "" }
+  })
+
+const deltaFrame = (itemId: string, sequence: number, delta: string): string =>
+  frame({ type: "response.output_text.delta", sequence_number: sequence, item_id: itemId, output_index: 0, content_index: 0, delta, logprobs: [] })
+
+/** The whole answer of a burst, built once: the same bytes for every request. */
+const burstOf = (deltas: ReadonlyArray<string>, text: string): Buffer => {
+  const id = "resp_burst"
+  const itemId = "msg_burst"
+  const frames = [prelude(id, itemId)]
+  for (let i = 0; i < deltas.length; i++) frames.push(deltaFrame(itemId, 4 + i, deltas[i]!))
+  frames.push(closing(id, itemId, text, 4 + deltas.length))
+  return Buffer.from(frames.join(""), "utf8")
+}
+
+const serve = (options: ServerOptions, report: (closed: Closed) => void) => {
+  const answer = script(options.maxDeltas)
+  const deltaOf = (i: number) => answer.deltas[i]!
+  const textLength = (deltas: number) => answer.deltas.slice(0, deltas).reduce((sum, delta) => sum + delta.length, 0)
+  const burst = options.intervalMs === 0 ? burstOf(answer.deltas, answer.text) : undefined
+  return Http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
@@ -86,7 +140,6 @@ const serve = (options: ServerOptions, report: (closed: Closed) => void) =>
       }
       const id = `resp_${run}`
       const itemId = `msg_${run}`
-      let sequence = 0
       let deltas = 0
       let completed = false
       let timer: NodeJS.Timeout | undefined
@@ -95,54 +148,27 @@ const serve = (options: ServerOptions, report: (closed: Closed) => void) =>
         report({ run, closedAt: clock(), deltas, completed })
       })
       res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" })
-      res.write(frame({ type: "response.created", sequence_number: sequence++, response: response(id, "in_progress", []) }))
-      res.write(frame({ type: "response.in_progress", sequence_number: sequence++, response: response(id, "in_progress", []) }))
-      res.write(frame({
-        type: "response.output_item.added",
-        sequence_number: sequence++,
-        output_index: 0,
-        item: { id: itemId, type: "message", status: "in_progress", content: [], role: "assistant" }
-      }))
-      res.write(frame({
-        type: "response.content_part.added",
-        sequence_number: sequence++,
-        item_id: itemId,
-        output_index: 0,
-        content_index: 0,
-        part: { type: "output_text", annotations: [], logprobs: [], text: "" }
-      }))
+      if (burst !== undefined) {
+        deltas = options.maxDeltas
+        completed = true
+        res.end(burst)
+        return
+      }
+      res.write(prelude(id, itemId))
+      let sequence = 4
       timer = setInterval(() => {
         if (deltas < options.maxDeltas) {
-          deltas++
-          res.write(frame({
-            type: "response.output_text.delta",
-            sequence_number: sequence++,
-            item_id: itemId,
-            output_index: 0,
-            content_index: 0,
-            delta: "tok ",
-            logprobs: []
-          }))
+          res.write(deltaFrame(itemId, sequence++, deltaOf(deltas++)))
           return
         }
         clearInterval(timer)
         timer = undefined
-        const text = "tok ".repeat(deltas)
-        const message = {
-          id: itemId,
-          type: "message",
-          status: "completed",
-          role: "assistant",
-          content: [{ type: "output_text", annotations: [], logprobs: [], text }]
-        }
-        res.write(frame({ type: "response.output_text.done", sequence_number: sequence++, item_id: itemId, output_index: 0, content_index: 0, text, logprobs: [] }))
-        res.write(frame({ type: "response.output_item.done", sequence_number: sequence++, output_index: 0, item: message }))
-        res.write(frame({ type: "response.completed", sequence_number: sequence++, response: response(id, "completed", [message]) }))
         completed = true
-        res.end()
+        res.end(closing(id, itemId, answer.text.slice(0, textLength(deltas)), sequence))
       }, options.intervalMs)
     })
   })
+}
 
 type ToParent = { readonly _tag: "Listening"; readonly port: number } | { readonly _tag: "Closed"; readonly closed: Closed }
 

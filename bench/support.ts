@@ -41,6 +41,49 @@ export const compare = (
   }
 }
 
+/** The scripted model output: `n` delta strings and their text. */
+export interface Script {
+  readonly deltas: ReadonlyArray<string>
+  readonly text: string
+}
+
+export const script = (n: number): Script => {
+  const deltas = Array.from({ length: n }, (_, i) => `tok${i % 997} `)
+  return { deltas, text: deltas.join("") }
+}
+
+/** What a run observed; checked against the script. */
+export interface Observed {
+  readonly ms: number
+  /** CPU time of the process (all its threads: the garbage collector's too) over the same interval. */
+  readonly cpuMs: number
+  readonly deltas: number
+  readonly chars: number
+}
+
+/** A stopwatch of wall and process CPU time. */
+export const stopwatch = () => {
+  const wall = now()
+  const cpu = process.cpuUsage()
+  return {
+    stop: (): { readonly ms: number; readonly cpuMs: number } => {
+      const used = process.cpuUsage(cpu)
+      return { ms: now() - wall, cpuMs: (used.user + used.system) / 1000 }
+    }
+  }
+}
+
+/** Fails loudly when the observer did not see the whole stream. */
+export const check = (framework: string, script: Script, observed: Observed): Observed => {
+  if (observed.deltas !== script.deltas.length || observed.chars !== script.text.length) {
+    throw new Error(
+      `${framework}: the observer saw ${observed.deltas} deltas (${observed.chars} chars), ` +
+        `expected ${script.deltas.length} (${script.text.length} chars)`
+    )
+  }
+  return observed
+}
+
 /** A monotonic clock in milliseconds, comparable across the threads of this process. */
 export const now = (): number => Number(process.hrtime.bigint()) / 1e6
 

@@ -43,3 +43,38 @@ it.effect("a request that does not match the protocol is refused before it reach
     // Nothing was published.
     assert.strictEqual(yield* entity.LastSequence(), -1)
   }).pipe(Effect.provide(Cluster)))
+
+it.effect("a publish retried with its key is applied once, also by the instance rebuilt after a passivation", () =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(1)
+    const entity = (yield* ClusterEnvironment.EnvironmentEntity.client)("retried")
+    const first = yield* entity.Publish({ author: "a", payloads: [say("one"), say("two")], key: "node-1/1" })
+    // The reply was lost; the caller sends the same publish again.
+    const again = yield* entity.Publish({ author: "a", payloads: [say("one"), say("two")], key: "node-1/1" })
+    assert.deepStrictEqual(again.events.map((event) => event.sequence), [0, 1])
+    assert.deepStrictEqual(again.events, first.events)
+    assert.strictEqual(yield* entity.LastSequence(), 1)
+    yield* entity.Flush({ published: [] })
+    // Passivated: the next instance knows the key from the journal.
+    yield* TestClock.adjust("1 minute")
+    const later = yield* entity.Publish({ author: "a", payloads: [say("one"), say("two")], key: "node-1/1" })
+    assert.notStrictEqual(later.instance, first.instance)
+    assert.deepStrictEqual(later.events.map((event) => event.sequence), [0, 1])
+    assert.strictEqual(yield* entity.LastSequence(), 1)
+    // Another key is another publish.
+    const next = yield* entity.Publish({ author: "a", payloads: [say("three")], key: "node-1/2" })
+    assert.strictEqual(next.events[0]!.sequence, 2)
+  }).pipe(Effect.provide(Cluster)))
+
+it.effect("publish keys are bounded: past the limit the oldest is forgotten", () =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(1)
+    const entity = (yield* ClusterEnvironment.EnvironmentEntity.client)("bounded")
+    for (let i = 1; i <= 3; i++) yield* entity.Publish({ author: "a", payloads: [say(`${i}`)], key: `k${i}` })
+    // k3 and k2 are remembered, k1 is not (applied again).
+    assert.strictEqual((yield* entity.Publish({ author: "a", payloads: [say("3")], key: "k3" })).events[0]!.sequence, 2)
+    assert.strictEqual((yield* entity.Publish({ author: "a", payloads: [say("1")], key: "k1" })).events[0]!.sequence, 3)
+  }).pipe(Effect.provide(ClusterEnvironment.layerEntity({ publishKeys: 2 }).pipe(
+    Layer.provide(Journals.layerMemory),
+    Layer.provideMerge(TestRunner.layer)
+  ))))

@@ -81,6 +81,23 @@ describe("PgJournal", () => {
       assert.strictEqual((error as Journal.JournalCorrupted).sequence, 4)
     })))
 
+  it.effect("publish keys are written with the first event of their publish and read back by a later open", () =>
+    withSql(Effect.gen(function*() {
+      const journals = yield* Journals.Journals
+      const keys = new Map([[0, { key: "n/1", sequence: 0, count: 2 }], [2, { key: "n/2", sequence: 2, count: 3 }]])
+      const journal = yield* journals.open("keyed", { at: (sequence) => keys.get(sequence) })
+      yield* journal.append(events(0, 2))
+      yield* journal.append(events(2, 3))
+      // A later runner opens it without knowing anything: the keys are in the table.
+      assert.deepStrictEqual(yield* journals.recentKeys("keyed", 10), [...keys.values()])
+      assert.deepStrictEqual(yield* journals.recentKeys("keyed", 1), [keys.get(2)!])
+      assert.deepStrictEqual(yield* journals.recentKeys("shared-a", 10), [])
+      // A failed append writes no key.
+      const failed = yield* Effect.exit(journal.append(events(7, 1)))
+      assert.isTrue(Exit.isFailure(failed))
+      assert.strictEqual((yield* journals.recentKeys("keyed", 10)).length, 2)
+    })))
+
   it.effect("a non-contiguous append is refused before anything is written", () =>
     withSql(Effect.gen(function*() {
       const journals = yield* Journals.Journals

@@ -50,7 +50,7 @@ describe("Environment: a journal outage", () => {
       const back = yield* Deferred.make<Event.Event>()
       yield* Effect.gen(function*() {
         const env = yield* Environment.Environment
-        // While the journal is degraded its history cannot be read: a live observer records what happens.
+        // A live observer records what happens.
         yield* env.join(Participant.observer("health", (event) =>
           Ref.update(health, (all) => [...all, event]).pipe(
             Effect.zipRight(event.payload._tag === "JournalRecovered" ? Deferred.succeed(back, event) : Effect.void)
@@ -141,6 +141,54 @@ describe("Environment: a journal outage", () => {
       const all = yield* stored(journal)
       assert.deepStrictEqual(all.map((event) => event.sequence), all.map((_, i) => i))
       assert.strictEqual(all.filter((event) => event.payload._tag === "InterruptRequested").length, 11)
+    }))
+})
+
+describe("Environment: history during an outage", () => {
+  it.effect("waitFor from 0, subscribe from a sequence, a projection and a join with history read the unwritten tail from memory", () =>
+    Effect.gen(function*() {
+      const { down, journal } = yield* controllable
+      yield* Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        for (let i = 0; i < 5; i++) yield* env.publish("a", interruptFor(`durable-${i}`))
+        yield* env.flush
+        yield* Ref.set(down, () => true)
+        for (let i = 0; i < 5; i++) yield* env.publish("a", interruptFor(`unwritten-${i}`))
+        // Past 2 s the journal is degraded: nothing after sequence 4 is durable.
+        yield* TestClock.adjust("3 seconds")
+        assert.include((yield* Effect.flip(env.flush)).message, "degraded")
+        const last = yield* env.lastSequence
+
+        // An event published before the outage, and one published during it.
+        const durable = yield* env.waitFor((event) => event.payload._tag === "InterruptRequested" && event.payload.participant === "durable-2")
+        assert.strictEqual(durable.sequence, 2)
+        const unwritten = yield* env.waitFor((event) => event.payload._tag === "InterruptRequested" && event.payload.participant === "unwritten-3")
+        assert.strictEqual(unwritten.sequence, 8)
+
+        // A subscription from a sequence before the outage: history (durable, then unwritten), then live, no gap.
+        const subscription = yield* env.subscribe({ from: 3 })
+        yield* env.publish("a", interruptFor("live"))
+        const seen = yield* subscription.stream.pipe(Stream.take(last - 3 + 2), Stream.runCollect)
+        assert.deepStrictEqual(Chunk.toReadonlyArray(seen).map((event) => event.sequence), Array.from({ length: last - 1 }, (_, i) => i + 3))
+
+        // A projection registered now folds everything published.
+        const counter = Reducer.make(0, (n: number, event) => event.payload._tag === "InterruptRequested" ? n + 1 : n)
+        assert.strictEqual(yield* env.projection(counter), 11)
+
+        // A late observer asking for history from 0 gets all of it.
+        const received = yield* Ref.make<ReadonlyArray<number>>([])
+        yield* env.join(Participant.observer("late", (event) => Ref.update(received, (all) => [...all, event.sequence]), { from: 0 }))
+        yield* TestClock.adjust("10 millis")
+        const got = yield* Ref.get(received)
+        assert.deepStrictEqual(got.slice(0, last + 2), Array.from({ length: last + 2 }, (_, i) => i))
+
+        // And the journal catches up after the outage, as before.
+        yield* Ref.set(down, () => false)
+        yield* TestClock.adjust("10 seconds")
+        yield* env.flush
+      }).pipe(Effect.scoped, Effect.provide(onJournal(journal)))
+      const all = yield* stored(journal)
+      assert.deepStrictEqual(all.map((event) => event.sequence), all.map((_, i) => i))
     }))
 })
 

@@ -209,7 +209,13 @@ describe("OpenAiChatCompletions", () => {
           [`data: {"choices":[{"index":0,"delta":{"content":42}}]}\n\n`, "invalid chat completion chunk"],
           [`data: {"choices":"none"}\n\n`, "invalid chat completion chunk"],
           [`data: "hello"\n\n`, "invalid chat completion chunk"],
-          [`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}\n\n`, "without a function name"]
+          [`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}\n\n`, "without a function name"],
+          // Text chunks that are almost the usual one: the hand check must reject what the schema rejects.
+          [`data: {"model":7,"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n`, "invalid chat completion chunk"],
+          [`data: {"choices":[{"index":"0","delta":{"content":"Hi"}}]}\n\n`, "invalid chat completion chunk"],
+          [`data: {"choices":[{"index":0,"delta":{"content":"Hi","refusal":3}}]}\n\n`, "invalid chat completion chunk"],
+          [`data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":1}]}\n\n`, "invalid chat completion chunk"],
+          [`data: {"choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":"lots"}\n\n`, "invalid chat completion chunk"]
         ]
         for (const [garbage, expected] of cases) {
           const { runner } = yield* setup([Server.sse([textFrames[0]!, garbage, ...textFrames.slice(1)])])

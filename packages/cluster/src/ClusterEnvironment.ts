@@ -3,9 +3,13 @@
  * environment's id that owns its sequence and its journal, wherever the cluster places it.
  *
  * - {@link layerEntity} registers the environment entity on a runner (every runner of the shard group must
- *   register it). Its journals come from the `Journals` service (`PgJournal.layer` across machines).
+ *   register it). Its journals come from the `Journals` service (`PgJournal.layer` across machines). Given the
+ *   runner's `ClusterAgent` registry, it wakes the hosted agents among its members when an event that may
+ *   make them act is published.
  * - {@link layer} provides `Environment` for one environment id on any node, runner or client: publishing goes
- *   through the entity, in one order; subscriptions follow it across runners with no gap and no duplicate.
+ *   through the entity, in one order, each publish applied once even when the cluster re-sends it after a
+ *   runner's death (an idempotency key per publish, remembered by the entity and written to the journal);
+ *   subscriptions follow it across runners with no gap and no duplicate.
  *
  * A program written against `Environment` runs clustered by changing its layer.
  *

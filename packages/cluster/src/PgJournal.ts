@@ -40,11 +40,12 @@ export const make = (options?: Options): Effect.Effect<Journals.Service, Journal
     yield* internal.migrate(table)
     const context = yield* Effect.context<SqlClient.SqlClient>()
     return Journals.Journals.of({
-      open: (environmentId) =>
-        internal.open(table, environmentId).pipe(
+      open: (environmentId, keys) =>
+        internal.open(table, environmentId, keys).pipe(
           Effect.provide(context),
           Effect.withSpan("PgJournal.open", { attributes: { table, environmentId } })
-        )
+        ),
+      recentKeys: (environmentId, limit) => internal.recentKeys(table, environmentId, limit).pipe(Effect.provide(context))
     })
   })
 

@@ -35,7 +35,8 @@
  * capped schedule, in order, and caught up when the journal is back; past
  * `degradedAfter` the environment publishes `JournalDegraded` and `flush`
  * fails fast until `JournalRecovered` (see `internal/environment/journalWriter.ts`
- * for the whole policy).
+ * for the whole policy). While it is degraded, reads of history take what is
+ * not durable yet from the writer's memory, so they keep working.
  *
  * ## Derived state
  * {@link Service.projection} keeps a reducer's state current on every
@@ -246,9 +247,22 @@ export const make = (
       writer: { retry: options?.appendRetry, degradedAfter: options?.degradedAfter }
     })
 
-    /** Events `[from, to]` from the journal, once everything up to `to` is durable. */
+    /**
+     * Events `[from, to]` from the journal once they are durable; while the
+     * journal is degraded (flush fails), the journal up to what is durable
+     * and the rest from the writer's memory, so an outage does not stop a read.
+     */
     const history = (from: number, to: number) =>
-      Stream.unwrap(Effect.as(writer.flushUpTo(to), journal.read({ from, to })))
+      Stream.unwrap(Effect.match(writer.flushUpTo(to), {
+        onSuccess: () => journal.read({ from, to }),
+        onFailure: () => duringOutage(from, to)
+      }))
+    const duringOutage = (from: number, to: number) =>
+      Stream.suspend(() => {
+        const { durable, tail } = writer.unwritten(from, to)
+        const stored = from <= durable ? journal.read({ from, to: Math.min(to, durable) }) : Stream.empty
+        return tail.length === 0 ? stored : Stream.concat(stored, Stream.fromIterable(tail))
+      })
 
     const projections = Projections.make({ last: sequencer.last, history: (to) => history(0, to) })
 

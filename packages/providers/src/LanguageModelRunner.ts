@@ -87,9 +87,8 @@ export const make = (options: Options): Effect.Effect<InferenceRunner.Service, n
           Stream.mapChunksEffect((chunk) => {
             const out: Array<InferenceRunner.Part> = []
             for (const part of chunk) {
-              const mapped = mapper.map(part)
-              if (Either.isLeft(mapped)) return Effect.fail(scrub(mapped.left))
-              for (const p of mapped.right) out.push(p)
+              const error = mapper.mapInto(part, out)
+              if (error !== null) return Effect.fail(scrub(error))
             }
             return Effect.succeed(Chunk.unsafeFromArray(out))
           }),

@@ -27,12 +27,15 @@ export interface RunnerProcess {
 }
 
 /** Starts a runner (see runner.ts) and resolves once it printed `ready`. */
-export const startRunner = async (url: string, options?: { readonly watch?: string }): Promise<RunnerProcess> => {
+export const startRunner = async (
+  url: string,
+  options?: { readonly watch?: string; readonly calls?: string }
+): Promise<RunnerProcess> => {
   const port = await freePort()
   // node itself with tsx as a loader (not the tsx CLI, which runs node as its own child): a signal reaches the runner.
   const child = spawn(process.execPath, ["--import", "tsx", runnerScript], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: url, CHORUS_PORT: String(port), CHORUS_WATCH: options?.watch ?? "" },
+    env: { ...process.env, DATABASE_URL: url, CHORUS_PORT: String(port), CHORUS_WATCH: options?.watch ?? "", CHORUS_CALLS_FILE: options?.calls ?? "" },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const runner: RunnerProcess = { port, child, seen: [], output: [] }

@@ -1,17 +1,19 @@
 /**
  * A runner process (tsx test/cluster/support/runner.ts): DATABASE_URL, CHORUS_PORT; with CHORUS_WATCH=<id> it
  * also subscribes to that environment from sequence 0 and prints `seen <sequence>` for every event it receives.
- * Prints `ready` once its layers are up.
+ * Prints `ready` once its layers are up. With CHORUS_CALLS_FILE=<path> it hosts the agent "ops" (support/opsAgent.ts).
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Stream } from "effect"
 import { Environment } from "@chorus/core"
 import { ClusterEnvironment } from "@chorus/cluster"
 import { runnerLayer } from "./cluster.js"
+import { opsAgents } from "./opsAgent.js"
 
 const url = process.env.DATABASE_URL ?? ""
 const port = Number(process.env.CHORUS_PORT)
 const watch = process.env.CHORUS_WATCH
+const calls = process.env.CHORUS_CALLS_FILE
 
 const write = (line: string) => Effect.sync(() => process.stdout.write(`${line}\n`))
 
@@ -24,6 +26,6 @@ const program = Effect.gen(function*() {
 }).pipe(Effect.scoped)
 
 // Without CHORUS_WATCH the program never asks for the environment it is given.
-const layer = ClusterEnvironment.layer(watch || "unwatched").pipe(Layer.provideMerge(runnerLayer(url, port)))
+const layer = ClusterEnvironment.layer(watch || "unwatched").pipe(Layer.provideMerge(runnerLayer(url, port, calls ? { agents: opsAgents(calls) } : undefined)))
 
 NodeRuntime.runMain(program.pipe(Effect.provide(layer)))

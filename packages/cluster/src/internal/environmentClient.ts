@@ -10,7 +10,7 @@
  * @internal
  */
 import type { Sharding } from "@effect/cluster"
-import { Cause, Chunk, Effect, Either, Exit, FiberMap, Option, Schedule, Stream, SubscriptionRef } from "effect"
+import { Cause, Chunk, Clock, Effect, Either, Exit, FiberMap, Option, Random, Schedule, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
 import type { Participant, Reducer } from "@chorus/core"
 import { Environment, Event, Journal } from "@chorus/core"
@@ -21,6 +21,17 @@ const isJournalFailure = (error: unknown): error is Journal.JournalError | Journ
 
 /** Wait before subscribing again after the entity's runner went away. */
 const resubscribeDelay = "100 millis"
+
+/**
+ * Runs a request again when it was interrupted from outside this fiber: `@effect/cluster` interrupts the
+ * requests in flight to a runner it declares unavailable. An interruption of this fiber itself is not
+ * recovered (Effect does not let a fiber being interrupted catch it), so this never outlives its caller.
+ */
+const retryInterrupted = <A, E, R>(request: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.catchAllCause(request, (cause) =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.zipRight(Effect.sleep(resubscribeDelay), retryInterrupted(request))
+      : Effect.failCause(cause))
 
 /** Turns `join` yields, at most, for a participant to start reading its inbox (as in one process). */
 const startTurns = 64
@@ -37,9 +48,17 @@ interface Folded<S> {
   readonly sequence: number
 }
 
+/** The clustered environment, and the join of a hosted agent that takes its place again. */
+export interface Client extends Environment.Service {
+  /** Joins, or takes the participant's place again when it is a member of the same kind already (no other instance runs it). */
+  readonly rejoin: <E, R>(
+    participant: Participant.Participant<E, R>
+  ) => Effect.Effect<void, Environment.ParticipantAlreadyJoined | Environment.ParticipantStartFailed, R>
+}
+
 export const make = (
   environmentId: string
-): Effect.Effect<Environment.Service, never, Sharding.Sharding | Scope.Scope> =>
+): Effect.Effect<Client, never, Sharding.Sharding | Scope.Scope> =>
   Effect.gen(function*() {
     const makeClient = yield* EnvironmentEntity.client
     const entity = makeClient(environmentId)
@@ -47,8 +66,17 @@ export const make = (
     // Per entity instance, the last event this node published through it since the last flush: `flush` checks
     // each is in the journal (a runner that died may not have written what it stamped).
     let unflushed = new Map<string, Event.Event>()
+    // Every publish carries a key unique to this client: when the cluster re-sends it (its runner died before
+    // replying), the environment applies it once.
+    const node = `${(yield* Clock.currentTimeMillis).toString(36)}-${(yield* Random.nextInt).toString(36)}`
+    let publishes = 0
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
-      Effect.orDie(entity.Publish({ author, payloads: [...payloads] })).pipe(Effect.map(({ events, instance }) => {
+      Effect.suspend(() => {
+        const request = { author, payloads: [...payloads], key: `${node}/${++publishes}` }
+        // Sent again, with its key, when the cluster interrupted it (it closes its client to a runner it
+        // declares unavailable): applied once either way.
+        return retryInterrupted(Effect.orDie(Effect.suspend(() => entity.Publish(request))))
+      }).pipe(Effect.map(({ events, instance }) => {
         const last = events[events.length - 1]
         const previous = unflushed.get(instance)
         if (last !== undefined && (previous === undefined || previous.sequence < last.sequence)) unflushed.set(instance, last)
@@ -70,9 +98,14 @@ export const make = (
                 next = event.sequence + 1
               })
             ),
-            Stream.catchAll((error) =>
-              isJournalFailure(error) ? Stream.fail(error) : Stream.execute(Effect.sleep(resubscribeDelay))
-            ),
+            // A failure other than the journal's, or an interruption by the cluster (not of this fiber: that is
+            // not recoverable), is the entity's runner going away: subscribe again from the cursor.
+            Stream.catchAllCause((cause) => {
+              const failure = Cause.failureOption(cause)
+              if (Option.isSome(failure) && isJournalFailure(failure.value)) return Stream.fail(failure.value)
+              if (Option.isSome(failure) || Cause.isInterruptedOnly(cause)) return Stream.execute(Effect.sleep(resubscribeDelay))
+              return Stream.failCause(Cause.stripFailures(cause))
+            }),
             // The entity's stream ends when its instance closes (a shard moved, a runner stopped): follow it.
             (stream) => Stream.concat(stream, Stream.suspend(attempt))
           )
@@ -132,13 +165,14 @@ export const make = (
         }
       })
 
-    const join = <E, R>(participant: Participant.Participant<E, R>, options?: Environment.JoinOptions) =>
+    const join = <E, R>(participant: Participant.Participant<E, R>, options?: Environment.JoinOptions, rejoin = false) =>
       Effect.gen(function*() {
-        const joined = yield* entity.Join({ participant: participant.id, kind: participant.kind }).pipe(
+        const { seen, sequence: joined } = yield* entity.Join({ participant: participant.id, kind: participant.kind, rejoin }).pipe(
           Effect.catchIf((error) => !(error instanceof Environment.ParticipantAlreadyJoined), Effect.die)
         )
         // Its inbox starts with its own ParticipantJoined; with `replay`, the history before it comes first, unfiltered.
-        const history = participant.replay === true ? joined - 1 : -1
+        // A rejoining participant takes what came after the last event it saw as live.
+        const history = participant.replay === true ? (seen ?? joined - 1) : -1
         const accepts = participant.accepts
         const progress: StartProgress = { started: false, failure: undefined }
         // Reading the inbox counts as started (as in one process): a failure on an event is not a failed start.
@@ -240,7 +274,8 @@ export const make = (
       publish,
       publishAll,
       subscribe,
-      join,
+      join: (participant, options) => join(participant, options),
+      rejoin: (participant) => join(participant, undefined, true),
       leave,
       interrupt: (options) =>
         publish(options.by ?? Environment.author, new Event.InterruptRequested({ participant: options.participant, runId: options.runId ?? null })),
@@ -256,5 +291,5 @@ export const make = (
       snapshot,
       state,
       waitFor
-    } satisfies Environment.Service
+    } satisfies Client
   })

@@ -11,9 +11,10 @@
 import { Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import type { Duration } from "effect"
-import { Clock, Effect, Option, Random, Schema, Stream } from "effect"
+import { Chunk, Clock, Effect, Option, Random, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
+import { AgentEntity, agentEntityId, AgentRegistry, wakes } from "./agentProtocol.js"
 
 const JournalFailure = Schema.Union(Journal.JournalError, Journal.JournalCorrupted)
 
@@ -22,8 +23,9 @@ const Member = Schema.Struct({ id: Schema.String, kind: Event.ParticipantKind })
 /** The protocol of an environment entity. */
 export const EnvironmentEntity = Entity.make("chorus/Environment", [
   // `instance` names the entity instance that stamped the events (a new one after a move or a passivation).
+  // `key`: the caller's idempotency key; a publish retried with the same key is applied once (see Journals).
   Rpc.make("Publish", {
-    payload: { author: Schema.String, payloads: Schema.Array(Event.Payload) },
+    payload: { author: Schema.String, payloads: Schema.Array(Event.Payload), key: Schema.optional(Schema.String) },
     success: Schema.Struct({ instance: Schema.String, events: Schema.Array(Event.Event) })
   }),
   Rpc.make("Subscribe", {
@@ -38,9 +40,11 @@ export const EnvironmentEntity = Entity.make("chorus/Environment", [
   // and flush fails rather than let the caller believe it is kept.
   Rpc.make("Flush", { payload: { published: Schema.Array(Event.Event) }, error: Journal.JournalError }),
   Rpc.make("LastSequence", { success: Schema.Number }),
+  // `rejoin`: a hosted agent taking its place again after its entity was passivated or moved (a member already).
   Rpc.make("Join", {
-    payload: { participant: Schema.String, kind: Event.ParticipantKind },
-    success: Schema.Number,
+    payload: { participant: Schema.String, kind: Event.ParticipantKind, rejoin: Schema.optional(Schema.Boolean) },
+    // `seen`, on a rejoin: the last event the participant published or joined at (later ones are news to it).
+    success: Schema.Struct({ sequence: Schema.Number, seen: Schema.optional(Schema.Number) }),
     error: Environment.ParticipantAlreadyJoined
   }),
   Rpc.make("Leave", { payload: { participant: Schema.String } }),
@@ -48,17 +52,25 @@ export const EnvironmentEntity = Entity.make("chorus/Environment", [
   Rpc.make("Where", { success: Schema.String })
 ])
 
-/** Who is in the environment: one fold for the journal's history and for live events. */
-export const foldMembers = (
-  members: Map<string, Event.ParticipantKind>,
-  kinds: Map<string, Event.ParticipantKind>,
-  event: Event.Event
-): void => {
+/** Who is in the environment, and the last event each participant published or joined at. */
+export interface Roster {
+  readonly members: Map<string, Event.ParticipantKind>
+  readonly kinds: Map<string, Event.ParticipantKind>
+  readonly lastSeen: Map<string, number>
+}
+
+export const emptyRoster = (): Roster => ({ members: new Map(), kinds: new Map(), lastSeen: new Map() })
+
+/** One fold for the journal's history and for live events. */
+export const foldRoster = (roster: Roster, event: Event.Event): void => {
+  const { kinds, lastSeen, members } = roster
+  if (kinds.has(event.author)) lastSeen.set(event.author, event.sequence)
   const payload = event.payload
   switch (payload._tag) {
     case "ParticipantJoined":
       members.set(payload.participant, payload.kind)
       kinds.set(payload.participant, payload.kind)
+      lastSeen.set(payload.participant, event.sequence)
       return
     case "ParticipantLeft":
     case "ParticipantFailed":
@@ -67,6 +79,7 @@ export const foldMembers = (
     case "ParticipantRestarted": {
       const kind = kinds.get(payload.participant)
       if (kind !== undefined) members.set(payload.participant, kind)
+      lastSeen.set(payload.participant, event.sequence)
       return
     }
   }
@@ -76,6 +89,8 @@ export const foldMembers = (
 export interface Options extends Environment.Options {
   /** An environment with no request for this long is passivated (its events stay in the journal). Default 1 minute. */
   readonly maxIdleTime?: Duration.DurationInput | undefined
+  /** How many keyed publishes it remembers (a retry older than that is applied again). Default 10,000. */
+  readonly publishKeys?: number | undefined
 }
 
 const handlers = (options: Options) =>
@@ -83,19 +98,52 @@ const handlers = (options: Options) =>
     const { entityId } = yield* Entity.CurrentAddress
     const runner = yield* Entity.CurrentRunnerAddress
     const instance = `${runner.host}:${runner.port}/${yield* Clock.currentTimeMillis}/${yield* Random.nextInt}`
-    const journal = yield* Effect.orDie(Effect.flatMap(Journals.Journals, (journals) => journals.open(entityId)))
+    // Publish keys: the last `publishKeys` keyed publishes applied, rebuilt from the journal (which writes each
+    // key with its publish's first event), so a retry after a move or a passivation is applied once too.
+    const journals = yield* Journals.Journals
+    const pending = new Map<number, Journals.PublishKey>()
+    const journal = yield* Effect.orDie(journals.open(entityId, { at: (sequence) => pending.get(sequence) }))
+    const maxKeys = options.publishKeys ?? 10_000
+    const applied = new Map<string, Journals.PublishKey>()
+    const remember = (key: Journals.PublishKey) => {
+      applied.set(key.key, key)
+      if (applied.size > maxKeys) applied.delete(applied.keys().next().value!)
+    }
+    for (const key of yield* Effect.orDie(journals.recentKeys(entityId, maxKeys))) remember(key)
     const env = yield* Environment.make(options).pipe(Effect.provideService(Journal.Journal, journal), Effect.orDie)
 
     // Owned by this instance; with the entity's concurrency of 1 only one handler touches them at a time.
-    const members = new Map<string, Event.ParticipantKind>()
-    const kinds = new Map<string, Event.ParticipantKind>()
-    yield* Stream.runForEach(journal.read(), (event) => Effect.sync(() => foldMembers(members, kinds, event))).pipe(
-      Effect.orDie
-    )
+    const roster = emptyRoster()
+    const members = roster.members
+    yield* Stream.runForEach(journal.read(), (event) => Effect.sync(() => foldRoster(roster, event))).pipe(Effect.orDie)
+    // Hosted agents (members of kind agent that this node's registry names) are woken by the events that may
+    // make them act: their entity rebuilds them wherever the cluster places it. One wake in flight per agent.
+    const registry = yield* Effect.serviceOption(AgentRegistry)
+    const agents = yield* AgentEntity.client
+    const waking = new Set<string>()
+    const scope = yield* Effect.scope
+    const wake = (events: ReadonlyArray<Event.Event>) =>
+      Effect.suspend(() => {
+        if (Option.isNone(registry)) return Effect.void
+        const woken: Array<string> = []
+        for (const [id, kind] of members) {
+          if (kind !== "agent" || waking.has(id) || !registry.value.agents.has(id)) continue
+          if (events.some((event) => wakes(id, event))) woken.push(id)
+        }
+        return Effect.forEach(woken, (id) => {
+          waking.add(id)
+          return agents(agentEntityId(entityId, id)).Wake().pipe(
+            Effect.catchAllCause((cause) => Effect.logWarning(`environment ${entityId}: waking agent ${id} failed`, cause)),
+            Effect.ensuring(Effect.sync(() => waking.delete(id))),
+            Effect.forkIn(scope)
+          )
+        }, { discard: true })
+      })
+
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
-      Effect.map(env.publishAll(author, payloads), (events) => {
-        for (const event of events) foldMembers(members, kinds, event)
-        return events
+      Effect.flatMap(env.publishAll(author, payloads), (events) => {
+        for (const event of events) foldRoster(roster, event)
+        return Effect.as(wake(events), events)
       })
 
     const encode = Schema.encodeSync(Schema.parseJson(Event.Event))
@@ -113,7 +161,29 @@ const handlers = (options: Options) =>
       )
 
     return EnvironmentEntity.of({
-      Publish: ({ payload }) => Effect.map(publishAll(payload.author, payload.payloads), (events) => ({ instance, events })),
+      Publish: ({ payload }) => {
+        const key = payload.key
+        if (key === undefined) return Effect.map(publishAll(payload.author, payload.payloads), (events) => ({ instance, events }))
+        const seen = applied.get(key)
+        // Applied already: the same events again, once they are in the journal.
+        if (seen !== undefined) {
+          return env.flush.pipe(
+            Effect.zipRight(Stream.runCollect(journal.read({ from: seen.sequence, to: seen.sequence + seen.count - 1 }))),
+            Effect.map((events) => ({ instance, events: Chunk.toReadonlyArray(events) })),
+            Effect.orDie
+          )
+        }
+        return Effect.gen(function*() {
+          const written = yield* Effect.orDie(journal.lastSequence)
+          for (const sequence of pending.keys()) if (sequence <= written) pending.delete(sequence)
+          const first = (yield* env.lastSequence) + 1
+          const stamped = { key, sequence: first, count: payload.payloads.length }
+          if (stamped.count > 0) pending.set(first, stamped)
+          const events = yield* publishAll(payload.author, payload.payloads)
+          remember(stamped)
+          return { instance, events }
+        })
+      },
       Subscribe: ({ payload }) =>
         Rpc.fork(Stream.unwrapScoped(Effect.map(env.subscribe({ from: payload.from }), (subscription) =>
           subscription.stream.pipe(
@@ -122,13 +192,19 @@ const handlers = (options: Options) =>
           )))),
       Flush: ({ payload }) => Rpc.fork(Effect.zipRight(env.flush, Effect.forEach(payload.published, kept, { discard: true }))),
       LastSequence: () => env.lastSequence,
-      Join: ({ payload }) =>
-        members.has(payload.participant)
-          ? Effect.fail(new Environment.ParticipantAlreadyJoined({ participant: payload.participant }))
-          : Effect.map(
-            publishAll(Environment.author, [new Event.ParticipantJoined({ participant: payload.participant, kind: payload.kind })]),
-            (events) => events[0]!.sequence
-          ),
+      Join: ({ payload }) => {
+        const rejoining = payload.rejoin === true && members.get(payload.participant) === payload.kind
+        if (members.has(payload.participant) && !rejoining) {
+          return Effect.fail(new Environment.ParticipantAlreadyJoined({ participant: payload.participant }))
+        }
+        // What was published after it last published (or joined) reaches it as live, not as history: it did not
+        // see it before it stopped (an approval answered while a passivated agent slept decides, as if live).
+        const seen = rejoining ? roster.lastSeen.get(payload.participant) : undefined
+        return Effect.map(
+          publishAll(Environment.author, [new Event.ParticipantJoined({ participant: payload.participant, kind: payload.kind })]),
+          (events) => ({ sequence: events[0]!.sequence, seen })
+        )
+      },
       Leave: ({ payload }) =>
         members.has(payload.participant)
           ? Effect.asVoid(publishAll(Environment.author, [new Event.ParticipantLeft({ participant: payload.participant })]))

@@ -3,7 +3,9 @@
  * `@effect/sql-pg`; the SQL is portable enough to run on SQLite for single-process tests).
  *
  * Table (default `chorus_environment_events`): `environment_id TEXT, sequence BIGINT, author TEXT,
- * timestamp BIGINT, tag TEXT, payload TEXT`, primary key `(environment_id, sequence)`. The primary key is also
+ * timestamp BIGINT, tag TEXT, payload TEXT, publish_key TEXT NULL, publish_count INTEGER NULL`, primary key
+ * `(environment_id, sequence)`. The first event of a keyed publish carries its key and event count, written in
+ * the same INSERT as the events. The primary key is also
  * the fence of the cluster: if two runners ever believed they owned one environment, the second append of a
  * sequence fails instead of forking the history.
  *
@@ -13,8 +15,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Chunk, Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
 import { Event, Journal } from "@chorus/core"
+import type * as Journals from "../Journals.js"
 
-/** Rows per INSERT statement: 6 parameters each, well under Postgres' 65,535 parameters. */
+/** Rows per INSERT statement: 8 parameters each, well under Postgres' 65,535 parameters. */
 const insertRows = 1000
 /** Rows per page when reading. */
 const pageRows = 1000
@@ -67,11 +70,19 @@ export const migrate = (table: string): Effect.Effect<void, Journal.JournalError
   timestamp BIGINT NOT NULL,
   tag TEXT NOT NULL,
   payload TEXT NOT NULL,
+  publish_key TEXT,
+  publish_count INTEGER,
   PRIMARY KEY (environment_id, sequence)
 )`
     yield* sql.onDialectOrElse({
       // CREATE TABLE IF NOT EXISTS races with itself on Postgres: runners starting together take turns.
-      pg: () => sql.withTransaction(sql`SELECT pg_advisory_xact_lock(hashtext(${table}))`.pipe(Effect.zipRight(create))),
+      // Tables from before publish keys get their columns.
+      pg: () =>
+        sql.withTransaction(sql`SELECT pg_advisory_xact_lock(hashtext(${table}))`.pipe(
+          Effect.zipRight(create),
+          Effect.zipRight(sql`ALTER TABLE ${sql(table)} ADD COLUMN IF NOT EXISTS publish_key TEXT`),
+          Effect.zipRight(sql`ALTER TABLE ${sql(table)} ADD COLUMN IF NOT EXISTS publish_count INTEGER`)
+        )),
       orElse: () => create
     }).pipe(Effect.mapError(sqlError("migrate", `table ${table}`)))
   })
@@ -79,7 +90,8 @@ export const migrate = (table: string): Effect.Effect<void, Journal.JournalError
 /** Opens the journal of one environment: checks its sequences are contiguous, then appends after them. */
 export const open = (
   table: string,
-  environmentId: string
+  environmentId: string,
+  keys?: Journals.Keys
 ): Effect.Effect<Journal.Service, Journal.JournalError | Journal.JournalCorrupted, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -127,13 +139,16 @@ export const open = (
         }
         const payload = encodePayload(event.payload)
         if (Either.isLeft(payload)) return Either.left(`event ${event.sequence} cannot be encoded: ${describe(payload.left)}`)
+        const key = keys?.at(event.sequence)
         rows.push({
           environment_id: environmentId,
           sequence: event.sequence,
           author: event.author,
           timestamp: event.timestamp,
           tag: event.payload._tag,
-          payload: JSON.stringify(payload.right)
+          payload: JSON.stringify(payload.right),
+          publish_key: key?.key ?? null,
+          publish_count: key?.count ?? null
         })
         expected++
       }
@@ -214,4 +229,25 @@ export const open = (
       })
 
     return { append, read, lastSequence: Effect.sync(() => last), repairs: [] } satisfies Journal.Service
+  })
+
+/** The last `limit` publish keys written for an environment, oldest first. */
+export const recentKeys = (
+  table: string,
+  environmentId: string,
+  limit: number
+): Effect.Effect<ReadonlyArray<Journals.PublishKey>, Journal.JournalError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{
+      readonly publish_key: string
+      readonly sequence: number | bigint | string
+      readonly publish_count: number | bigint | string
+    }>`SELECT publish_key, sequence, publish_count FROM ${sql(table)}
+      WHERE environment_id = ${environmentId} AND publish_key IS NOT NULL
+      ORDER BY sequence DESC LIMIT ${limit}`.pipe(
+      Effect.mapError(sqlError("read", `table ${table}, environment ${environmentId}`))
+    )
+    return rows.map((row) => ({ key: row.publish_key, sequence: Number(row.sequence), count: Number(row.publish_count) }))
+      .reverse()
   })

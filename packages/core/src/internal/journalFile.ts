@@ -135,9 +135,16 @@ const hasChecksum = (bytes: Uint8Array) =>
 const lineCrc = (bytes: Uint8Array, chain: number) =>
   Checksum.crc32(closeBrace, Checksum.crc32(bytes, chain, 0, bytes.length - suffixLength))
 
+/** The 8 lowercase hex digits before the line's closing `"}`, as a number. */
 const storedCrc = (bytes: Uint8Array): number | undefined => {
-  const digits = String.fromCharCode(...bytes.subarray(bytes.length - 10, bytes.length - 2))
-  return /^[0-9a-f]{8}$/.test(digits) ? Number.parseInt(digits, 16) : undefined
+  let value = 0
+  for (let i = bytes.length - 10; i < bytes.length - 2; i++) {
+    const byte = bytes[i]!
+    const digit = byte >= 48 && byte <= 57 ? byte - 48 : byte >= 97 && byte <= 102 ? byte - 87 : -1
+    if (digit < 0) return undefined
+    value = value * 16 + digit
+  }
+  return value
 }
 
 /** The sequence at the start of a line this code wrote, without parsing the rest. */
@@ -361,9 +368,9 @@ export const make = (
         if (event.sequence !== expected) {
           return Either.left(`sequence ${event.sequence} does not follow ${expected - 1}: sequences must be contiguous`)
         }
-        const encoded = Codec.encode(event)
+        const encoded = Codec.encodeJson(event)
         if (Either.isLeft(encoded)) return Either.left(`event ${event.sequence} cannot be encoded: ${encoded.left}`)
-        const json = utf8Encoder.encode(JSON.stringify(encoded.right))
+        const json = utf8Encoder.encode(encoded.right)
         let bytes: Uint8Array
         const chainBefore = chain
         if (checksummed) {

@@ -4,7 +4,10 @@
  *
  * Table: `sequence INTEGER PRIMARY KEY, author TEXT, timestamp INTEGER,
  * tag TEXT, payload TEXT, checksum TEXT` where `payload` is the JSON of the
- * Schema-encoded payload and `tag` its `_tag` (for queries by kind).
+ * Schema-encoded payload and `tag` its `_tag` (for queries by kind). The
+ * integer columns are `BIGINT` outside SQLite (millisecond timestamps do not
+ * fit 32 bits); drivers that return 64-bit integers as strings (pg) or
+ * bigints are read through `Number`.
  *
  * ## Integrity
  * `checksum` is a hash chain: the CRC-32 (8 hex digits) of the row's fields
@@ -36,10 +39,13 @@ const insertRows = 500
 /** Rows per page when reading. */
 const pageRows = 1000
 
+/** A 64-bit integer as a driver returns it: a number (SQLite), a string (pg's BIGINT, COUNT) or a bigint. */
+type Integer = number | bigint | string
+
 interface Row {
-  readonly sequence: number | bigint
+  readonly sequence: Integer
   readonly author: unknown
-  readonly timestamp: number | bigint
+  readonly timestamp: Integer
   readonly tag: unknown
   readonly payload: unknown
   readonly checksum: unknown
@@ -49,13 +55,23 @@ interface Row {
 const rowText = (sequence: number, author: string, timestamp: number, tag: string, payload: string) =>
   `${sequence}:${timestamp}:${tag}:${author.length}:${author}${payload}`
 
-const parseChecksum = (value: unknown): number | undefined =>
-  typeof value === "string" && /^[0-9a-f]{8}$/.test(value) ? Number.parseInt(value, 16) : undefined
+/** 8 lowercase hex digits as a number (no RegExp: this runs for every row read). */
+const parseChecksum = (value: unknown): number | undefined => {
+  if (typeof value !== "string" || value.length !== 8) return undefined
+  let result = 0
+  for (let i = 0; i < 8; i++) {
+    const code = value.charCodeAt(i)
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1
+    if (digit < 0) return undefined
+    result = result * 16 + digit
+  }
+  return result
+}
 
 const sqlError = (operation: string, location: string) => (error: SqlError | Migrator.MigrationError) =>
   new Journal.JournalError({ operation, detail: `${location}: ${error.message}`, cause: error })
 
-const toNumber = (value: number | bigint | null | undefined): number | undefined =>
+const toNumber = (value: Integer | null | undefined): number | undefined =>
   value === null || value === undefined ? undefined : Number(value)
 
 /** Opens the journal in `options.table` (default `chorus_events`), creating it by a migration. */
@@ -71,17 +87,35 @@ export const make = (
     yield* Migrator.make({})({
       table: `${table}_migrations`,
       loader: Migrator.fromRecord({
-        "1_create_events": sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+        // SQLite's INTEGER is 64-bit (and `INTEGER PRIMARY KEY` is the rowid); elsewhere INTEGER may be 32-bit.
+        "1_create_events": sql.onDialectOrElse({
+          sqlite: () =>
+            sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
   sequence INTEGER PRIMARY KEY NOT NULL,
   author TEXT NOT NULL,
   timestamp INTEGER NOT NULL,
   tag TEXT NOT NULL,
   payload TEXT NOT NULL
 )`,
+          orElse: () =>
+            sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+  sequence BIGINT PRIMARY KEY NOT NULL,
+  author TEXT NOT NULL,
+  timestamp BIGINT NOT NULL,
+  tag TEXT NOT NULL,
+  payload TEXT NOT NULL
+)`
+        }),
         "2_integrity": Effect.zipRight(
           sql`ALTER TABLE ${sql(table)} ADD COLUMN checksum TEXT`,
           sql`CREATE TABLE IF NOT EXISTS ${sql(`${table}_meta`)} (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)`
-        )
+        ),
+        // Tables an earlier version created on PostgreSQL with 32-bit columns (no append could succeed on them).
+        "3_bigint": sql.onDialectOrElse({
+          pg: () =>
+            sql`ALTER TABLE ${sql(table)} ALTER COLUMN sequence TYPE BIGINT, ALTER COLUMN timestamp TYPE BIGINT`,
+          orElse: () => Effect.void
+        })
       })
     }).pipe(
       Effect.mapError(sqlError("migrate", location)),
@@ -97,7 +131,7 @@ export const make = (
     }).pipe(Effect.mapError(sqlError("open", location)))
 
     // Sequences must be contiguous: a gap means rows were lost or removed.
-    const bounds = yield* sql<{ readonly low: number | bigint | null; readonly high: number | bigint | null; readonly count: number | bigint }>`
+    const bounds = yield* sql<{ readonly low: Integer | null; readonly high: Integer | null; readonly count: Integer }>`
       SELECT MIN(sequence) AS low, MAX(sequence) AS high, COUNT(*) AS count FROM ${sql(table)}`.pipe(
       Effect.mapError(sqlError("open", location))
     )
@@ -105,7 +139,7 @@ export const make = (
     const high = toNumber(bounds[0]?.high)
     const count = toNumber(bounds[0]?.count) ?? 0
     if (low !== undefined && high !== undefined && high - low + 1 !== count) {
-      const gap = yield* sql<{ readonly sequence: number | bigint }>`
+      const gap = yield* sql<{ readonly sequence: Integer }>`
         SELECT a.sequence AS sequence FROM ${sql(table)} a
         WHERE a.sequence > ${low} AND NOT EXISTS (SELECT 1 FROM ${sql(table)} b WHERE b.sequence = a.sequence - 1)
         ORDER BY a.sequence LIMIT 1`.pipe(Effect.mapError(sqlError("open", location)))
@@ -156,7 +190,7 @@ export const make = (
     let chain = checksummed && high !== undefined ? yield* checksumOf(high) : 0
 
     function rowNumber(sequence: number) {
-      return sql<{ readonly count: number | bigint }>`SELECT COUNT(*) AS count FROM ${sql(table)} WHERE sequence <= ${sequence}`.pipe(
+      return sql<{ readonly count: Integer }>`SELECT COUNT(*) AS count FROM ${sql(table)} WHERE sequence <= ${sequence}`.pipe(
         Effect.map((rows) => toNumber(rows[0]?.count) ?? 0),
         Effect.mapError(sqlError("read", location))
       )
@@ -177,11 +211,11 @@ export const make = (
             if (event.sequence !== expected) {
               return invalid(`sequence ${event.sequence} does not follow ${expected - 1}: sequences must be contiguous`)
             }
-            const encoded = Codec.encode(event)
+            const encoded = Codec.encodePayloadJson(event.payload)
             if (Either.isLeft(encoded)) return invalid(`event ${event.sequence} cannot be encoded: ${encoded.left}`)
-            const payload = JSON.stringify(encoded.right.payload)
-            const { author, sequence, timestamp } = encoded.right
-            const tag = encoded.right.payload._tag
+            const payload = encoded.right
+            const { author, sequence, timestamp } = event
+            const tag = event.payload._tag
             let checksum: string | null = null
             if (checksummed) {
               nextChain = Checksum.crc32Text(rowText(sequence, author, timestamp, tag, payload), nextChain)

@@ -224,7 +224,16 @@ export const mapper = (requestedModel: string, base: string) => {
   const reasoningMetadata = new Map<string, Response.ProviderMetadata>()
   let model: string | null = null
   let finished = false
-  const idOf = (id: string) => `${base}_${id}`
+  // The last id mapped, kept: every delta of an item asks for the same one.
+  let lastId = ""
+  let lastItemId = ""
+  const idOf = (id: string) => {
+    if (id !== lastId) {
+      lastId = id
+      lastItemId = `${base}_${id}`
+    }
+    return lastItemId
+  }
 
   const start = (
     id: string,
@@ -240,29 +249,34 @@ export const mapper = (requestedModel: string, base: string) => {
     })
   }
 
-  const end = (id: string, final: ContextItem.ContextItem | null): ReadonlyArray<Part> =>
-    open.delete(idOf(id)) ? [new InferenceRunner.ItemEnd({ itemId: idOf(id), final })] : []
+  const end = (id: string, final: ContextItem.ContextItem | null, out: Array<Part>) => {
+    if (open.delete(idOf(id))) out.push(new InferenceRunner.ItemEnd({ itemId: idOf(id), final }))
+  }
 
-  const map = (part: Response.StreamPart<Record<string, Tool.Any>>): Either.Either<ReadonlyArray<Part>, InferenceError> => {
+  /** Adds the parts one stream part maps to onto `out` (no array or `Either` per part: deltas are most parts). */
+  const mapInto = (part: Response.StreamPart<Record<string, Tool.Any>>, out: Array<Part>): InferenceError | null => {
     switch (part.type) {
+      case "text-delta":
+        out.push(Event.unsafeTextDelta(idOf(part.id), 0, part.delta))
+        return null
       case "response-metadata":
         if (Option.isSome(part.modelId)) model = part.modelId.value
-        return Either.right([])
+        return null
       case "text-start":
-        return Either.right([start(part.id, "message")])
-      case "text-delta":
-        return Either.right([new Event.TextDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta }, true)])
+        out.push(start(part.id, "message"))
+        return null
       case "text-end":
-        return Either.right(end(part.id, null))
+        end(part.id, null, out)
+        return null
       case "reasoning-start":
-        return Either.right([start(part.id, "reasoning")])
+        out.push(start(part.id, "reasoning"))
+        return null
       case "reasoning-delta":
         if (hasMetadata(part.metadata)) reasoningMetadata.set(part.id, part.metadata)
-        return Either.right(
-          part.delta === ""
-            ? []
-            : [new Event.ReasoningDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta }, true)]
-        )
+        if (part.delta !== "") {
+          out.push(new Event.ReasoningDelta({ itemId: idOf(part.id), contentIndex: 0, delta: part.delta }, true))
+        }
+        return null
       case "reasoning-end": {
         const metadata = hasMetadata(part.metadata) ? part.metadata : reasoningMetadata.get(part.id)
         const final = metadata === undefined ? null : new ContextItem.Reasoning({
@@ -273,21 +287,22 @@ export const mapper = (requestedModel: string, base: string) => {
           content: [],
           encryptedContent: `${metadataPrefix}${JSON.stringify(metadata)}`
         })
-        return Either.right(end(part.id, final))
+        end(part.id, final, out)
+        return null
       }
       case "tool-params-start":
-        return Either.right(part.providerExecuted ? [] : [start(part.id, "function_call", { callId: part.id, name: part.name })])
+        if (!part.providerExecuted) out.push(start(part.id, "function_call", { callId: part.id, name: part.name }))
+        return null
       case "tool-params-delta":
-        return Either.right(
-          open.has(idOf(part.id)) && part.delta !== ""
-            ? [new Event.FunctionCallArgumentsDelta({ itemId: idOf(part.id), delta: part.delta }, true)]
-            : []
-        )
+        if (open.has(idOf(part.id)) && part.delta !== "") {
+          out.push(new Event.FunctionCallArgumentsDelta({ itemId: idOf(part.id), delta: part.delta }, true))
+        }
+        return null
       case "tool-params-end":
-        return Either.right([])
+        return null
       case "tool-call": {
-        if (part.providerExecuted) return Either.right([])
-        const started = open.has(idOf(part.id)) ? [] : [start(part.id, "function_call", { callId: part.id, name: part.name })]
+        if (part.providerExecuted) return null
+        if (!open.has(idOf(part.id))) out.push(start(part.id, "function_call", { callId: part.id, name: part.name }))
         const final = new ContextItem.FunctionCall({
           id: idOf(part.id),
           author: "",
@@ -296,15 +311,15 @@ export const mapper = (requestedModel: string, base: string) => {
           name: part.name,
           arguments: JSON.stringify(part.params)
         })
-        return Either.right([...started, ...end(part.id, final)])
+        end(part.id, final, out)
+        return null
       }
       case "finish": {
         finished = true
         const incompleteReason = incompleteReasonOf(part.reason)
-        const closing: Array<Part> = []
-        for (const itemId of open.keys()) closing.push(new InferenceRunner.ItemEnd({ itemId, final: null }))
+        for (const itemId of open.keys()) out.push(new InferenceRunner.ItemEnd({ itemId, final: null }))
         open.clear()
-        closing.push(
+        out.push(
           new InferenceRunner.Finished({
             usage: Shared.usage({
               input: part.usage.inputTokens,
@@ -317,13 +332,13 @@ export const mapper = (requestedModel: string, base: string) => {
             model: model ?? requestedModel
           })
         )
-        return Either.right(closing)
+        return null
       }
       case "error":
-        return Either.left(fromErrorPart(part.error))
+        return fromErrorPart(part.error)
       default:
         // Provider-executed results, sources, files: nothing Chorus keeps.
-        return Either.right([])
+        return null
     }
   }
 
@@ -331,5 +346,5 @@ export const mapper = (requestedModel: string, base: string) => {
   const ended = (): Either.Either<ReadonlyArray<Part>, InferenceError> =>
     finished ? Either.right([]) : Either.left(Errors.malformed("the model's stream ended before it finished"))
 
-  return { map, end: ended }
+  return { mapInto, end: ended }
 }

@@ -10,7 +10,10 @@ import { InferenceRunner } from "@chorus/core"
 import { Chunk, Clock, Duration, Effect, Either, Option, ParseResult, Redacted, Ref, Schedule, Stream } from "effect"
 import type { Schema } from "effect"
 import OpenAI from "openai"
+import type { APIPromise } from "openai"
+import type { Stream as SdkStream } from "openai/core/streaming"
 import * as Errors from "./inferenceError.js"
+import * as Sse from "./sse.js"
 
 type InferenceError = InferenceRunner.InferenceError
 
@@ -176,10 +179,13 @@ export interface Decoder<Raw, A> {
 
 /** One streamed request. */
 export interface Request<Raw, A> {
-  /** Starts the request; the signal aborts it (and its body) when the stream's scope closes. */
-  readonly open: (sdk: OpenAI, signal: AbortSignal) => PromiseLike<AsyncIterable<Raw>>
+  /**
+   * Starts the request, e.g. `sdk.responses.create({ …, stream: true }, { signal })`; the signal aborts it (and its
+   * body) when the stream's scope closes. Its body is read here, as server-sent events of JSON data.
+   */
+  readonly open: (sdk: OpenAI, signal: AbortSignal) => APIPromise<SdkStream<Raw>>
   /** A fresh decoder for each attempt. */
-  readonly decoder: () => Decoder<Raw, A>
+  readonly decoder: () => Decoder<unknown, A>
 }
 
 interface Settings {
@@ -189,11 +195,32 @@ interface Settings {
 }
 
 /**
- * One attempt as a stream. `Stream.fromAsyncIterable` cannot interrupt a
- * pending `next()`, so the request runs under an `AbortController` whose
- * `abort()` is a finalizer of the stream's own scope, and every `next()` is
- * awaited through `Effect.tryPromise`: interrupting the stream aborts the HTTP
- * request at once, even while the provider sends nothing.
+ * The JSON events of one chunk's server-sent events, as the SDK's stream would yield them: `[DONE]` ends the data,
+ * data that is not JSON is a `SyntaxError`, and `{"error": …}` an `APIError` (both thrown, for `fromSdkError`).
+ */
+const jsonEvents = (messages: ReadonlyArray<string>, headers: Headers, state: { done: boolean }): Array<unknown> => {
+  const out: Array<unknown> = []
+  for (const message of messages) {
+    if (state.done) break
+    if (message.startsWith("[DONE]")) {
+      state.done = true
+      break
+    }
+    const data: unknown = JSON.parse(message)
+    if (typeof data === "object" && data !== null && "error" in data && data.error) {
+      throw new OpenAI.APIError(undefined, data.error as object, undefined, headers)
+    }
+    out.push(data)
+  }
+  return out
+}
+
+/**
+ * One attempt as a stream. The SDK makes the request (headers, auth, HTTP errors); its body is read here a network
+ * chunk at a time, and each chunk's events become one chunk of parts, so the stream pays one pull per read rather
+ * than one per event. Every read is awaited through `Effect.tryPromise` under an `AbortController` whose `abort()` is
+ * a finalizer of the stream's own scope: interrupting the stream aborts the HTTP request at once, even while the
+ * provider sends nothing (`Stream.fromAsyncIterable` could not interrupt a pending read).
  */
 export const attempt = <Raw, A>(settings: Settings, request: Request<Raw, A>): Stream.Stream<A, InferenceError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
@@ -213,26 +240,46 @@ export const attempt = <Raw, A>(settings: Settings, request: Request<Raw, A>): S
         onTimeout: () => Errors.make("timeout", `the provider sent nothing for ${Duration.format(timeout)}`)
       })
     }
-    const iterable = yield* call(() => request.open(settings.sdk, controller.signal))
-    const iterator = iterable[Symbol.asyncIterator]()
+    const response = yield* call(() => request.open(settings.sdk, controller.signal).asResponse())
+    if (response.body === null) return Stream.fail(Errors.malformed("the response has no body"))
+    const reader = response.body.getReader()
+    const sse = Sse.decoder()
+    const data = { done: false }
     const decoder = request.decoder()
-    const ended = yield* Ref.make(false)
-    const fromEither = <B>(either: Either.Either<B, InferenceError>) =>
-      Either.isLeft(either)
-        ? Effect.fail(Option.some(Errors.scrubbed(either.left, settings.secret)))
-        : Effect.succeed(either.right)
-    const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<InferenceError>> = Effect.flatMap(
-      Ref.get(ended),
-      (isEnded) =>
-        isEnded ? Effect.fail(Option.none()) : call(() => iterator.next()).pipe(
-          Effect.mapError(Option.some),
-          Effect.flatMap((result) =>
-            result.done === true
-              ? Effect.zipRight(Ref.set(ended, true), Effect.map(fromEither(decoder.end()), Chunk.fromIterable))
-              : Effect.flatMap(fromEither(decoder.push(result.value)), (step) =>
-                Effect.as(step.done ? Ref.set(ended, true) : Effect.void, Chunk.fromIterable(step.out)))
-          )
-        )
+    let ended = false
+    const fail = (error: InferenceError) => Effect.fail(Option.some(Errors.scrubbed(error, settings.secret)))
+    // The parts of one read: every event it completes, through the decoder, until a terminal event.
+    const partsOf = (messages: ReadonlyArray<string>, last: boolean): Effect.Effect<Chunk.Chunk<A>, Option.Option<InferenceError>> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        let events: Array<unknown>
+        try {
+          events = jsonEvents(messages, response.headers, data)
+        } catch (error) {
+          return fail(fromSdkError(error, settings.secret, now))
+        }
+        const parts: Array<A> = []
+        for (const event of events) {
+          const step = decoder.push(event)
+          if (Either.isLeft(step)) return fail(step.left)
+          for (const part of step.right.out) parts.push(part)
+          if (step.right.done) {
+            ended = true
+            return Effect.succeed(Chunk.unsafeFromArray(parts))
+          }
+        }
+        if (last) {
+          ended = true
+          const rest = decoder.end()
+          if (Either.isLeft(rest)) return fail(rest.left)
+          for (const part of rest.right) parts.push(part)
+        }
+        return Effect.succeed(Chunk.unsafeFromArray(parts))
+      })
+    const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<InferenceError>> = Effect.suspend(() =>
+      ended ? Effect.fail(Option.none()) : call(() => reader.read()).pipe(
+        Effect.mapError(Option.some),
+        Effect.flatMap((read) => read.done ? partsOf(sse.end(), true) : partsOf(sse.push(read.value), false))
+      )
     )
     return Stream.repeatEffectChunkOption(pull)
   }))
@@ -265,7 +312,8 @@ export const retrying = <A>(
     const driver = yield* Schedule.driver(schedule)
     const loop: Stream.Stream<A, InferenceError> = Stream.unwrap(Effect.map(Ref.make(false), (emitted) =>
       self.pipe(
-        Stream.tap(() => Ref.set(emitted, true)),
+        // Per chunk, not `Stream.tap` (which would cut the stream into one-part chunks downstream).
+        Stream.mapChunksEffect((chunk) => Chunk.isEmpty(chunk) ? Effect.succeed(chunk) : Effect.as(Ref.set(emitted, true), chunk)),
         Stream.catchAll((error) =>
           Stream.unwrap(Effect.gen(function*() {
             if (!error.isTransient || (yield* Ref.get(emitted))) return Stream.fail(error)

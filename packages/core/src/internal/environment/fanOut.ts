@@ -1,8 +1,9 @@
 /**
  * The fan-out: every live subscriber's mailbox, each event offered to each.
  *
- * Adding and removing a mailbox is O(1) (`Set`s); delivering an event costs
- * one `offer` per mailbox that may want it — an array push, or nothing when
+ * Adding and removing a mailbox is O(1) (arrays with an index, see
+ * `Members`); delivering an event costs one `offer` per mailbox that may
+ * want it — an array push, or nothing when
  * the mailbox's filter refuses it — and wakes only the readers that were
  * waiting. Mailboxes that declare the kinds of event they take (`kinds`) are
  * indexed by kind: an event of another kind costs them nothing, so a publish
@@ -27,9 +28,47 @@ export interface FanOut {
   readonly closeAll: () => void
 }
 
+/**
+ * Mailboxes in an array, each knowing its index: O(1) add and remove (the
+ * last one moves into the hole), and delivery is a plain indexed loop (no
+ * iterator object per event, as `for…of` over a `Set` would make).
+ */
+class Members {
+  readonly items: Array<Mailbox> = []
+  private readonly index = new Map<Mailbox, number>()
+
+  add(mailbox: Mailbox): void {
+    if (this.index.has(mailbox)) return
+    this.index.set(mailbox, this.items.length)
+    this.items.push(mailbox)
+  }
+
+  delete(mailbox: Mailbox): boolean {
+    const at = this.index.get(mailbox)
+    if (at === undefined) return false
+    this.index.delete(mailbox)
+    const last = this.items.pop()!
+    if (last !== mailbox) {
+      this.items[at] = last
+      this.index.set(last, at)
+    }
+    return true
+  }
+
+  clear(): void {
+    this.items.length = 0
+    this.index.clear()
+  }
+}
+
+const offerAll = (members: Members, event: Event.Event) => {
+  const items = members.items
+  for (let i = 0; i < items.length; i++) items[i]!.offer(event)
+}
+
 export const make = (coalesceAfter: number): FanOut => {
-  const everything = new Set<Mailbox>()
-  const byKind = new Map<string, Set<Mailbox>>()
+  const everything = new Members()
+  const byKind = new Map<string, Members>()
   const kindsOf = new Map<Mailbox, ReadonlyArray<string>>()
   return {
     open: (filter) => {
@@ -40,9 +79,9 @@ export const make = (coalesceAfter: number): FanOut => {
       }
       kindsOf.set(mailbox, filter.kinds)
       for (const kind of filter.kinds) {
-        let set = byKind.get(kind)
-        if (set === undefined) byKind.set(kind, set = new Set())
-        set.add(mailbox)
+        let members = byKind.get(kind)
+        if (members === undefined) byKind.set(kind, members = new Members())
+        members.add(mailbox)
       }
       return mailbox
     },
@@ -55,13 +94,13 @@ export const make = (coalesceAfter: number): FanOut => {
       for (const kind of kinds) byKind.get(kind)?.delete(mailbox)
     },
     deliver: (event) => {
-      for (const mailbox of everything) mailbox.offer(event)
+      offerAll(everything, event)
       if (byKind.size === 0) return
       const interested = byKind.get(event.payload._tag)
-      if (interested !== undefined) for (const mailbox of interested) mailbox.offer(event)
+      if (interested !== undefined) offerAll(interested, event)
     },
     closeAll: () => {
-      for (const mailbox of everything) mailbox.close()
+      for (const mailbox of everything.items) mailbox.close()
       for (const mailbox of kindsOf.keys()) mailbox.close()
       everything.clear()
       byKind.clear()

@@ -30,6 +30,15 @@
  * `lingerCap`), measured on `Clock`, so the next batch holds what producers
  * published meanwhile. With `TestClock` appends take no time: no lingering.
  *
+ * ## Reads during an outage
+ * What is published but not yet durable stays in memory, in order, until it
+ * is written (`unwritten`). A read of history waits for its events to be
+ * durable, as a flush does; when that fails (degraded), the environment
+ * reads the journal up to what is durable, then that tail. Reads (`waitFor`
+ * from 0, a subscription or a participant with history, a projection
+ * registering) therefore do not fail while the journal is degraded — as long
+ * as the journal can still be read.
+ *
  * State is owned by this module; the environment calls `offer` from its
  * publish step (synchronous) and `flush` from any fiber.
  *
@@ -83,6 +92,11 @@ export interface JournalWriter {
   readonly flushUpTo: (sequence: number) => Effect.Effect<void, Journal.JournalError>
   /** The last sequence known durable. */
   readonly persisted: () => number
+  /**
+   * Now: the last durable sequence, and the published events after it up to
+   * `to` (from `from` on), in order — what a read must take from memory.
+   */
+  readonly unwritten: (from: number, to: number) => { readonly durable: number; readonly tail: ReadonlyArray<Event.Event> }
 }
 
 /**
@@ -106,6 +120,28 @@ export const make = (options: {
     let persisted = options.persisted
     let offered = options.persisted
     let health: Health = { _tag: "Healthy" }
+    // Published and not yet durable, contiguous from `persisted + 1`: the tail reads take from memory.
+    let pending: Array<Event.Event> = []
+    let pendingHead = 0
+    const forgetDurable = () => {
+      while (pendingHead < pending.length && pending[pendingHead]!.sequence <= persisted) pendingHead++
+      if (pendingHead === pending.length) {
+        pending = []
+        pendingHead = 0
+      } else if (pendingHead > 1024 && pendingHead * 2 > pending.length) {
+        pending = pending.slice(pendingHead)
+        pendingHead = 0
+      }
+    }
+    const unwritten = (from: number, to: number) => {
+      const durable = persisted
+      if (pendingHead === pending.length) return { durable, tail: [] }
+      const first = pending[pendingHead]!.sequence
+      const start = pendingHead + Math.max(0, from - first)
+      const end = pendingHead + Math.max(0, to - first + 1)
+      return { durable, tail: pending.slice(start, Math.min(end, pending.length)) }
+    }
+
     // Flushes in the order they were asked, which is the order of their sequences: settled from the head.
     const waiters: Array<Waiter> = []
     let head = 0
@@ -139,7 +175,10 @@ export const make = (options: {
       if (events.length === 0) return
       offered = events[events.length - 1]!.sequence
       // One by one: `unsafeOffer` is a push; `unsafeOfferAll` copies into a Chunk.
-      for (const event of events) inbox.unsafeOffer(event)
+      for (const event of events) {
+        inbox.unsafeOffer(event)
+        pending.push(event)
+      }
       if (health._tag !== "Healthy" && outageTooLong()) degrade()
     }
 
@@ -153,6 +192,7 @@ export const make = (options: {
     const offerOne = (event: Event.Event) => {
       offered = event.sequence
       inbox.unsafeOffer(event)
+      pending.push(event)
       if (health._tag !== "Healthy" && outageTooLong()) degrade()
     }
 
@@ -167,6 +207,7 @@ export const make = (options: {
             if (watching !== undefined) yield* Fiber.interruptFork(watching)
             const before = health
             persisted = batch[batch.length - 1]!.sequence
+            forgetDurable()
             health = { _tag: "Healthy" }
             settle()
             if (before._tag === "Degraded") {
@@ -220,7 +261,7 @@ export const make = (options: {
         return Deferred.await(deferred)
       })
 
-    return { offer, offerOne, flushUpTo, persisted: () => persisted }
+    return { offer, offerOne, flushUpTo, persisted: () => persisted, unwritten }
   })
 
 const degradedError = (error: Journal.JournalError) =>

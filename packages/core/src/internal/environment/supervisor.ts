@@ -23,13 +23,14 @@
  *
  * @internal
  */
-import { Cause, Effect, Either, Exit, Fiber, FiberMap, FiberStatus, Schedule, Stream } from "effect"
+import { Cause, Chunk, Effect, Either, Exit, Fiber, FiberMap, FiberStatus, Schedule, Stream } from "effect"
 import type { Scope } from "effect"
 import * as Event from "../../Event.js"
 import type * as Journal from "../../Journal.js"
 import type * as Participant from "../../Participant.js"
 import type { Mailbox } from "../mailbox.js"
 import type { FanOut } from "./fanOut.js"
+import * as Payload from "./payload.js"
 
 /** The author of the events the environment itself publishes. */
 const author = "environment"
@@ -62,6 +63,12 @@ export type JoinError =
   | { readonly _tag: "AlreadyJoined"; readonly participant: string }
   | { readonly _tag: "StartFailed"; readonly participant: string; readonly cause: Cause.Cause<unknown> }
 
+/** Whether a participant has started, and why it failed if it failed before that. */
+interface Progress {
+  started: boolean
+  failure: Cause.Cause<unknown> | undefined
+}
+
 /** How many scheduler turns `join` gives a participant to reach its first wait. */
 const startTurns = 64
 
@@ -88,48 +95,99 @@ export const make = (options: {
       return true
     }
 
-    const supervise = <E, R>(
-      participant: Participant.Participant<E, R>,
+    /**
+     * Runs the participant, publishes how it ended, restarts it on its
+     * schedule. Written without generators: it stays on the stack of every
+     * member's fiber for the member's lifetime.
+     */
+    const supervise = <R>(
+      participant: Participant.Participant<unknown, R>,
       mailbox: Mailbox,
-      inbox: Participant.Inbox,
-      start: Participant.Start,
+      body: Effect.Effect<void, unknown, R>,
       restart: JoinOptions["restart"],
-      progress: { started: boolean; failure: Cause.Cause<unknown> | undefined }
-    ): Effect.Effect<void, never, R> =>
-      Effect.gen(function*() {
-        const driver = restart === undefined ? undefined : yield* Schedule.driver(restart)
-        let attempt = 0
-        while (true) {
-          const exit = yield* Effect.exit(participant.run(inbox, start))
-          if (Exit.isSuccess(exit)) {
-            if (remove(participant.id, mailbox)) publish(author, new Event.ParticipantLeft({ participant: participant.id }))
-            return
-          }
-          if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-          const cause = Cause.pretty(exit.cause)
-          if (!progress.started && attempt === 0) progress.failure = exit.cause
-          if (driver === undefined || progress.failure !== undefined) {
-            remove(participant.id, mailbox)
-            publish(author, new Event.ParticipantFailed({ participant: participant.id, cause }))
-            return
-          }
-          publish(author, new Event.ParticipantFailed({ participant: participant.id, cause }))
-          const next = yield* Effect.either(driver.next(exit.cause))
-          if (Either.isLeft(next)) {
-            if (remove(participant.id, mailbox)) publish(author, new Event.ParticipantLeft({ participant: participant.id }))
-            return
-          }
-          attempt++
-          publish(author, new Event.ParticipantRestarted({ participant: participant.id, attempt }))
+      progress: Progress
+    ): Effect.Effect<void, never, R> => {
+      const id = participant.id
+      let driver: Schedule.ScheduleDriver<unknown, Cause.Cause<unknown>> | undefined = undefined
+      let attempt = 0
+      const leftForGood = () => {
+        if (remove(id, mailbox)) publish(author, Payload.make(Event.ParticipantLeft, { participant: id }))
+      }
+      const next = (
+        schedule: NonNullable<JoinOptions["restart"]>,
+        cause: Cause.Cause<unknown>
+      ): Effect.Effect<Either.Either<unknown, unknown>> =>
+        Effect.flatMap(
+          driver === undefined ? Effect.tap(Schedule.driver(schedule), (made) => {
+            driver = made
+          }) : Effect.succeed(driver),
+          (made) => Effect.either(made.next(cause))
+        )
+      const afterRun = (exit: Exit.Exit<void, unknown>): Effect.Effect<void, never, R> => {
+        if (Exit.isSuccess(exit)) return Effect.sync(leftForGood)
+        // Interrupted from inside (interrupted from outside, a fiber does not get here: `leave` and closing remove it).
+        if (Cause.isInterruptedOnly(exit.cause)) return Effect.zipRight(Effect.sync(() => remove(id, mailbox)), Effect.interrupt)
+        const cause = Cause.pretty(exit.cause)
+        if (!progress.started && attempt === 0) progress.failure = exit.cause
+        if (restart === undefined || progress.failure !== undefined) {
+          return Effect.sync(() => {
+            remove(id, mailbox)
+            publish(author, Payload.make(Event.ParticipantFailed, { participant: id, cause }))
+          })
         }
-      }).pipe(Effect.ensuring(Effect.sync(() => remove(participant.id, mailbox))))
+        publish(author, Payload.make(Event.ParticipantFailed, { participant: id, cause }))
+        return Effect.flatMap(next(restart, exit.cause), (decision) => {
+          if (Either.isLeft(decision)) return Effect.sync(leftForGood)
+          attempt++
+          publish(author, Payload.make(Event.ParticipantRestarted, { participant: id, attempt }))
+          return runOnce
+        })
+      }
+      const runOnce: Effect.Effect<void, never, R> = Effect.flatMap(Effect.exit(body), afterRun)
+      return runOnce
+    }
 
-    const inboxOf = (participant: Participant.Participant<unknown, unknown>, mailbox: Mailbox, max: number) => {
+    /** The history a participant asked for, bound now (with its mailbox open): no gap, no duplicate. */
+    const historyOf = (participant: Participant.Participant<unknown, unknown>) => {
       const from = participant.from ?? (participant.replay === true ? 0 : undefined)
       const last = options.last()
+      if (from === undefined || from > last) return { history: -1, replay: undefined }
+      return { history: last, replay: options.history(Math.max(0, from), last) }
+    }
+
+    /**
+     * What one run of the participant does: a plain loop over its mailbox
+     * when it handles events one by one (`onEvent`: no Stream pipeline, a few
+     * KiB per member), else its `run` on the inbox stream. Reading the inbox
+     * counts as started: a failure on an event is a failure, not a failed start.
+     */
+    const bodyOf = <E, R>(
+      participant: Participant.Participant<E, R>,
+      mailbox: Mailbox,
+      max: number,
+      replay: Participant.Inbox | undefined,
+      start: Participant.Start,
+      progress: Progress
+    ): Effect.Effect<void, unknown, R> => {
+      const onEvent = participant.onEvent
+      if (onEvent !== undefined) {
+        // A loop of flatMaps rather than a generator: this is what every member's fiber holds while it waits.
+        const loop: Effect.Effect<void, E, R> = Effect.flatMap(mailbox.take(max), (chunk) =>
+          Chunk.isEmpty(chunk) ? Effect.void : Effect.zipRight(
+            chunk.length === 1 ? onEvent(Chunk.unsafeHead(chunk)) : Effect.forEach(chunk, onEvent, { discard: true }),
+            loop
+          ))
+        return Effect.suspend(() => {
+          progress.started = true
+          return replay === undefined ? loop : Effect.zipRight(Stream.runForEach(replay, onEvent), loop)
+        })
+      }
       const live = options.live(mailbox, max)
-      if (from === undefined || from > last) return { inbox: live, history: -1 }
-      return { inbox: Stream.concat(options.history(Math.max(0, from), last), live), history: last }
+      const inbox = replay === undefined ? live : Stream.concat(replay, live)
+      const reading = Stream.onStart(inbox, Effect.sync(() => {
+        progress.started = true
+      }))
+      return participant.run(reading, start)
     }
 
     const join = <E, R>(participant: Participant.Participant<E, R>, joinOptions: JoinOptions | undefined) =>
@@ -139,29 +197,17 @@ export const make = (options: {
         }
         // Registered in one synchronous step with the history bound: no gap, no duplicate.
         const mailbox = fanOut.open(participant)
-        const { history, inbox } = inboxOf(
-          participant as Participant.Participant<unknown, unknown>,
-          mailbox,
-          joinOptions?.restart === undefined ? Number.POSITIVE_INFINITY : 1
-        )
+        const { history, replay } = historyOf(participant as Participant.Participant<unknown, unknown>)
         entries.set(participant.id, { kind: participant.kind, mailbox })
-        publish(author, new Event.ParticipantJoined({ participant: participant.id, kind: participant.kind }))
-        const progress: { started: boolean; failure: Cause.Cause<unknown> | undefined } = { started: false, failure: undefined }
-        // Reading the inbox counts as started: a failure on an event is a failure, not a failed start.
-        const reading = Stream.onStart(inbox, Effect.sync(() => {
-          progress.started = true
-        }))
+        publish(author, Payload.make(Event.ParticipantJoined, { participant: participant.id, kind: participant.kind }))
+        const progress: Progress = { started: false, failure: undefined }
+        const max = joinOptions?.restart === undefined ? Number.POSITIVE_INFINITY : 1
+        const start: Participant.Start = { history, leaving: Effect.sync(() => leaving.has(participant.id)) }
+        const body = bodyOf(participant, mailbox, max, replay, start, progress)
         const fiber = yield* FiberMap.run(
           fibers,
           participant.id,
-          supervise(
-            participant,
-            mailbox,
-            reading,
-            { history, leaving: Effect.sync(() => leaving.has(participant.id)) },
-            joinOptions?.restart,
-            progress
-          )
+          supervise(participant as Participant.Participant<unknown, R>, mailbox, body, joinOptions?.restart, progress)
         )
         for (let turn = 0; turn < startTurns; turn++) {
           yield* Effect.yieldNow()
@@ -183,7 +229,7 @@ export const make = (options: {
         return Effect.ensuring(FiberMap.remove(fibers, id), Effect.sync(() => leaving.delete(id))).pipe(
           Effect.zipRight(Effect.sync(() => {
             remove(id, entry.mailbox)
-            publish(author, new Event.ParticipantLeft({ participant: id }))
+            publish(author, Payload.make(Event.ParticipantLeft, { participant: id }))
           }))
         )
       })
