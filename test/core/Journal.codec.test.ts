@@ -48,6 +48,23 @@ describe("journal codec fast paths", () => {
     )
   })
 
+  it("an agent state in the older spelling decodes on the trusted path to the one spelling, which is what it writes", () => {
+    // A journal of the previous release has checksums (the trusted path) and "function-calls" / "awaiting-approval".
+    const older = {
+      sequence: 3,
+      author: "agent",
+      timestamp: 1,
+      payload: { _tag: "StateChanged", participant: "agent", runId: "r1", from: "function-calls", to: "awaiting-approval" }
+    }
+    const built = Trusted.decodeEvent(structuredClone(older))
+    assert.ok(built !== undefined, "the trusted decode gave up")
+    sameShape(built, Schema.decodeUnknownSync(Event.Event)(older))
+    const payload = built!.payload as Event.StateChanged
+    assert.deepStrictEqual([payload.from, payload.to], ["function_calls", "awaiting_approval"])
+    assert.strictEqual(TrustedEncode.encodeEvent(built!), schemaJson(built!))
+    assert.include(TrustedEncode.encodeEvent(built!), `"from":"function_calls","to":"awaiting_approval"`)
+  })
+
   it("an event with optional fields left out decodes with their defaults, as the Schema does", () => {
     const done = new Event.ItemDone({ item: ContextItem.modelText({ id: "m", author: "a", text: "hi" }), runId: null })
     const value = JSON.parse(schemaJson(new Event.Event({ sequence: 0, author: "a", timestamp: 1, payload: done })))

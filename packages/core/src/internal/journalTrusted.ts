@@ -219,6 +219,13 @@ const compileFields = (ast: SchemaAST.AST, last?: PropertyKey): Fill => {
   }
 }
 
+/** A member that renames one literal into another (`Schema.transformLiteral`): its two literals. */
+export const literalRename = (ast: SchemaAST.AST): { readonly from: unknown; readonly to: unknown } | undefined =>
+  ast._tag === "Transformation" && ast.from._tag === "Literal" && ast.to._tag === "Literal" &&
+    ast.transformation._tag === "FinalTransformation"
+    ? { from: ast.from.literal, to: ast.to.literal }
+    : undefined
+
 /** The members of a union, nested unions flattened. */
 export const membersOf = (ast: SchemaAST.Union): Array<SchemaAST.AST> =>
   ast.types.flatMap((member) => member._tag === "Union" ? membersOf(member) : [member])
@@ -226,10 +233,17 @@ export const membersOf = (ast: SchemaAST.Union): Array<SchemaAST.AST> =>
 const compileUnion = (ast: SchemaAST.Union): Build => {
   const literals = new Set<unknown>()
   const tagged = new Map<unknown, Build>()
+  // A literal renamed (`Schema.transformLiteral`, e.g. an older spelling): decoded to its new spelling.
+  const renamed = new Map<unknown, unknown>()
   const members = membersOf(ast)
   for (const member of members) {
     if (member._tag === "Literal") {
       literals.add(member.literal)
+      continue
+    }
+    const rename = literalRename(member)
+    if (rename !== undefined) {
+      if (!renamed.has(rename.from)) renamed.set(rename.from, rename.to)
       continue
     }
     const tag = tagOf(member)
@@ -239,13 +253,17 @@ const compileUnion = (ast: SchemaAST.Union): Build => {
   const byType = new Map<string, Build>()
   for (const member of members) {
     // `undefined` (an optional field's type) never comes out of JSON.
-    if (member._tag === "Literal" || member._tag === "UndefinedKeyword" || tagOf(member) !== undefined) continue
+    if (
+      member._tag === "Literal" || member._tag === "UndefinedKeyword" || literalRename(member) !== undefined ||
+      tagOf(member) !== undefined
+    ) continue
     const type = jsonType(member)
     if (type === undefined || byType.has(type) || (type === "object" && tagged.size > 0)) return fail
     byType.set(type, compile(member))
   }
   return (value) => {
     if (literals.has(value)) return value
+    if (renamed.has(value)) return renamed.get(value)
     const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value
     if (type === "object" && tagged.size > 0) {
       const build = tagged.get((value as { readonly _tag?: unknown })._tag)

@@ -6,7 +6,7 @@
  */
 import { Option, SchemaAST } from "effect"
 import * as Event from "../Event.js"
-import { fail, isRecord, jsonType, membersOf, tagOf } from "./journalTrusted.js"
+import { fail, isRecord, jsonType, literalRename, membersOf, tagOf } from "./journalTrusted.js"
 
 /** The JSON text of a value's encoded form. */
 type Write = (value: unknown) => string
@@ -120,10 +120,18 @@ const compileWrite = (ast: SchemaAST.AST): Write => {
 const compileUnionWrite = (ast: SchemaAST.Union): Write => {
   const literals = new Set<unknown>()
   const tagged = new Map<unknown, Write>()
+  // A renamed literal (`Schema.transformLiteral`) is written in its encoded spelling, unless a plain
+  // literal member before it already takes the value (the Schema encoding's first match).
+  const renamedBack = new Map<unknown, unknown>()
   const members = membersOf(ast)
   for (const member of members) {
     if (member._tag === "Literal") literals.add(member.literal)
     else {
+      const rename = literalRename(member)
+      if (rename !== undefined) {
+        if (!literals.has(rename.to) && !renamedBack.has(rename.to)) renamedBack.set(rename.to, rename.from)
+        continue
+      }
       const tag = tagOf(member)
       if (tag !== undefined) tagged.set(tag, compileWrite(member))
     }
@@ -131,13 +139,17 @@ const compileUnionWrite = (ast: SchemaAST.Union): Write => {
   // Other members by the JavaScript type of their values, which is their JSON type when they have no transformation.
   const byType = new Map<string, Write>()
   for (const member of members) {
-    if (member._tag === "Literal" || member._tag === "UndefinedKeyword" || tagOf(member) !== undefined) continue
+    if (
+      member._tag === "Literal" || member._tag === "UndefinedKeyword" || literalRename(member) !== undefined ||
+      tagOf(member) !== undefined
+    ) continue
     const type = plainType(member)
     if (type === undefined || byType.has(type) || (type === "object" && tagged.size > 0)) return fail
     byType.set(type, compileWrite(member))
   }
   return (value) => {
     if (literals.has(value)) return json(value)
+    if (renamedBack.has(value)) return json(renamedBack.get(value))
     const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value
     if (type === "object" && tagged.size > 0) {
       const write = tagged.get((value as { readonly _tag?: unknown })._tag)
