@@ -223,6 +223,45 @@ describe("Environment: membership", () => {
       assert.strictEqual(received, 1)
       assert.strictEqual(filterCalls, members / 2)
     }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("kinds addressed to a member reach only that member: 1,000 joins deliver 1,000 announcements, not 500,000", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      let filterCalls = 0
+      const received = new Map<string, Array<string>>()
+      const members = 1_000
+      for (let i = 0; i < members; i++) {
+        const id = `m${i}`
+        received.set(id, [])
+        yield* env.join(Participant.make({
+          id,
+          kind: "agent",
+          kinds: ["ItemDone"],
+          addressed: ["ParticipantJoined", "InterruptRequested"],
+          accepts: () => {
+            filterCalls++
+            return true
+          },
+          run: (inbox) => Stream.runForEach(inbox, (event) => Effect.sync(() => received.get(id)!.push(event.payload._tag)))
+        }))
+      }
+      yield* Effect.yieldNow()
+      // Each member took its own join announcement, and nobody else's.
+      assert.strictEqual(filterCalls, members)
+      for (const [, tags] of received) assert.deepStrictEqual(tags, ["ParticipantJoined"])
+      yield* env.publish("boss", interruptFor("m7"))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(received.get("m7"), ["ParticipantJoined", "InterruptRequested"])
+      assert.deepStrictEqual(received.get("m8"), ["ParticipantJoined"])
+      assert.strictEqual(filterCalls, members + 1)
+      // After a leave the address is free: nothing reaches the departed member, the others are unaffected.
+      yield* env.leave("m7")
+      yield* env.publish("boss", interruptFor("m7"))
+      yield* env.publish("boss", interruptFor("m9"))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(received.get("m7"), ["ParticipantJoined", "InterruptRequested"])
+      assert.deepStrictEqual(received.get("m9"), ["ParticipantJoined", "InterruptRequested"])
+    }).pipe(Effect.provide(Environment.layerMemory())))
 })
 
 describe("Environment: live projections", () => {

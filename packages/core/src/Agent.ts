@@ -222,6 +222,7 @@ export const make = (
   // The controller needs finished items and control events, never live deltas: declared by kind, so the
   // environment's fan-out skips the agent for other kinds at no cost.
   kinds: Runtime.kinds,
+  addressed: Runtime.addressed,
   accepts: (event) => History.takes(options.id, event),
   replay: options.resume ?? true,
   run: (inbox, start) => run(options, inbox, start)

@@ -40,6 +40,13 @@ export interface Participant<E = never, R = never> {
    * leaving) O(1).
    */
   readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
+  /**
+   * With `kinds`: live events of these kinds reach the inbox only when
+   * addressed to this participant (their `participant` field is its id),
+   * indexed by kind and addressee: another member's join, leave or run
+   * events cost this participant nothing.
+   */
+  readonly addressed?: ReadonlyArray<Event.Payload["_tag"]> | undefined
   /** Replay the journal's history into the inbox before live events (to resume after a restart); same as `from: 0`. */
   readonly replay?: boolean | undefined
   /**

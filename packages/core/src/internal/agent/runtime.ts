@@ -148,25 +148,16 @@ export const make = (options: Agent.Options) =>
 /**
  * The kinds of event an agent takes: what its history folds (`history.ts`, `Commands.reducer`),
  * what its controller decides on, and the answers it routes. Never deltas: the environment's
- * fan-out skips the agent for them (and for every other kind) at no cost.
+ * fan-out skips the agent for them (and for every other kind) at no cost. The kinds in
+ * {@link addressed} it takes only when they concern it (`History.takes` says the same).
  */
 export const kinds: ReadonlyArray<Event.Payload["_tag"]> = [
-  "ParticipantJoined",
-  "ParticipantLeft",
   "ItemAdded",
   "ItemDone",
-  "RunStarted",
-  "RunEnded",
   "InferenceStarted",
   "InferenceCompleted",
   "InferenceFailed",
   "InferenceInterrupted",
-  "InputQueued",
-  "InputDropped",
-  "InputDequeued",
-  "InputSteered",
-  "InterruptRequested",
-  "HookFailed",
   "FunctionCallRequested",
   "ApprovalRequested",
   "ApprovalAnswered",
@@ -178,6 +169,24 @@ export const kinds: ReadonlyArray<Event.Payload["_tag"]> = [
   "FunctionCallFailed",
   "FunctionCallCancelled",
   "ClarificationAnswered"
+]
+
+/**
+ * Kinds an agent takes only when addressed to it (`payload.participant`): its own join and
+ * leave, runs and input dispositions, hook failures and interrupts. Indexed by the
+ * environment per addressee, so N agents joining cost O(N), not O(N²) deliveries.
+ */
+export const addressed: ReadonlyArray<Event.Payload["_tag"]> = [
+  "ParticipantJoined",
+  "ParticipantLeft",
+  "RunStarted",
+  "RunEnded",
+  "InputQueued",
+  "InputDropped",
+  "InputDequeued",
+  "InputSteered",
+  "HookFailed",
+  "InterruptRequested"
 ]
 
 /** Publishes as the agent, remembering the sequence of what it will receive (a step waits for its fold to reach it). */

@@ -15,9 +15,16 @@
 import type * as Event from "../../Event.js"
 import { Mailbox } from "../mailbox.js"
 
-/** Which events a mailbox takes: of these kinds (all when absent), and passing `accepts` (all when absent). */
+/**
+ * Which events a mailbox takes: of these kinds (all when absent), and passing `accepts` (all when absent).
+ * With `kinds`, events of the `addressed` kinds are taken only when addressed to `id`
+ * (`payload.participant`): indexed by kind and participant, so a join announcement or another
+ * member's run events cost the other members nothing.
+ */
 export interface Filter {
+  readonly id?: string | undefined
   readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
+  readonly addressed?: ReadonlyArray<Event.Payload["_tag"]> | undefined
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
 }
 
@@ -70,6 +77,21 @@ export const make = (coalesceAfter: number): FanOut => {
   const everything = new Members()
   const byKind = new Map<string, Members>()
   const kindsOf = new Map<Mailbox, ReadonlyArray<string>>()
+  // kind → addressee → mailboxes; and what each mailbox registered there.
+  const byAddress = new Map<string, Map<string, Members>>()
+  const addressOf = new Map<Mailbox, { readonly id: string; readonly kinds: ReadonlyArray<string> }>()
+  const unaddress = (mailbox: Mailbox) => {
+    const address = addressOf.get(mailbox)
+    if (address === undefined) return
+    addressOf.delete(mailbox)
+    for (const kind of address.kinds) {
+      const table = byAddress.get(kind)
+      const members = table?.get(address.id)
+      if (members === undefined) continue
+      members.delete(mailbox)
+      if (members.items.length === 0) table!.delete(address.id)
+    }
+  }
   return {
     open: (filter) => {
       const mailbox = new Mailbox(coalesceAfter, filter.accepts)
@@ -83,6 +105,16 @@ export const make = (coalesceAfter: number): FanOut => {
         if (members === undefined) byKind.set(kind, members = new Members())
         members.add(mailbox)
       }
+      if (filter.id !== undefined && filter.addressed !== undefined && filter.addressed.length > 0) {
+        addressOf.set(mailbox, { id: filter.id, kinds: filter.addressed })
+        for (const kind of filter.addressed) {
+          let table = byAddress.get(kind)
+          if (table === undefined) byAddress.set(kind, table = new Map())
+          let members = table.get(filter.id)
+          if (members === undefined) table.set(filter.id, members = new Members())
+          members.add(mailbox)
+        }
+      }
       return mailbox
     },
     close: (mailbox) => {
@@ -92,12 +124,19 @@ export const make = (coalesceAfter: number): FanOut => {
       if (kinds === undefined) return
       kindsOf.delete(mailbox)
       for (const kind of kinds) byKind.get(kind)?.delete(mailbox)
+      unaddress(mailbox)
     },
     deliver: (event) => {
       offerAll(everything, event)
       if (byKind.size === 0) return
       const interested = byKind.get(event.payload._tag)
       if (interested !== undefined) offerAll(interested, event)
+      if (byAddress.size === 0) return
+      const table = byAddress.get(event.payload._tag)
+      if (table === undefined) return
+      const addressee = (event.payload as { readonly participant?: unknown }).participant
+      const members = typeof addressee === "string" ? table.get(addressee) : undefined
+      if (members !== undefined) offerAll(members, event)
     },
     closeAll: () => {
       for (const mailbox of everything.items) mailbox.close()
@@ -105,6 +144,8 @@ export const make = (coalesceAfter: number): FanOut => {
       everything.clear()
       byKind.clear()
       kindsOf.clear()
+      byAddress.clear()
+      addressOf.clear()
     }
   }
 }
