@@ -2,7 +2,7 @@
  * Three runner processes on 127.0.0.1 and a throwaway Postgres; this process is a client-only node. Placement,
  * subscriptions across nodes, and a runner's SIGKILL while events are published.
  *
- * Runs by default (CHORUS_CLUSTER_PROCESSES=0 skips it). History on this shared 2-core machine:
+ * History: History on this shared 2-core machine:
  * - round 1: 2 of 6 runs passed (load 8-15): shards never spread, requests unanswered for minutes;
  * - round 3, after noDelay and a 5 s connection open timeout (support/cluster.ts): passed at load ~6, placement
  *   3 s instead of 81 s, but failed 4 of 5 runs at load 8-12 (two with row locks or a 1 s
@@ -10,6 +10,9 @@
  * - after the clustered client resubscribes / re-sends what the cluster interrupts (it closes its client to a
  *   runner it declares unavailable, which interrupted the watchers' subscriptions for good): 3 of 3 runs
  *   passed at load 7-16, one of them beside MultiProcessAgents.test.ts.
+ * Opt-in (CHORUS_CLUSTER_PROCESSES=1), not part of the default suite: it passed in the lead's fresh-clone CI run at
+ * 9507194 (Node 20), but its history on a loaded machine is too uneven for the default suite, where one failure
+ * blocks every landing. Run it with `CHORUS_CLUSTER_PROCESSES=1 pnpm vitest run test/cluster`.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Stream } from "effect"
@@ -23,7 +26,7 @@ const conversation = "conversation-1"
 let server: Postgres.Postgres | undefined
 let runners: Array<RunnerProcess> = []
 
-const enabled = process.env.CHORUS_CLUSTER_PROCESSES !== "0"
+const enabled = process.env.CHORUS_CLUSTER_PROCESSES === "1"
 
 beforeAll(async () => {
   if (!enabled) return

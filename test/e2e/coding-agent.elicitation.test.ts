@@ -118,9 +118,11 @@ describe("pnpm demo with CODING_AGENT_EVERYTHING: an MCP elicitation answered in
       const two = program(tmux, sandbox, "two")
       yield* two.start
       yield* two.waitForText("the question was withdrawn: the demo was restarted")
+      // The call that was waiting is cancelled by the restart (its line may be drawn just after the prompt
+      // returns: the withdrawal and the cancelled output are separate events); the old form is not asked again.
+      yield* two.waitForText("✗ trigger-elicitation-request cancelled (interrupted by a restart)")
       const settled = yield* two.waitFor("the demo to settle", (screen) =>
         two.inputLine(screen) === "you ›" && !flat(screen).includes("working · Ctrl-C stops"))
-      // The call that was waiting is cancelled by the restart; the old form is not asked again.
       assert.include(flat(settled), "✗ trigger-elicitation-request cancelled (interrupted by a restart)")
       assert.notInclude(settled.slice(settled.indexOf("── resumed ──")), "answer everything ›")
       // A new request asks this run's server, and its answer arrives.
