@@ -226,6 +226,14 @@ export const literalRename = (ast: SchemaAST.AST): { readonly from: unknown; rea
     ? { from: ast.from.literal, to: ast.to.literal }
     : undefined
 
+/**
+ * A union member told apart by its JSON type: not a literal, a renamed literal or a tagged member
+ * (each found by value), nor `undefined` (an optional field's type, which never comes out of JSON).
+ */
+export const isUntagged = (member: SchemaAST.AST): boolean =>
+  member._tag !== "Literal" && member._tag !== "UndefinedKeyword" && literalRename(member) === undefined &&
+  tagOf(member) === undefined
+
 /** The members of a union, nested unions flattened. */
 export const membersOf = (ast: SchemaAST.Union): Array<SchemaAST.AST> =>
   ast.types.flatMap((member) => member._tag === "Union" ? membersOf(member) : [member])
@@ -252,11 +260,7 @@ const compileUnion = (ast: SchemaAST.Union): Build => {
   // Untagged members are told apart by their JSON type (string, number, array, object): one each at most.
   const byType = new Map<string, Build>()
   for (const member of members) {
-    // `undefined` (an optional field's type) never comes out of JSON.
-    if (
-      member._tag === "Literal" || member._tag === "UndefinedKeyword" || literalRename(member) !== undefined ||
-      tagOf(member) !== undefined
-    ) continue
+    if (!isUntagged(member)) continue
     const type = jsonType(member)
     if (type === undefined || byType.has(type) || (type === "object" && tagged.size > 0)) return fail
     byType.set(type, compile(member))

@@ -6,7 +6,7 @@
  */
 import { Option, SchemaAST } from "effect"
 import * as Event from "../Event.js"
-import { fail, isRecord, jsonType, literalRename, membersOf, tagOf } from "./journalTrusted.js"
+import { fail, isRecord, isUntagged, jsonType, literalRename, membersOf, tagOf } from "./journalTrusted.js"
 
 /** The JSON text of a value's encoded form. */
 type Write = (value: unknown) => string
@@ -139,10 +139,7 @@ const compileUnionWrite = (ast: SchemaAST.Union): Write => {
   // Other members by the JavaScript type of their values, which is their JSON type when they have no transformation.
   const byType = new Map<string, Write>()
   for (const member of members) {
-    if (
-      member._tag === "Literal" || member._tag === "UndefinedKeyword" || literalRename(member) !== undefined ||
-      tagOf(member) !== undefined
-    ) continue
+    if (!isUntagged(member)) continue
     const type = plainType(member)
     if (type === undefined || byType.has(type) || (type === "object" && tagged.size > 0)) return fail
     byType.set(type, compileWrite(member))
