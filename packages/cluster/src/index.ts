@@ -5,5 +5,6 @@
  */
 export * as ClusterAgent from "./ClusterAgent.js"
 export * as ClusterEnvironment from "./ClusterEnvironment.js"
+export * as ClusterSocket from "./ClusterSocket.js"
 export * as Journals from "./Journals.js"
 export * as PgJournal from "./PgJournal.js"

@@ -1,20 +1,11 @@
 /**
  * Runner and client layers for the multi-process tests, bench/cluster.ts and the clustered web chat: sockets on
  * 127.0.0.1, the cluster's storage and the environments' journals in one Postgres database, failure detection
- * tuned for tests (a dead runner's shards move after ~10 s instead of ~35 s).
- *
- * The same composition as `NodeClusterSocket.layer({ storage: "sql" })` of `@effect/platform-node`, with two
- * differences: every socket sets `noDelay` (neither that layer nor `@effect/cluster` turns Nagle's algorithm
- * off, which adds up to a delayed-ACK wait to small request/reply exchanges), and a connection may take 5 s to
- * open instead of 1 s (on a loaded machine a runner's accept loop can be slower than that).
+ * tuned for tests (a dead runner's shards move after ~10 s instead of ~35 s), on `ClusterSocket`.
  */
-import { Runners, RunnerAddress, RunnerHealth, ShardingConfig, SocketRunner, SqlMessageStorage, SqlRunnerStorage } from "@effect/cluster"
-import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
-import { Socket } from "@effect/platform"
-import { RpcClient, RpcSerialization } from "@effect/rpc"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Option, Redacted } from "effect"
-import { ClusterAgent, ClusterEnvironment, PgJournal } from "@chorus/cluster"
+import { Layer, Redacted } from "effect"
+import { ClusterAgent, ClusterEnvironment, ClusterSocket, PgJournal } from "@chorus/cluster"
 
 // Expiration is ~4 refreshes: on this shared 2-core machine a busy runner may miss one or two heartbeats, and a
 // runner declared dead while alive makes shards flap between runners.
@@ -29,51 +20,8 @@ export const shardingConfig = {
 
 const sql = (url: string) => PgClient.layer({ url: Redacted.make(url), maxConnections: 20 })
 
-const clientProtocol = Layer.effect(
-  Runners.RpcClientProtocol,
-  Effect.gen(function*() {
-    const serialization = yield* RpcSerialization.RpcSerialization
-    return (address: RunnerAddress.RunnerAddress) =>
-      Effect.gen(function*() {
-        const socket = yield* NodeSocket.makeNet({
-          openTimeout: 5000,
-          timeout: 5500,
-          host: address.host,
-          port: address.port,
-          noDelay: true
-        })
-        return yield* RpcClient.makeProtocolSocket().pipe(
-          Effect.provideService(Socket.Socket, socket),
-          Effect.provideService(RpcSerialization.RpcSerialization, serialization)
-        )
-      }).pipe(Effect.orDie)
-  })
-)
-
-const storage = Layer.mergeAll(Layer.orDie(SqlMessageStorage.layer), Layer.orDie(SqlRunnerStorage.layer))
-
 /** The cluster's own layers for a runner on 127.0.0.1:port, or a client-only node when port is undefined (on a `SqlClient`). */
-export const nodeLayer = (port: number | undefined) => {
-  const config = ShardingConfig.layer({
-    ...shardingConfig,
-    runnerAddress: port === undefined ? Option.none() : Option.some(RunnerAddress.make("127.0.0.1", port))
-  })
-  const sharding = port === undefined
-    ? SocketRunner.layerClientOnly.pipe(Layer.provide(clientProtocol))
-    : SocketRunner.layer.pipe(
-      Layer.provide([
-        NodeSocketServer.layer({ host: "127.0.0.1", port, noDelay: true }),
-        clientProtocol,
-        RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc), Layer.provide(clientProtocol))
-      ])
-    )
-  return sharding.pipe(
-    Layer.provideMerge(storage),
-    Layer.provide(config),
-    Layer.provide(RpcSerialization.layerMsgPack),
-    Layer.orDie
-  )
-}
+export const nodeLayer = (port: number | undefined) => ClusterSocket.layer({ port, shardingConfig })
 
 /** A runner: hosts shards, registers the environment entity (and the agent entity, with a registry). */
 export const runnerLayer = (
