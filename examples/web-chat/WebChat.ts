@@ -120,6 +120,13 @@ const renderPage = (template: string, config: unknown) =>
   // `<` is escaped so that no value can close the script element.
   template.replace("/*CHORUS_CONFIG*/null", JSON.stringify(config).replace(/</g, "\\u003c"))
 
+/** The agent's options: `write_note` needs approval every time. */
+export const agentOptions = (options: Pick<Options, "agent" | "instructions">): Agent.Options => ({
+  id: options.agent ?? "assistant",
+  instructions: options.instructions ?? defaultInstructions,
+  approval: { tools: { [Notes.toolName]: "always" } }
+})
+
 /**
  * Starts the web chat on the environment in context: joins the browsers'
  * human and the agent (on the `InferenceRunner` in context, `write_note`
@@ -136,6 +143,30 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const env = yield* Environment.Environment
+    yield* env.join(Human.make({ id: options.human ?? "you" })).pipe(Effect.provide(InputStream.layer(Stream.never)))
+    yield* Effect.orDie(McpEnvironment.cancelOrphaned("the web chat restarted: the MCP server's request was lost"))
+    const { mcp, runner } = yield* tools(options)
+    yield* env.join(Agent.make(agentOptions(options))).pipe(
+      Effect.provide(Layer.succeed(FunctionCallRunner.FunctionCallRunner, runner))
+    )
+    return { ...(yield* serve(options)), mcp }
+  })
+
+/**
+ * Serves the page and the routes on the environment in context, for an agent
+ * that runs elsewhere (the clustered web chat: `ClusterAgent` places it on one
+ * runner, every node serves). The browsers' human joins unless it is a member
+ * already (another node joined it): every node speaks as the same person.
+ */
+export const serve = (
+  options: Omit<Options, "mcp" | "mcpApproval">
+): Effect.Effect<
+  WebChat,
+  HttpServerError.ServeError | Environment.ParticipantStartFailed,
+  Environment.Environment | FileSystem.FileSystem | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const env = yield* Environment.Environment
     const fs = yield* FileSystem.FileSystem
     const agent = options.agent ?? "assistant"
     const human = options.human ?? "you"
@@ -143,15 +174,12 @@ export const make = (
     const page = renderPage(template, { agent, human, title: options.title ?? "Chorus web chat" })
     const files = yield* Effect.forEach(Object.entries(assets), ([name, path]) =>
       Effect.map(Effect.orDie(fs.readFileString(path)), (text) => [name, text] as const))
-
-    yield* env.join(Human.make({ id: human })).pipe(Effect.provide(InputStream.layer(Stream.never)))
-    yield* Effect.orDie(McpEnvironment.cancelOrphaned("the web chat restarted: the MCP server's request was lost"))
-    const { mcp, runner } = yield* tools(options)
-    yield* env.join(Agent.make({
-      id: agent,
-      instructions: options.instructions ?? defaultInstructions,
-      approval: { tools: { [Notes.toolName]: "always" } }
-    })).pipe(Effect.provide(Layer.succeed(FunctionCallRunner.FunctionCallRunner, runner)))
+    if (!(yield* env.members).some((member) => member.id === human)) {
+      yield* env.join(Human.make({ id: human })).pipe(
+        Effect.provide(InputStream.layer(Stream.never)),
+        Effect.catchTag("ParticipantAlreadyJoined", () => Effect.void)
+      )
+    }
 
     const app = Routes.router({ conversations: Conversations.single(env), speaker: Routes.localHuman(human) }).pipe(
       HttpRouter.get("/", Effect.succeed(HttpServerResponse.text(page, { contentType: "text/html; charset=utf-8" }))),
@@ -163,5 +191,5 @@ export const make = (
           }))), router)
     )
     const server = yield* Routes.serve(app, { port: options.port, host: options.host })
-    return { url: server.url, port: server.port, agent, human, mcp }
+    return { url: server.url, port: server.port, agent, human, mcp: undefined }
   })
