@@ -15,23 +15,13 @@ import type { Scope } from "effect"
 import type { Participant, Reducer } from "@chorus/core"
 import { Environment, Event, Journal } from "@chorus/core"
 import { EnvironmentEntity } from "./environmentEntity.js"
+import { retryCut, retryDelay, retryInterrupted } from "./retry.js"
 
 const isJournalFailure = (error: unknown): error is Journal.JournalError | Journal.JournalCorrupted =>
   error instanceof Journal.JournalError || error instanceof Journal.JournalCorrupted
 
 /** Wait before subscribing again after the entity's runner went away. */
-const resubscribeDelay = "100 millis"
-
-/**
- * Runs a request again when it was interrupted from outside this fiber: `@effect/cluster` interrupts the
- * requests in flight to a runner it declares unavailable. An interruption of this fiber itself is not
- * recovered (Effect does not let a fiber being interrupted catch it), so this never outlives its caller.
- */
-const retryInterrupted = <A, E, R>(request: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.catchAllCause(request, (cause) =>
-    Cause.isInterruptedOnly(cause)
-      ? Effect.zipRight(Effect.sleep(resubscribeDelay), retryInterrupted(request))
-      : Effect.failCause(cause))
+const resubscribeDelay = retryDelay
 
 /** Turns `join` yields, at most, for a participant to start reading its inbox (as in one process). */
 const startTurns = 64
@@ -84,7 +74,7 @@ export const make = (
       }))
     const publish = (author: string, payload: Event.Payload) =>
       Effect.map(publishAll(author, [payload]), (events) => events[0]!)
-    const lastSequence = Effect.orDie(entity.LastSequence())
+    const lastSequence = Effect.orDie(retryCut(Effect.suspend(() => entity.LastSequence())))
 
     // Events from `from` on, across entity moves, each once, in order.
     const follow = (from: number): Environment.Subscription["stream"] =>
@@ -167,7 +157,9 @@ export const make = (
 
     const join = <E, R>(participant: Participant.Participant<E, R>, options?: Environment.JoinOptions, rejoin = false) =>
       Effect.gen(function*() {
-        const { seen, sequence: joined } = yield* entity.Join({ participant: participant.id, kind: participant.kind, rejoin }).pipe(
+        const request = Effect.suspend(() => entity.Join({ participant: participant.id, kind: participant.kind, rejoin }))
+        // A rejoin is idempotent (a member taking its place again): sent again when the cluster cuts it.
+        const { seen, sequence: joined } = yield* (rejoin ? retryCut(request) : request).pipe(
           Effect.catchIf((error) => !(error instanceof Environment.ParticipantAlreadyJoined), Effect.die)
         )
         // Its inbox starts with its own ParticipantJoined; with `replay`, the history before it comes first, unfiltered.
@@ -208,7 +200,7 @@ export const make = (
     const leave = (id: string) =>
       Effect.gen(function*() {
         yield* FiberMap.remove(fibers, id)
-        yield* Effect.orDie(entity.Leave({ participant: id }))
+        yield* Effect.orDie(retryCut(Effect.suspend(() => entity.Leave({ participant: id }))))
       })
 
     // --- derived state ------------------------------------------------------
@@ -286,7 +278,7 @@ export const make = (
         return entity.Flush({ published })
       }).pipe(Effect.catchIf((error) => !(error instanceof Journal.JournalError), Effect.die)),
       lastSequence,
-      members: Effect.orDie(entity.Members()),
+      members: Effect.orDie(retryCut(Effect.suspend(() => entity.Members()))),
       projection,
       snapshot,
       state,

@@ -15,6 +15,7 @@ import { Chunk, Clock, Effect, Option, Random, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
 import { AgentEntity, agentEntityId, AgentRegistry, wakes } from "./agentProtocol.js"
+import { retryCut } from "./retry.js"
 
 const JournalFailure = Schema.Union(Journal.JournalError, Journal.JournalCorrupted)
 
@@ -132,7 +133,9 @@ const handlers = (options: Options) =>
         }
         return Effect.forEach(woken, (id) => {
           waking.add(id)
-          return agents(agentEntityId(entityId, id)).Wake().pipe(
+          // Sent again when the cluster cuts it (the agent's runner died with the wake in flight): a lost wake
+          // would leave an answered approval unseen until the next waking event.
+          return retryCut(Effect.suspend(() => agents(agentEntityId(entityId, id)).Wake()), 90).pipe(
             Effect.catchAllCause((cause) => Effect.logWarning(`environment ${entityId}: waking agent ${id} failed`, cause)),
             Effect.ensuring(Effect.sync(() => waking.delete(id))),
             Effect.forkIn(scope)

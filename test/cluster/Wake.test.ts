@@ -1,0 +1,54 @@
+/**
+ * The environment entity wakes a hosted agent when an event may make it act. When the cluster cuts the wake
+ * (the agent's runner died with it in flight: the request is interrupted, or answered with a defect), the wake is
+ * sent again: a lost wake left an answered approval unseen, and a multi-process test waiting for the run's end
+ * timed out.
+ */
+import { TestRunner } from "@effect/cluster"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Ref, Stream, TestClock } from "effect"
+import { Environment, Event, Human } from "@chorus/core"
+import { ClusterAgent, ClusterEnvironment, Journals } from "@chorus/cluster"
+import { AgentEntity } from "../../packages/cluster/src/internal/agentProtocol.js"
+import { joinHuman } from "../support/agents.js"
+
+/** An agent entity whose first wakes are cut as the cluster cuts a request to a dead runner. */
+const flakyAgent = (wakes: Ref.Ref<number>) =>
+  AgentEntity.toLayer(Effect.succeed(AgentEntity.of({
+    Wake: () =>
+      Effect.flatMap(Ref.updateAndGet(wakes, (n) => n + 1), (n) =>
+        n === 1 ? Effect.die("the connection to the runner was reset") : n === 2 ? Effect.interrupt : Effect.succeed("here")),
+    Leave: () => Effect.void,
+    Where: () => Effect.succeed("here")
+  })))
+
+const never: ClusterAgent.Definition = {
+  participant: () => ({ id: "flaky", kind: "agent", run: () => Effect.never }) as never
+}
+
+describe("waking a hosted agent", () => {
+  it.effect("a wake the cluster cuts (a defect, then an interruption) is sent again until it is delivered", () =>
+    Effect.gen(function*() {
+      const wakes = yield* Ref.make(0)
+      const cluster = Layer.mergeAll(flakyAgent(wakes), ClusterEnvironment.layerEntity()).pipe(
+        Layer.provide(ClusterAgent.layerRegistry({ flaky: never })),
+        Layer.provide(Journals.layerMemory),
+        Layer.provideMerge(TestRunner.layer)
+      )
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const env = yield* Environment.Environment
+        yield* env.publish(Environment.author, new Event.ParticipantJoined({ participant: "flaky", kind: "agent" }))
+        yield* joinHuman("alice")
+        yield* Human.say("alice", "anyone there?")
+        for (let i = 0; i < 50 && (yield* Ref.get(wakes)) < 3; i++) {
+          yield* TestClock.adjust("100 millis")
+          for (let turn = 0; turn < 20; turn++) yield* Effect.yieldNow()
+        }
+        assert.strictEqual(yield* Ref.get(wakes), 3)
+        // Delivered: no more wakes until the next waking event.
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(yield* Ref.get(wakes), 3)
+      }).pipe(Effect.provide(ClusterEnvironment.layer("wake-1").pipe(Layer.provideMerge(cluster))), Effect.scoped)
+    }))
+})
