@@ -1,6 +1,6 @@
 import { TestRunner } from "@effect/cluster"
 import { assert, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Stream, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer, Ref, Scope, Stream, TestClock } from "effect"
 import { Event } from "@chorus/core"
 import { ClusterEnvironment, Journals } from "@chorus/cluster"
 
@@ -78,3 +78,30 @@ it.effect("publish keys are bounded: past the limit the oldest is forgotten", ()
     Layer.provide(Journals.layerMemory),
     Layer.provideMerge(TestRunner.layer)
   ))))
+
+it.effect("a runner that stops ends its environments' subscriber streams: it does not wait for them (was 15 s)", () =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(Cluster, scope)
+    yield* TestClock.adjust(1)
+    const entity = (yield* Effect.provide(ClusterEnvironment.EnvironmentEntity.client, context))("watched")
+    yield* entity.Publish({ author: "a", payloads: [say("one")] })
+    const received = yield* Ref.make(0)
+    const subscriber = yield* Stream.suspend(() => entity.Subscribe({ from: 0 })).pipe(
+      Stream.runForEach(() => Ref.update(received, (n) => n + 1)),
+      Effect.exit,
+      Effect.fork
+    )
+    for (let i = 0; i < 20 && (yield* Ref.get(received)) === 0; i++) yield* TestClock.adjust("100 millis")
+    assert.strictEqual(yield* Ref.get(received), 1)
+    const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+    let waited = 0
+    while (closing.unsafePoll() === null && waited < 20_000) {
+      yield* TestClock.adjust("500 millis")
+      for (let turn = 0; turn < 20; turn++) yield* Effect.yieldNow()
+      waited += 500
+    }
+    assert.isNotNull(closing.unsafePoll(), "the runner stopped")
+    assert.isBelow(waited, 5_000, `the runner stopped after ${waited} ms of its clock, not after entityTerminationTimeout`)
+    yield* Fiber.interrupt(subscriber)
+  }))

@@ -6,7 +6,7 @@
  */
 import { TestRunner } from "@effect/cluster"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Stream, TestClock } from "effect"
+import { Effect, Layer, Ref, TestClock } from "effect"
 import { Environment, Event, Human } from "@chorus/core"
 import { ClusterAgent, ClusterEnvironment, Journals } from "@chorus/cluster"
 import { AgentEntity } from "../../packages/cluster/src/internal/agentProtocol.js"

@@ -8,10 +8,10 @@
  *
  * @internal
  */
-import { Entity } from "@effect/cluster"
+import { Entity, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import type { Duration } from "effect"
-import { Chunk, Clock, Effect, Option, Random, Schema, Stream } from "effect"
+import { Chunk, Clock, Deferred, Effect, Option, Random, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
 import { AgentEntity, agentEntityId, AgentRegistry, wakes } from "./agentProtocol.js"
@@ -92,6 +92,8 @@ export interface Options extends Environment.Options {
   readonly maxIdleTime?: Duration.DurationInput | undefined
   /** How many keyed publishes it remembers (a retry older than that is applied again). Default 10,000. */
   readonly publishKeys?: number | undefined
+  /** How often an instance with subscribers checks that its runner still owns it. Default 500 ms. */
+  readonly releaseCheckInterval?: Duration.DurationInput | undefined
 }
 
 const handlers = (options: Options) =>
@@ -149,6 +151,23 @@ const handlers = (options: Options) =>
         return Effect.as(wake(events), events)
       })
 
+    // Completed once this runner no longer owns the instance's shard (a move, a shutdown). The cluster closes
+    // an instance only when its open requests end, or after `entityTerminationTimeout` (15 s): a subscriber's
+    // stream never ends by itself, so it ends here. Polled, one fiber per instance, while there are subscribers.
+    const leaving = yield* Deferred.make<void>()
+    const sharding = yield* Sharding.Sharding
+    const { shardId } = yield* Entity.CurrentAddress
+    const interval = options.releaseCheckInterval ?? "500 millis"
+    let watching = false
+    const leavingWatched = Effect.suspend(() => {
+      if (watching) return Deferred.await(leaving)
+      watching = true
+      const watch = Effect.gen(function*() {
+        while (sharding.hasShardId(shardId)) yield* Effect.sleep(interval)
+        yield* Deferred.succeed(leaving, undefined)
+      })
+      return Effect.zipRight(Effect.forkIn(watch, scope), Deferred.await(leaving))
+    })
     const encode = Schema.encodeSync(Schema.parseJson(Event.Event))
     const kept = (event: Event.Event) =>
       Stream.runHead(journal.read({ from: event.sequence, to: event.sequence })).pipe(
@@ -191,7 +210,10 @@ const handlers = (options: Options) =>
         Rpc.fork(Stream.unwrapScoped(Effect.map(env.subscribe({ from: payload.from }), (subscription) =>
           subscription.stream.pipe(
             Stream.filter((event) => event.sequence >= payload.from),
-            Stream.mapChunksEffect((chunk) => Effect.as(env.flush, chunk))
+            Stream.mapChunksEffect((chunk) => Effect.as(env.flush, chunk)),
+            // Ends when this runner gives the environment up: its client subscribes again from its cursor,
+            // wherever the environment goes, and the instance closes without waiting for its subscribers.
+            Stream.interruptWhen(leavingWatched)
           )))),
       Flush: ({ payload }) => Rpc.fork(Effect.zipRight(env.flush, Effect.forEach(payload.published, kept, { discard: true }))),
       LastSequence: () => env.lastSequence,
