@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { ContextItem, Environment, Event, Human, InputStream } from "@chorus/core"
 import { ClusterAgent, ClusterEnvironment } from "@chorus/cluster"
 import * as Postgres from "../support/postgres.js"
@@ -69,6 +69,27 @@ const apart = (prefix: string) =>
 const inEnvironment = <A, E, R>(id: string, program: Effect.Effect<A, E, R>) =>
   program.pipe(Effect.provide(ClusterEnvironment.layer(id)))
 
+/** Records the steps a test reached, printed with the events if it fails (a time-out says nothing else). */
+const stepsOf = (context: { readonly onTestFailed: (handler: () => void) => void }) => {
+  const reached: Array<string> = []
+  const seen: Array<string> = []
+  let following = false
+  context.onTestFailed(() => console.error(`steps:\n${reached.join("\n")}\nevents:\n${seen.join("\n")}`))
+  return (step: string) =>
+    Effect.gen(function*() {
+      reached.push(`${new Date().toISOString()} ${step}`)
+      const env = yield* Effect.serviceOption(Environment.Environment)
+      if (env._tag === "None" || following) return
+      following = true
+      const subscription = yield* env.value.subscribe({ from: 0 })
+      yield* Stream.runForEach(subscription.stream, (event) =>
+        Effect.sync(() => seen.push(`${new Date().toISOString()} ${event.sequence} ${event.author} ${event.payload._tag}`))).pipe(
+        Effect.scoped,
+        Effect.forkDaemon
+      )
+    }).pipe(Effect.scoped)
+}
+
 const kill = (address: string) =>
   Effect.promise(async () => {
     const victim = runners.find((runner) => runner.port === port(address))!
@@ -77,19 +98,26 @@ const kill = (address: string) =>
   })
 
 describe.runIf(enabled)("a hosted agent on three runner processes", () => {
-  it.live("its runner is SIGKILLed while an approval is pending: answered once on another runner, the call runs once", () =>
+  it.live("its runner is SIGKILLed while an approval is pending: answered once on another runner, the call runs once", (context) =>
     Effect.gen(function*() {
+      const steps = stepsOf(context)
       const id = yield* apart("deploy")
+      yield* steps("placed apart")
       yield* inEnvironment(id, Effect.gen(function*() {
         const env = yield* Environment.Environment
         const alice = yield* joinHuman("alice")
         const before = yield* ClusterAgent.add(id, "ops")
+        yield* steps(`ops added on ${before}`)
         yield* Human.say("alice", "please deploy prod")
         yield* env.waitFor((event) => event.payload._tag === "ApprovalRequested")
+        yield* steps("approval requested")
         yield* kill(before)
+        yield* steps("killed")
         // The answer wakes the agent wherever its shard goes now.
         yield* alice.offer(new InputStream.Approval({ callId: "d1", approved: true, reason: null }))
+        yield* steps("answered")
         const ended = yield* env.waitFor((event) => event.payload._tag === "RunEnded" && event.author === "ops")
+        yield* steps("run ended")
         assert.strictEqual((ended.payload as Event.RunEnded).outcome, "completed")
         const after = yield* ClusterAgent.where(id, "ops")
         assert.notStrictEqual(after, before, "rebuilt on another runner")
