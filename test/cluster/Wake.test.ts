@@ -5,6 +5,7 @@
  * timed out.
  */
 import { TestRunner } from "@effect/cluster"
+import { Rpc } from "@effect/rpc"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Ref, TestClock } from "effect"
 import { Environment, Event, Human } from "@chorus/core"
@@ -13,11 +14,12 @@ import { AgentEntity } from "../../packages/cluster/src/internal/agentProtocol.j
 import { joinHuman } from "../support/agents.js"
 
 /** An agent entity whose first wakes are cut as the cluster cuts a request to a dead runner. */
-const flakyAgent = (wakes: Ref.Ref<number>) =>
+const flakyAgent = (wakes: Ref.Ref<number>, first: Effect.Effect<string> = Effect.die("the connection to the runner was reset")) =>
   AgentEntity.toLayer(Effect.succeed(AgentEntity.of({
+    // Forked: an unanswered wake does not hold up the next (in a cluster the next goes to another runner).
     Wake: () =>
-      Effect.flatMap(Ref.updateAndGet(wakes, (n) => n + 1), (n) =>
-        n === 1 ? Effect.die("the connection to the runner was reset") : n === 2 ? Effect.interrupt : Effect.succeed("here")),
+      Rpc.fork(Effect.flatMap(Ref.updateAndGet(wakes, (n) => n + 1), (n) =>
+        n === 1 ? first : n === 2 ? Effect.interrupt : Effect.succeed("here"))),
     Leave: () => Effect.void,
     Where: () => Effect.succeed("here")
   })))
@@ -26,11 +28,11 @@ const never: ClusterAgent.Definition = {
   participant: () => ({ id: "flaky", kind: "agent", run: () => Effect.never }) as never
 }
 
-describe("waking a hosted agent", () => {
-  it.effect("a wake the cluster cuts (a defect, then an interruption) is sent again until it is delivered", () =>
-    Effect.gen(function*() {
+const wakeThrough = (first: Effect.Effect<string> | undefined, step: "100 millis" | "1 second") =>
+  Effect.gen(function*() {
+      const outer = yield* Effect.scope
       const wakes = yield* Ref.make(0)
-      const cluster = Layer.mergeAll(flakyAgent(wakes), ClusterEnvironment.layerEntity()).pipe(
+      const cluster = Layer.mergeAll(flakyAgent(wakes, first), ClusterEnvironment.layerEntity()).pipe(
         Layer.provide(ClusterAgent.layerRegistry({ flaky: never })),
         Layer.provide(Journals.layerMemory),
         Layer.provideMerge(TestRunner.layer)
@@ -42,13 +44,24 @@ describe("waking a hosted agent", () => {
         yield* joinHuman("alice")
         yield* Human.say("alice", "anyone there?")
         for (let i = 0; i < 50 && (yield* Ref.get(wakes)) < 3; i++) {
-          yield* TestClock.adjust("100 millis")
+          yield* TestClock.adjust(step)
           for (let turn = 0; turn < 20; turn++) yield* Effect.yieldNow()
         }
         assert.strictEqual(yield* Ref.get(wakes), 3)
         // Delivered: no more wakes until the next waking event.
         yield* TestClock.adjust("10 seconds")
         assert.strictEqual(yield* Ref.get(wakes), 3)
+        // The clock ticks while the cluster shuts down: the unanswered wake holds its entity until
+        // entityTerminationTimeout.
+        const realMillisecond = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1)))
+        yield* Effect.forkIn(Effect.forever(Effect.zipRight(TestClock.adjust("1 second"), realMillisecond)), outer)
       }).pipe(Effect.provide(ClusterEnvironment.layer("wake-1").pipe(Layer.provideMerge(cluster))), Effect.scoped)
-    }))
+  }).pipe(Effect.scoped)
+
+describe("waking a hosted agent", () => {
+  it.effect("a wake the cluster cuts (a defect, then an interruption) is sent again until it is delivered", () =>
+    wakeThrough(undefined, "100 millis"))
+
+  it.effect("a wake that gets no answer (sent to a runner that died) is sent again", () =>
+    wakeThrough(Effect.never, "1 second"))
 })

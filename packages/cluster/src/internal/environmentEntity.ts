@@ -15,7 +15,7 @@ import { Chunk, Clock, Deferred, Effect, Option, Random, Schema, Stream } from "
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
 import { AgentEntity, agentEntityId, AgentRegistry, wakes } from "./agentProtocol.js"
-import { retryCut } from "./retry.js"
+import { deliver } from "./retry.js"
 
 const JournalFailure = Schema.Union(Journal.JournalError, Journal.JournalCorrupted)
 
@@ -86,6 +86,9 @@ export const foldRoster = (roster: Roster, event: Event.Event): void => {
   }
 }
 
+/** A wake unanswered for this long is sent again (the first may have gone to a runner that died). */
+const wakePatience = "10 seconds"
+
 /** Options of the entity. */
 export interface Options extends Environment.Options {
   /** An environment with no request for this long is passivated (its events stay in the journal). Default 1 minute. */
@@ -135,9 +138,9 @@ const handlers = (options: Options) =>
         }
         return Effect.forEach(woken, (id) => {
           waking.add(id)
-          // Sent again when the cluster cuts it (the agent's runner died with the wake in flight): a lost wake
-          // would leave an answered approval unseen until the next waking event.
-          return retryCut(Effect.suspend(() => agents(agentEntityId(entityId, id)).Wake()), 90).pipe(
+          // Sent again when the cluster cuts it, or when it gets no answer (the agent's runner died with the wake
+          // in flight): a lost wake left an answered approval unseen, as no other event would come.
+          return deliver(Effect.suspend(() => agents(agentEntityId(entityId, id)).Wake()), { scope, patience: wakePatience }).pipe(
             Effect.catchAllCause((cause) => Effect.logWarning(`environment ${entityId}: waking agent ${id} failed`, cause)),
             Effect.ensuring(Effect.sync(() => waking.delete(id))),
             Effect.forkIn(scope)

@@ -5,7 +5,8 @@
  *
  * @internal
  */
-import { Cause, Duration, Effect, Option } from "effect"
+import { Cause, Duration, Effect, Fiber, Option } from "effect"
+import type { Scope } from "effect"
 
 /** Wait before sending again. */
 export const retryDelay = Duration.millis(100)
@@ -35,3 +36,27 @@ export const retryCut = <A, E, R>(request: Effect.Effect<A, E, R>, attempts = 30
         ))
   return attempt(1)
 }
+
+/**
+ * Sends an idempotent request until it is delivered, as {@link retryCut} does, and also sends it again when an
+ * attempt gets no answer within `patience`: a request that the cluster routed to a runner that died can wait
+ * forever. The unanswered attempt is left running in `scope` (interrupting it would interrupt the handler on a
+ * runner that is only slow); whichever attempt answers first is the answer.
+ */
+export const deliver = <A, E, R>(
+  request: Effect.Effect<A, E, R>,
+  options: { readonly scope: Scope.Scope; readonly patience: Duration.DurationInput; readonly attempts?: number }
+): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    const attempts = options.attempts ?? 30
+    const pending: Array<Fiber.RuntimeFiber<A, E>> = []
+    for (let n = 1; ; n++) {
+      pending.push(yield* Effect.forkIn(retryCut(request, attempts), options.scope))
+      const answered = yield* Effect.raceAll(pending.map((fiber) => Fiber.join(fiber))).pipe(
+        Effect.timeoutOption(options.patience)
+      )
+      if (Option.isSome(answered)) return answered.value
+      if (n >= attempts) return yield* Effect.dieMessage(`no answer after ${attempts} attempts`)
+      yield* Effect.logWarning(`a cluster request got no answer within ${Duration.format(Duration.decode(options.patience))}: sent again`)
+    }
+  })
