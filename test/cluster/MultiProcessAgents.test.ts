@@ -12,6 +12,9 @@
  * Opt-in (CHORUS_CLUSTER_PROCESSES=1), not part of the default suite: in the lead's fresh-clone CI run at 9507194
  * (Node 20, load ~3) the approval case timed out after 180 s while the mid-stream case passed; a flaky test in the
  * default suite would block every landing. Run it with `CHORUS_CLUSTER_PROCESSES=1 pnpm vitest run test/cluster`.
+ * Round 4: reproduced twice with all of test/cluster at once. The environment's wake of the agent was lost when
+ * cut by the cluster (a defect or an interruption), then, per this test's step log, when it got no answer at all
+ * (routed to the dead runner); both fixed (Wake.test.ts). Since: 3 of 3 runs of the whole of test/cluster.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
