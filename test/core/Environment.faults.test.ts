@@ -224,6 +224,33 @@ describe("Environment: membership", () => {
       assert.strictEqual(filterCalls, members / 2)
     }).pipe(Effect.provide(Environment.layerMemory())))
 
+  it.effect("an observer leaves once, idle or busy: an idle one stops at once, a busy handler is interrupted", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const finalized: Array<string> = []
+      const busy = yield* Deferred.make<void>()
+      yield* env.join(Participant.observer("idle", () => Effect.void))
+      yield* env.join(Participant.observer("busy", () =>
+        Deferred.succeed(busy, undefined).pipe(
+          Effect.zipRight(Effect.never),
+          Effect.onInterrupt(() => Effect.sync(() => finalized.push("busy")))
+        )))
+      yield* env.publish("boss", interruptFor("nobody"))
+      yield* Deferred.await(busy)
+      yield* env.leave("idle")
+      yield* env.leave("busy")
+      // Leaving twice changes nothing.
+      yield* env.leave("idle")
+      assert.deepStrictEqual(finalized, ["busy"])
+      assert.deepStrictEqual(yield* env.members, [])
+      const left = yield* env.snapshot(Reducer.make<ReadonlyArray<string>>([], (state, event) =>
+        event.payload._tag === "ParticipantLeft" ? [...state, event.payload.participant] : state))
+      assert.deepStrictEqual(left, ["idle", "busy"])
+      // The departed receive nothing more; a new member may take the id again.
+      yield* env.join(Participant.observer("idle", () => Effect.void))
+      assert.deepStrictEqual((yield* env.members).map((member) => member.id), ["idle"])
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
   it.effect("kinds addressed to a member reach only that member: 1,000 joins deliver 1,000 announcements, not 500,000", () =>
     Effect.gen(function*() {
       const env = yield* Environment.Environment
