@@ -61,7 +61,10 @@ class LineSplitter {
   }
 
   /** Calls `onLine` for each complete line of the chunk (without its `\n`) until it returns false. */
-  push(chunk: Uint8Array, onLine: (bytes: Uint8Array, start: number) => boolean): boolean {
+  push(bytes: Uint8Array, onLine: (bytes: Uint8Array, start: number) => boolean): boolean {
+    // A plain view of the chunk (the file system gives Node `Buffer`s): `subarray` of a `Buffer`
+    // builds another `Buffer` per line, several times the cost of a `Uint8Array` view.
+    const chunk = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     let position = 0
     while (position < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, position)
@@ -145,6 +148,33 @@ const storedCrc = (bytes: Uint8Array): number | undefined => {
     value = value * 16 + digit
   }
   return value
+}
+
+const tagKey = ascii("\"_tag\":\"")
+
+/**
+ * The payload's kind in a checksummed line, without parsing it: the encoder
+ * writes the payload last and its `_tag` last in it, so the line ends with
+ * `"_tag":"Kind"}` and the checksum field. `"_tag":"` cannot occur inside a
+ * JSON string (its quotes would be escaped). Undefined when the line does not
+ * end that way (the caller then decodes it).
+ */
+const trailingTag = (bytes: Uint8Array): string | undefined => {
+  const close = bytes.length - suffixLength - 1
+  if (close < 1 || bytes[close] !== 125 || bytes[close - 1] !== 34) return undefined
+  let open = close - 2
+  // Kinds are short ASCII names: give up on anything else.
+  while (open >= 0 && close - open < 64) {
+    const byte = bytes[open]!
+    if (byte === 34) break
+    const name = (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte === 95 || byte === 46
+    if (!name) return undefined
+    open--
+  }
+  if (open < tagKey.length - 1 || bytes[open] !== 34 || !startsWith(bytes, tagKey, open - tagKey.length + 1)) return undefined
+  let tag = ""
+  for (let i = open + 1; i < close - 1; i++) tag += String.fromCharCode(bytes[i]!)
+  return tag
 }
 
 /** The sequence at the start of a line this code wrote, without parsing the rest. */
@@ -451,10 +481,30 @@ export const make = (
         }
         const splitter = new LineSplitter(offset)
         const checksummed = state.format === "checksummed"
+        const kinds = options?.kinds === undefined ? undefined : new Set<string>(options.kinds)
         let chain = state.chains[checkpoint] ?? 0
         let expected = first + checkpoint * checkpointEvery
         let done = false
         let failure: Journal.JournalCorrupted | undefined = undefined
+
+        /** Passes a line of a kind not asked for: its sequence must still be the next one. */
+        const skip = (sequence: number | undefined, line: number): boolean => {
+          if (sequence !== expected) {
+            failure = new Journal.JournalCorrupted({
+              location: path,
+              line,
+              ...(sequence === undefined ? {} : { sequence }),
+              detail: `expected sequence ${expected}: the file changed after it was opened`
+            })
+            return false
+          }
+          expected++
+          if (sequence >= to) {
+            done = true
+            return false
+          }
+          return true
+        }
 
         const decodeChunk = (chunk: Uint8Array) =>
           Effect.suspend(() => {
@@ -469,6 +519,11 @@ export const make = (
                   decoded = Either.left("checksum mismatch: the file changed after it was opened")
                 } else {
                   chain = crc
+                  const tag = kinds === undefined ? undefined : trailingTag(bytes)
+                  if (tag !== undefined && !kinds!.has(tag)) {
+                    // Of a kind nobody asked for: checked (the chain above, its sequence below), not decoded.
+                    return skip(leadingSequence(bytes), line)
+                  }
                   decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decodeTrusted)
                 }
               } else {
@@ -489,7 +544,7 @@ export const make = (
                 return false
               }
               expected++
-              if (event.sequence >= from) events.push(event)
+              if (event.sequence >= from && (kinds === undefined || kinds.has(event.payload._tag))) events.push(event)
               if (event.sequence >= to) {
                 done = true
                 return false
