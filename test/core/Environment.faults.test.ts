@@ -171,6 +171,14 @@ describe("Environment: history during an outage", () => {
         const seen = yield* subscription.stream.pipe(Stream.take(last - 3 + 2), Stream.runCollect)
         assert.deepStrictEqual(Chunk.toReadonlyArray(seen).map((event) => event.sequence), Array.from({ length: last - 1 }, (_, i) => i + 3))
 
+        // By kind, the same: what the journal holds of it, then the writer's tail (here the degraded announcement).
+        const byKind = yield* env.subscribe({ from: 0, kinds: ["JournalDegraded", "InterruptRequested"] })
+        const kinds = yield* byKind.stream.pipe(Stream.take(last + 2), Stream.runCollect)
+        assert.deepStrictEqual(
+          Chunk.toReadonlyArray(kinds).map((event) => event.payload._tag === "InterruptRequested" ? event.payload.participant : event.payload._tag),
+          [0, 1, 2, 3, 4].map((i) => `durable-${i}`).concat([0, 1, 2, 3, 4].map((i) => `unwritten-${i}`), ["JournalDegraded", "live"])
+        )
+
         // A projection registered now folds everything published.
         const counter = Reducer.make(0, (n: number, event) => event.payload._tag === "InterruptRequested" ? n + 1 : n)
         assert.strictEqual(yield* env.projection(counter), 11)

@@ -252,16 +252,17 @@ export const make = (
      * journal is degraded (flush fails), the journal up to what is durable
      * and the rest from the writer's memory, so an outage does not stop a read.
      */
-    const history = (from: number, to: number) =>
+    const history = (from: number, to: number, kinds?: ReadonlyArray<Event.Payload["_tag"]>) =>
       Stream.unwrap(Effect.match(writer.flushUpTo(to), {
-        onSuccess: () => journal.read({ from, to }),
-        onFailure: () => duringOutage(from, to)
+        onSuccess: () => journal.read({ from, to, kinds }),
+        onFailure: () => duringOutage(from, to, kinds)
       }))
-    const duringOutage = (from: number, to: number) =>
+    const duringOutage = (from: number, to: number, kinds: ReadonlyArray<Event.Payload["_tag"]> | undefined) =>
       Stream.suspend(() => {
         const { durable, tail } = writer.unwritten(from, to)
-        const stored = from <= durable ? journal.read({ from, to: Math.min(to, durable) }) : Stream.empty
-        return tail.length === 0 ? stored : Stream.concat(stored, Stream.fromIterable(tail))
+        const stored = from <= durable ? journal.read({ from, to: Math.min(to, durable), kinds }) : Stream.empty
+        const rest = kinds === undefined ? tail : tail.filter((event) => kinds.includes(event.payload._tag))
+        return rest.length === 0 ? stored : Stream.concat(stored, Stream.fromIterable(rest))
       })
 
     const projections = Projections.make({ last: sequencer.last, history: (to) => history(0, to) })
@@ -305,7 +306,8 @@ export const make = (
       const stream: Subscription["stream"] = from === undefined || from > last
         ? live(mailbox, Number.POSITIVE_INFINITY)
         : Stream.concat(
-          history(from, last).pipe(
+          // The journal decodes only these kinds; the filter stays for journals that do not filter.
+          history(from, last, kinds).pipe(
             kinds === undefined ? (s) => s : Stream.filter((event) => kinds.includes(event.payload._tag)),
             accepts === undefined ? (s) => s : Stream.filter(accepts)
           ),
