@@ -127,21 +127,15 @@ const deltaKey = (delta: Event.Delta): string => {
   }
 }
 
+/**
+ * The pending delta with the next one's text appended: built by prototype
+ * (what the class constructor builds with validation off, the same own fields
+ * in the same order), as the environment builds what it publishes — texts it
+ * already holds need no validation.
+ */
 const mergeDelta = (previous: Event.Event, next: Event.Delta): Event.Event => {
   const payload = previous.payload as Event.Delta
-  const merged = (() => {
-    switch (payload._tag) {
-      case "TextDelta":
-        return new Event.TextDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "RefusalDelta":
-        return new Event.RefusalDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "ReasoningDelta":
-        return new Event.ReasoningDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "ReasoningSummaryDelta":
-        return new Event.ReasoningSummaryDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "FunctionCallArgumentsDelta":
-        return new Event.FunctionCallArgumentsDelta({ ...payload, delta: payload.delta + next.delta }, true)
-    }
-  })()
-  return new Event.Event({ ...previous, payload: merged }, true)
+  const merged = Object.assign(Object.create(Object.getPrototypeOf(payload) as object) as Event.Delta, payload)
+  ;(merged as { delta: string }).delta = payload.delta + next.delta
+  return Event.unsafeMake({ sequence: previous.sequence, author: previous.author, timestamp: previous.timestamp, payload: merged })
 }
