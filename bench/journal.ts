@@ -28,6 +28,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Stream } from "effect"
 import { ContextItem, Environment, Event, Journal } from "@chorus/core"
+import { gc } from "./support.js"
 
 /** One measured figure. */
 export interface Result {
@@ -134,6 +135,8 @@ const finishedKinds = Event.Payload.members
 /** Milliseconds of wall time and of CPU time (this process, every thread) that `effect` took. */
 const timed = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.suspend(() => {
+    // Each from a collected heap: what came before (the append runs) leaves no garbage to this one.
+    gc()
     const start = performance.now()
     const cpu = process.cpuUsage()
     return Effect.map(effect, (value) => {

@@ -422,3 +422,34 @@ describe("Environment: no silent failures", () => {
       assert.deepStrictEqual(yield* Ref.get(seen), Array.from({ length: 27 }, (_, i) => i + 5))
     }).pipe(Effect.provide(Environment.layerMemory())))
 })
+
+describe("Environment: replays by kind", () => {
+  it.effect("a reducer that declares its kinds is replayed from those kinds only, to the same state", () =>
+    Effect.gen(function*() {
+      const memory = yield* Journal.makeMemory
+      const asked: Array<Journal.ReadOptions | undefined> = []
+      const journal: Journal.Service = {
+        ...memory,
+        read: (options) => {
+          asked.push(options)
+          return memory.read(options)
+        }
+      }
+      const everything = Reducer.make(0, (n: number, event) => event.payload._tag === "InterruptRequested" ? n + 1 : n)
+      const byKind = Reducer.make(everything.initial, everything.reduce, { kinds: ["InterruptRequested"] })
+      yield* Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        for (let i = 0; i < 5; i++) {
+          yield* env.publish("a", interruptFor(`p${i}`))
+          yield* env.publish("a", new Event.TextDelta({ itemId: "m", contentIndex: 0, delta: "x" }))
+        }
+        assert.strictEqual(yield* env.snapshot(byKind), 5)
+        assert.strictEqual(yield* env.projection(byKind), 5)
+        assert.strictEqual(yield* env.snapshot(everything), 5)
+        assert.deepStrictEqual(asked.map((options) => options?.kinds), [["InterruptRequested"], ["InterruptRequested"], undefined])
+        // Live, it folds every event as before.
+        yield* env.publish("a", interruptFor("p5"))
+        assert.strictEqual(yield* env.projection(byKind), 6)
+      }).pipe(Effect.provide(onJournal(journal)))
+    }))
+})

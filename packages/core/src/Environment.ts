@@ -41,6 +41,8 @@
  * ## Derived state
  * {@link Service.projection} keeps a reducer's state current on every
  * publish: the first call replays the journal once, later reads are O(1).
+ * A reducer that declares its `kinds` is replayed from those kinds only: the
+ * journal decodes nothing else.
  *
  * Internals, one module each under `internal/environment/`: the sequencer,
  * the journal writer, the fan-out, the supervisor and the projections.
@@ -265,7 +267,7 @@ export const make = (
         return rest.length === 0 ? stored : Stream.concat(stored, Stream.fromIterable(rest))
       })
 
-    const projections = Projections.make({ last: sequencer.last, history: (to) => history(0, to) })
+    const projections = Projections.make({ last: sequencer.last, history: (to, kinds) => history(0, to, kinds) })
 
     // --- publishing: one synchronous step, so sequence, delivery and journal order are the same ---
     const publishNow = (author: string, payload: Event.Payload): Event.Event => {
@@ -364,7 +366,7 @@ export const make = (
         const current = projections.current(reducer)
         if (current !== undefined) return Effect.succeed(current.state)
         const last = sequencer.last()
-        return last < 0 ? Effect.succeed(reducer.initial) : Stream.runFold(history(0, last), reducer.initial, reducer.reduce)
+        return last < 0 ? Effect.succeed(reducer.initial) : Stream.runFold(history(0, last, reducer.kinds), reducer.initial, reducer.reduce)
       })
 
     const state = <S>(reducer: Reducer.Reducer<S>) =>

@@ -15,6 +15,11 @@
  * line still decodes; a removed or reordered line breaks the chain too. A
  * line whose checksum holds was written by this code from a valid event, so
  * opening only reads its sequence (no Schema validation); reads decode it.
+ * Reads check the chain again over every line they pass (the file may have
+ * changed since it was opened). A read with `kinds` reads a line's kind off
+ * its end once its checksum holds (the encoder writes the payload last, its
+ * `_tag` last in it) and decodes only lines of those kinds; a line whose
+ * end does not look like that is decoded and filtered.
  * Only an unterminated last line is a torn write (cut off and reported); a
  * complete line that fails its checksum is corruption.
  *

@@ -16,7 +16,11 @@
  * sequence the journal starts at (`start`), written with the first batch. On
  * open a first row that is not `start` is `JournalCorrupted` (row 1); every
  * read checks the chain, so a changed byte in any field is `JournalCorrupted`
- * naming the row even when it still decodes.
+ * naming the row even when it still decodes. A read with `kinds` reads only
+ * the rows of those kinds (`tag IN (…)`), each with the stored checksum of
+ * the row before it, and checks each row's checksum continued from that
+ * one: a changed row read is caught; a changed row of another kind is caught
+ * by the reads that include it (a full read checks every link).
  *
  * Older tables (rows but no `start` record, checksums NULL) open as before:
  * they are read without checksums and keep being appended without them. A
