@@ -66,13 +66,14 @@ class LineSplitter {
   }
 
   /** Calls `onLine` for each complete line of the chunk (without its `\n`) until it returns false. */
-  push(bytes: Uint8Array, onLine: (bytes: Uint8Array, start: number) => boolean): boolean {
-    // A plain view of the chunk (the file system gives Node `Buffer`s): `subarray` of a `Buffer`
-    // builds another `Buffer` per line, several times the cost of a `Uint8Array` view.
-    const chunk = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  push(data: Uint8Array, onLine: (bytes: Uint8Array, start: number) => boolean): boolean {
+    // Lines are cut from a plain view of the chunk (the file system gives Node `Buffer`s, whose
+    // `subarray` builds another `Buffer` per line), but searched in the chunk itself: a `Buffer`'s
+    // `indexOf` is a native byte search, a `Uint8Array`'s a generic element loop.
+    const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     let position = 0
     while (position < chunk.length) {
-      const newline = chunk.indexOf(NEWLINE, position)
+      const newline = data.indexOf(NEWLINE, position)
       if (newline === -1) {
         this.carry.push(chunk.subarray(position))
         this.carryLength += chunk.length - position
