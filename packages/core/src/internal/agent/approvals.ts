@@ -46,13 +46,12 @@ export interface Dependencies {
 /** Calls are identified by run and call id. */
 export const callKey = (runId: string, callId: string): string => `${runId}\u0000${callId}`
 
-/** Makes an agent's approvals. */
-export const make = (deps: Dependencies) =>
-  Effect.gen(function*() {
+/** Makes an agent's approvals (when a call or an answer first concerns the agent). */
+export const make = (deps: Dependencies) => {
     const { me, publish } = deps
-    const pending = yield* Ref.make(HashMap.empty<string, Pending>())
+    const pending = Ref.unsafeMake(HashMap.empty<string, Pending>())
     // Calls of this agent that have been answered, by run and call id: a second answer is refused.
-    const decided = yield* Ref.make(HashSet.empty<string>())
+    const decided = Ref.unsafeMake(HashSet.empty<string>())
     // This agent's calls (the latest run of each call id), and every call asked by anyone.
     const myCalls = new Map<string, string>()
     const knownCalls = new Set<string>()
@@ -180,7 +179,7 @@ export const make = (deps: Dependencies) =>
       registerResumed: (runId: string, callId: string) =>
         Effect.flatMap(Deferred.make<Decision>(), (deferred) => register(callId, { _tag: "Approval", runId, deferred }))
     }
-  })
+}
 
 /** An agent's approvals. */
-export type Approvals = Effect.Effect.Success<ReturnType<typeof make>>
+export type Approvals = ReturnType<typeof make>

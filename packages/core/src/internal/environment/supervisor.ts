@@ -30,7 +30,9 @@ import type * as Journal from "../../Journal.js"
 import type * as Participant from "../../Participant.js"
 import type { Mailbox } from "../mailbox.js"
 import type { FanOut } from "./fanOut.js"
+import * as JournalIndex from "./journalIndex.js"
 import * as Payload from "./payload.js"
+import type { Projections } from "./projections.js"
 
 /** The author of the events the environment itself publishes. */
 const author = "environment"
@@ -80,6 +82,8 @@ export const make = (options: {
   readonly history: (from: number, to: number) => Stream.Stream<Event.Event, Journal.JournalError | Journal.JournalCorrupted>
   /** Live events of a mailbox; `max` 1 hands them one at a time. */
   readonly live: (mailbox: Mailbox, max: number) => Participant.Inbox
+  /** Where the journal index (`journalIndex.ts`) is kept live, for joins with `replayTaken`. */
+  readonly projections: Projections
 }): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { fanOut, publish } = options
@@ -152,8 +156,15 @@ export const make = (options: {
       const from = participant.from ?? (participant.replay === true ? 0 : undefined)
       const last = options.last()
       if (from === undefined || from > last) return { history: -1, replay: undefined }
-      return { history: last, replay: options.history(Math.max(0, from), last) }
+      const index = indexed(participant) ? options.projections.current(JournalIndex.reducer) : undefined
+      if (index === undefined) return { history: last, replay: options.history(Math.max(0, from), last) }
+      // Only what it takes, from the first event that may pass its filter; nothing when there is none.
+      const first = JournalIndex.firstReplayed(index.state, participant)
+      if (first === undefined || first > last) return { history: -1, replay: undefined }
+      return { history: last, replay: Stream.filter(options.history(first, last), (event) => JournalIndex.replays(participant, event)) }
     }
+    const indexed = (participant: Participant.Participant<unknown, unknown>) =>
+      participant.replayTaken === true && participant.replay === true && participant.from === undefined
 
     /**
      * What one run of the participant does: a plain loop over its mailbox
@@ -169,6 +180,20 @@ export const make = (options: {
       start: Participant.Start,
       progress: Progress
     ): Effect.Effect<void, unknown, R> => {
+      const serve = participant.serve
+      if (serve !== undefined) {
+        // The participant reads its mailbox itself: reading it (or its history) counts as started.
+        const take = mailbox.take(max)
+        return serve({
+          history: replay === undefined ? undefined : Stream.onStart(replay, Effect.sync(() => {
+            progress.started = true
+          })),
+          take: Effect.suspend(() => {
+            progress.started = true
+            return take
+          })
+        }, start)
+      }
       const onEvent = participant.onEvent
       if (onEvent !== undefined) {
         // A loop of flatMaps rather than a generator: this is what every member's fiber holds while it waits.
@@ -194,6 +219,10 @@ export const make = (options: {
       Effect.gen(function*() {
         if (entries.has(participant.id)) {
           return yield* Effect.fail<JoinError>({ _tag: "AlreadyJoined", participant: participant.id })
+        }
+        // The journal index is live before the synchronous step that reads it (one replay, on the first such join).
+        if (indexed(participant as Participant.Participant<unknown, unknown>)) {
+          yield* Effect.ignore(options.projections.get(JournalIndex.reducer))
         }
         // Registered in one synchronous step with the history bound: no gap, no duplicate.
         const mailbox = fanOut.open(participant)
