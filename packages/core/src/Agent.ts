@@ -223,7 +223,7 @@ export const make = (
   // environment's fan-out skips the agent for other kinds at no cost.
   kinds: Runtime.kinds,
   addressed: Runtime.addressed,
-  accepts: (event) => History.takes(options.id, event),
+  accepts: History.uses(options.id, (options.visibility?.scope ?? "environment") === "environment", options.reactTo),
   replay: options.resume ?? true,
   // The fold ignores what the agent does not take: the environment may replay only that (nothing, for a newcomer).
   replayTaken: true,
