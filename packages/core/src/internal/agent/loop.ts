@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Cause, Chunk, Effect, HashMap, Option, Ref, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, HashMap, Option, Ref, Stream } from "effect"
 import * as Activity from "../../Activity.js"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
@@ -121,12 +121,15 @@ const resume = (rt: Runtime.Runtime, history: History.History) =>
  */
 const stopping = <E>(rt: Runtime.Runtime, start: Participant.Start, serving: Effect.Effect<void, E>) =>
   serving.pipe(
-    Effect.onInterrupt(() =>
-      Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
-        leaving ? Interpreter.stopRun(rt, "the agent left the environment") : Interpreter.halt(rt))
-    ),
-    Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause)),
-    Effect.ensuring(Runtime.release(rt))
+    // One frame on the waiting agent's stack: what it closes, then its fibers.
+    Effect.onExit((exit) => {
+      const closing = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        ? Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
+          leaving ? Interpreter.stopRun(rt, "the agent left the environment") : Interpreter.halt(rt))
+        : Effect.void
+      return Effect.zipRight(closing, Runtime.release(rt))
+    }),
+    Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
   )
 
 /**
