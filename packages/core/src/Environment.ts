@@ -345,7 +345,8 @@ export const make = (
       fanOut,
       last: sequencer.last,
       history,
-      live
+      live,
+      projections
     })
 
     const join: Service["join"] = (participant, joinOptions) =>

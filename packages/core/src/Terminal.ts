@@ -49,6 +49,7 @@ import type * as Environment from "./Environment.js"
 import type * as Event from "./Event.js"
 import * as editor from "./internal/terminal/editor.js"
 import * as keyboard from "./internal/terminal/keyboard.js"
+import * as rendering from "./internal/terminal/render.js"
 import * as internal from "./internal/terminal/terminal.js"
 import type * as Text from "./internal/terminal/text.js"
 import * as view from "./internal/terminal/view.js"
@@ -98,7 +99,7 @@ export const initial: (options: { readonly width: number; readonly human: string
 export const update: (view: View, event: Event.Event) => Update = view.update
 
 /** The live region: the blocks still streaming (at most `rows` rows), then the queued messages. */
-export const live: (view: View, rows: number) => ReadonlyArray<ReadonlyArray<{ readonly text: string; readonly style: Style }>> = view.live
+export const live: (view: View, rows: number) => ReadonlyArray<ReadonlyArray<{ readonly text: string; readonly style: Style }>> = rendering.live
 
 /** The text a sequence of events prints for good, without styles (what a pipe receives). */
 export const render: (events: Iterable<Event.Event>, options: { readonly width: number; readonly human?: string | undefined }) => string =

@@ -218,7 +218,7 @@ const jsonEvents = (messages: ReadonlyArray<string>, headers: Headers, state: { 
 /**
  * One attempt as a stream. The SDK makes the request (headers, auth, HTTP errors); its body is read here a network
  * chunk at a time, and each chunk's events become one chunk of parts, so the stream pays one pull per read rather
- * than one per event. Every read is awaited through `Effect.tryPromise` under an `AbortController` whose `abort()` is
+ * than one per event. Every read is awaited under an `AbortController` whose `abort()` is
  * a finalizer of the stream's own scope: interrupting the stream aborts the HTTP request at once, even while the
  * provider sends nothing (`Stream.fromAsyncIterable` could not interrupt a pending read).
  */
@@ -228,8 +228,19 @@ export const attempt = <Raw, A>(settings: Settings, request: Request<Raw, A>): S
       Effect.sync(() => new AbortController()),
       (controller) => Effect.sync(() => controller.abort())
     )
+    // Interrupting a pending call aborts the request there and then: a stop reaches the server without waiting for
+    // the interruption to unwind the stream's scopes to the finalizer above.
     const call = <B>(thunk: () => PromiseLike<B>): Effect.Effect<B, InferenceError> => {
-      const awaited = Effect.tryPromise({ try: () => Promise.resolve(thunk()), catch: (error) => error }).pipe(
+      const awaited = Effect.async<B, unknown>((resume) => {
+        let pending: Promise<B>
+        try {
+          pending = Promise.resolve(thunk())
+        } catch (error) {
+          return resume(Effect.fail(error))
+        }
+        pending.then((value) => resume(Effect.succeed(value)), (error) => resume(Effect.fail(error)))
+        return Effect.sync(() => controller.abort())
+      }).pipe(
         Effect.catchAll((error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(fromSdkError(error, settings.secret, now)))
         )

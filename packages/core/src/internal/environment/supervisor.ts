@@ -33,7 +33,9 @@ import type * as Journal from "../../Journal.js"
 import type * as Participant from "../../Participant.js"
 import type { Mailbox } from "../mailbox.js"
 import type { FanOut } from "./fanOut.js"
+import * as JournalIndex from "./journalIndex.js"
 import * as Payload from "./payload.js"
+import type { Projections } from "./projections.js"
 
 /** The author of the events the environment itself publishes. */
 const author = "environment"
@@ -85,6 +87,8 @@ export const make = (options: {
   readonly history: (from: number, to: number) => Stream.Stream<Event.Event, Journal.JournalError | Journal.JournalCorrupted>
   /** Live events of a mailbox; `max` 1 hands them one at a time. */
   readonly live: (mailbox: Mailbox, max: number) => Participant.Inbox
+  /** Where the journal index (`journalIndex.ts`) is kept live, for joins with `replayTaken`. */
+  readonly projections: Projections
 }): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { fanOut, publish } = options
@@ -157,8 +161,15 @@ export const make = (options: {
       const from = participant.from ?? (participant.replay === true ? 0 : undefined)
       const last = options.last()
       if (from === undefined || from > last) return { history: -1, replay: undefined }
-      return { history: last, replay: options.history(Math.max(0, from), last) }
+      const index = indexed(participant) ? options.projections.current(JournalIndex.reducer) : undefined
+      if (index === undefined) return { history: last, replay: options.history(Math.max(0, from), last) }
+      // Only what it takes, from the first event that may pass its filter; nothing when there is none.
+      const first = JournalIndex.firstReplayed(index.state, participant)
+      if (first === undefined || first > last) return { history: -1, replay: undefined }
+      return { history: last, replay: Stream.filter(options.history(first, last), (event) => JournalIndex.replays(participant, event)) }
     }
+    const indexed = (participant: Participant.Participant<unknown, unknown>) =>
+      participant.replayTaken === true && participant.replay === true && participant.from === undefined
 
     /**
      * What one run of the participant does: a plain loop over its mailbox
@@ -174,6 +185,20 @@ export const make = (options: {
       start: Participant.Start,
       progress: Progress
     ): Effect.Effect<void, unknown, R> => {
+      const serve = participant.serve
+      if (serve !== undefined) {
+        // The participant reads its mailbox itself: reading it (or its history) counts as started.
+        const take = mailbox.take(max)
+        return serve({
+          history: replay === undefined ? undefined : Stream.onStart(replay, Effect.sync(() => {
+            progress.started = true
+          })),
+          take: Effect.suspend(() => {
+            progress.started = true
+            return take
+          })
+        }, start)
+      }
       const onEvent = participant.onEvent
       if (onEvent !== undefined) {
         // A loop of flatMaps rather than a generator: this is what every member's fiber holds while it waits.
@@ -220,12 +245,26 @@ export const make = (options: {
     // Written without a generator, as `supervise`: 10,000 joins make 10,000 of whatever this allocates.
     const join = <E, R>(participant: Participant.Participant<E, R>, joinOptions: JoinOptions | undefined) =>
       Effect.suspend((): Effect.Effect<void, JoinError, R> => {
+        if (entries.has(participant.id)) return Effect.fail({ _tag: "AlreadyJoined", participant: participant.id })
+        // The journal index is live before the synchronous step that reads it (one replay, on the first such join).
+        if (indexed(participant as Participant.Participant<unknown, unknown>)) {
+          return Effect.zipRight(Effect.ignore(options.projections.get(JournalIndex.reducer)), register(participant, joinOptions))
+        }
+        return register(participant, joinOptions)
+      })
+
+    /** `join`'s synchronous step (mailbox, history, member, announcement), then the fork. */
+    const register = <E, R>(participant: Participant.Participant<E, R>, joinOptions: JoinOptions | undefined) =>
+      Effect.suspend((): Effect.Effect<void, JoinError, R> => {
         const id = participant.id
+        // Checked again: another join of this id may have registered while the index was replayed.
         if (entries.has(id)) return Effect.fail({ _tag: "AlreadyJoined", participant: id })
         // Registered in one synchronous step with the history bound: no gap, no duplicate.
         const mailbox = fanOut.open(participant)
         const { history, replay } = historyOf(participant as Participant.Participant<unknown, unknown>)
-        entries.set(id, { kind: participant.kind, mailbox, loop: participant.onEvent !== undefined })
+        // The `onEvent` loop runs when the participant does not read its mailbox itself (`serve`, see `bodyOf`).
+        const loop = participant.serve === undefined && participant.onEvent !== undefined
+        entries.set(id, { kind: participant.kind, mailbox, loop })
         publish(author, Payload.make(Event.ParticipantJoined, { participant: id, kind: participant.kind }))
         const progress: Progress = { started: false, failure: undefined }
         const max = joinOptions?.restart === undefined ? Number.POSITIVE_INFINITY : 1
@@ -238,7 +277,7 @@ export const make = (options: {
         )
         // An `onEvent` member without history starts by waiting on its mailbox, and nothing runs before
         // that which could fail: there is no start to wait for (what is published now is in its mailbox).
-        if (participant.onEvent !== undefined && replay === undefined) return Effect.asVoid(forked)
+        if (loop && replay === undefined) return Effect.asVoid(forked)
         return Effect.flatMap(forked, (fiber) => awaitStart(fiber, id, progress, 0))
       })
 

@@ -17,6 +17,7 @@ import * as Keyboard from "./keyboard.js"
 import * as Screen from "./screen.js"
 import type { Line, Style } from "./text.js"
 import { wrap } from "./text.js"
+import * as Render from "./render.js"
 import * as View from "./view.js"
 
 /** Options of a terminal. */
@@ -82,15 +83,15 @@ export const make = (options: Options = {}): Effect.Effect<Terminal> =>
     let frame: { live: ReadonlyArray<Line>; input: Screen.InputLine | undefined } = { live: [], input: undefined }
 
     const inputLine = (): Screen.InputLine => {
-      const prompt = View.promptText(view)
+      const prompt = Render.promptText(view)
       return { prompt: [{ text: prompt.text, style: prompt.style }], text: Editor.text(editor), cursor: editor.cursor }
     }
 
     const draw = (commit: ReadonlyArray<Line>) => {
       if (screen.width() !== view.width) view = View.resize(view, screen.width())
-      const hint = typing ? View.hint(view) : undefined
+      const hint = typing ? Render.hint(view) : undefined
       frame = {
-        live: hint === undefined ? View.live(view, screen.liveRows()) : [...View.live(view, screen.liveRows() - 1), hint],
+        live: hint === undefined ? Render.live(view, screen.liveRows()) : [...Render.live(view, screen.liveRows() - 1), hint],
         input: typing ? inputLine() : undefined
       }
       screen.draw(commit, frame.live, frame.input)
