@@ -122,7 +122,11 @@ export interface SubscribeOptions {
   readonly from?: number | undefined
   /** Which live events reach the subscription (all when absent). */
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
-  /** Only events of these kinds (then `accepts`); indexed, so other kinds cost the subscription nothing. */
+  /**
+   * Only events of these kinds (then `accepts`); indexed, so other kinds cost
+   * the subscription nothing, and the history replayed `from` a sequence is
+   * read from the journal by kind (nothing else decoded).
+   */
   readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
 }
 
