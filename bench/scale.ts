@@ -14,10 +14,10 @@
  *   number of delta events.
  * - **Idle agents**: N idle agents joined to one environment; after a full
  *   GC before and after, the growth of the V8 heap (and of RSS) divided by N.
- *   It includes each agent's fibers, queue, closures and mailbox, and its
- *   `ParticipantJoined` event in the in-memory journal. The time until the
- *   process is idle again is reported too: every agent's inbox receives the
- *   join events of the agents after it.
+ *   It includes each agent's fiber, state and mailbox, its entries in the
+ *   fan-out's index, the layers provided to it, and its `ParticipantJoined`
+ *   event in the in-memory journal. The time until the process is idle again
+ *   is reported too.
  *
  * - **Membership churn**: 10,000 narrow participants (each takes only the
  *   interrupts addressed to it, declared with `kinds`) join one environment,
@@ -31,9 +31,10 @@
  * and act on (`Participant.kinds`: items done, runs, inferences, input
  * dispositions, calls and answers — never deltas), indexed by the
  * environment's fan-out, so other agents' deltas cost them nothing. By
- * default (`resume: true`) they replay the journal when they join; the
- * **lean** runs use `resume: false` (a fresh environment has nothing to
- * resume). Default agents are measured beside them at sizes that fit the run.
+ * default (`resume: true`) they replay, when they join, only the events their
+ * fold takes, from the first one the environment's index of the journal knows
+ * (`Participant.replayTaken`): nothing for an agent new to the journal. The
+ * **lean** runs use `resume: false`. Default agents are measured beside them.
  */
 import { Deferred, Effect, Layer, Stream } from "effect"
 import { Agent, Environment, type Event, InferenceRunner, Participant, Toolkit } from "@chorus/core"
@@ -113,10 +114,22 @@ const concurrent = (agents: number, kind: Kind) =>
     return { seconds, rate: (agents * deltasPerAgent) / seconds, cpu: cpuUsed, peak, before }
   }).pipe(Effect.provide(Environment.layerMemory()), Effect.scoped)
 
-const idleAgents = (agents: number, kind: Kind) =>
+/**
+ * `layers`: each join provides the runner's and the toolkit's layers (built per agent, as
+ * `Effect.provide(model.layer)` does); `context`: the services are built once and every agent
+ * shares them (what the agent itself costs).
+ */
+type Services = "layers" | "context"
+
+const idleAgents = (agents: number, kind: Kind, services: Services = "layers") =>
   Effect.gen(function*() {
     const env = yield* Environment.Environment
     const runner = Layer.succeed(InferenceRunner.InferenceRunner, playing([]))
+    const shared = yield* Layer.build(Layer.merge(runner, Toolkit.empty.layer))
+    const provide = <A, E, R>(join: Effect.Effect<A, E, R>) =>
+      services === "context"
+        ? Effect.provide(join, shared)
+        : join.pipe(Effect.provide(runner), Effect.provide(Toolkit.empty.layer))
     yield* quiesce
     gc()
     const heapBefore = process.memoryUsage().heapUsed
@@ -124,7 +137,7 @@ const idleAgents = (agents: number, kind: Kind) =>
     const cpu = process.cpuUsage()
     const start = now()
     for (let i = 0; i < agents; i++) {
-      yield* env.join(agent({ id: `idle-${i}` }, kind)).pipe(Effect.provide(runner), Effect.provide(Toolkit.empty.layer))
+      yield* provide(env.join(agent({ id: `idle-${i}` }, kind)))
     }
     yield* quiesce
     // The quiet period that ends `quiesce` is not joining time.
@@ -201,11 +214,11 @@ export const scaleBench = async (log: (line: string) => void): Promise<Array<Fig
     )
     return run
   }
-  const idle = async (agents: number, kind: Kind) => {
+  const idle = async (agents: number, kind: Kind, services: Services = "layers") => {
     gc()
-    const run = await Effect.runPromise(idleAgents(agents, kind))
+    const run = await Effect.runPromise(idleAgents(agents, kind, services))
     log(
-      `scale: ${agents} idle ${kind} agents joined and settled in ${run.seconds.toFixed(2)} s (${run.cpu.toFixed(1)} s CPU); ` +
+      `scale: ${agents} idle ${kind} agents (${services}) joined and settled in ${run.seconds.toFixed(2)} s (${run.cpu.toFixed(1)} s CPU); ` +
         `${(run.heap / 1024).toFixed(2)} KiB heap, ${(run.rss / 1024).toFixed(2)} KiB RSS each`
     )
     return run
@@ -247,5 +260,14 @@ export const scaleBench = async (log: (line: string) => void): Promise<Array<Fig
   figures.push({ name: "scale.10000-idle-agents.lean.rss", unit: "KiB/agent", value: kib(idleLean.rss) })
   figures.push({ name: "scale.10000-idle-agents.lean.join", unit: "s", value: round(idleLean.seconds, 2) })
   figures.push({ name: "scale.10000-idle-agents.lean.join-cpu", unit: "s", value: round(idleLean.cpu, 1) })
+  const idleShared = await idle(10_000, "default", "context")
+  figures.push({
+    name: "scale.10000-idle-agents.default.shared-services.join",
+    unit: "s",
+    value: round(idleShared.seconds, 2),
+    target: { text: "< 1 s", holds: idleShared.seconds < 1 }
+  })
+  figures.push({ name: "scale.10000-idle-agents.default.shared-services.join-cpu", unit: "s", value: round(idleShared.cpu, 1) })
+  figures.push({ name: "scale.10000-idle-agents.default.shared-services.heap", unit: "KiB/agent", value: kib(idleShared.heap) })
   return figures
 }

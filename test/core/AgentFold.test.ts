@@ -32,18 +32,29 @@ const shown = (items: ReadonlyArray<ContextItem.ContextItem>) =>
  */
 const observed = (options: Agent.Options, seen: Array<readonly [number, History.History]>) => {
   const agent = Agent.make(options)
+  const record = (rt: Runtime.Runtime, event: Event.Event) =>
+    Effect.map(Ref.get(rt.state), (state) => void seen.push([event.sequence, state.history]))
   return Participant.make({
     ...agent,
     run: (inbox, start) =>
-      Effect.scoped(Effect.flatMap(Runtime.make(options), (rt) =>
-        Loop.serve(
-          rt,
-          inbox.pipe(
-            Stream.rechunk(1),
-            Stream.tap((event) => Effect.map(Ref.get(rt.state), (state) => void seen.push([event.sequence, state.history])))
-          ),
-          start
-        )))
+      Effect.flatMap(Runtime.make(options), (rt) =>
+        Loop.serve(rt, inbox.pipe(Stream.rechunk(1), Stream.tap((event) => record(rt, event))), start)),
+    // The environment hands the agent its mailbox: handed on one event at a time, each recorded as it is taken.
+    serve: (mailbox, start) =>
+      Effect.flatMap(Runtime.make(options), (rt) => {
+        let buffer: Array<Event.Event> = []
+        const next = Effect.suspend(() => {
+          const event = buffer.shift()
+          return event === undefined ? Effect.succeed(Chunk.empty<Event.Event>()) : Effect.as(record(rt, event), Chunk.of(event))
+        })
+        const take = Effect.suspend(() =>
+          buffer.length > 0 ? next : Effect.flatMap(mailbox.take, (chunk) => {
+            buffer = Chunk.toArray(chunk)
+            return next
+          })
+        )
+        return Loop.serveMailbox(rt, { history: mailbox.history, take }, start)
+      })
   })
 }
 

@@ -223,10 +223,11 @@ export const make = (
   // environment's fan-out skips the agent for other kinds at no cost.
   kinds: Runtime.kinds,
   addressed: Runtime.addressed,
-  accepts: (event) => History.takes(options.id, event),
+  accepts: History.uses(options.id, (options.visibility?.scope ?? "environment") === "environment", options.reactTo),
   replay: options.resume ?? true,
-  run: (inbox, start) => run(options, inbox, start)
+  // The fold ignores what the agent does not take: the environment may replay only that (nothing, for a newcomer).
+  replayTaken: true,
+  run: (inbox, start) => Effect.flatMap(Runtime.make(options), (rt) => Loop.serve(rt, inbox, start)),
+  // The controller reads its mailbox directly: an idle agent is its state, its mailbox and one waiting loop.
+  serve: (mailbox, start) => Effect.flatMap(Runtime.make(options), (rt) => Loop.serveMailbox(rt, mailbox, start))
 })
-
-const run = (options: Options, inbox: Participant.Inbox, start: Participant.Start) =>
-  Effect.scoped(Effect.flatMap(Runtime.make(options), (rt) => Loop.serve(rt, inbox, start)))

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type { Chunk } from "effect"
 import { Effect, Stream } from "effect"
 import type * as Event from "./Event.js"
 import type * as Journal from "./Journal.js"
@@ -25,6 +26,21 @@ export interface Start {
    * read it when interrupted, to close what a departure must close and keep what a restart resumes.
    */
   readonly leaving?: Effect.Effect<boolean> | undefined
+}
+
+/**
+ * A participant's mailbox, read directly by {@link Participant.serve}: no
+ * `Stream` per participant, so a member that waits holds its state and this.
+ */
+export interface Mailbox {
+  /**
+   * The journal's history the participant asked for (`replay` / `from`), to
+   * read before `take`; undefined when there is none. With `replayTaken` it
+   * may hold only the events the participant takes live.
+   */
+  readonly history: Inbox | undefined
+  /** The next live events in publication order, waiting for at least one; an empty chunk once the mailbox is closed. */
+  readonly take: Effect.Effect<Chunk.Chunk<Event.Event>>
 }
 
 /** A participant. */
@@ -50,6 +66,15 @@ export interface Participant<E = never, R = never> {
   /** Replay the journal's history into the inbox before live events (to resume after a restart); same as `from: 0`. */
   readonly replay?: boolean | undefined
   /**
+   * With `replay`: the participant folds only the events it would take live
+   * (its `kinds`, `addressed` and `accepts`) and those it published itself,
+   * so an environment may replay only those, from the first one its index
+   * of the journal knows — nothing when the journal holds none (a
+   * participant new to it joins in O(1)). An environment that does not
+   * index replays everything, as with `replay`.
+   */
+  readonly replayTaken?: boolean | undefined
+  /**
    * Replay the journal from this sequence, then live events: no gap, no
    * duplicate (a late observer asking for history). `Start.history` is then
    * the last replayed sequence.
@@ -64,6 +89,14 @@ export interface Participant<E = never, R = never> {
    * cheap). `run` must still do the same, for environments that use it.
    */
   readonly onEvent?: ((event: Event.Event) => Effect.Effect<void, E, R>) | undefined
+  /**
+   * Reads the mailbox directly: equivalent to `run` on the inbox stream made
+   * of `mailbox.history` then the live events. An environment may call it
+   * instead of `run` (no Stream pipeline per participant: what makes an
+   * idle agent cheap); `run` must still do the same, for environments that
+   * use it.
+   */
+  readonly serve?: ((mailbox: Mailbox, start: Start) => Effect.Effect<void, E, R>) | undefined
 }
 
 /** Makes a participant. */

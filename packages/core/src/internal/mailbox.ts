@@ -15,7 +15,8 @@ import * as Event from "../Event.js"
 export class Mailbox {
   private buffer: Array<Event.Event> = []
   private head = 0
-  private readonly pendingDeltas = new Map<string, Map<string, number>>()
+  /** Where each item's pending deltas are, while coalescing; made on first use (most mailboxes never lag). */
+  private pendingDeltas: Map<string, Map<string, number>> | undefined = undefined
   private waiter: (() => void) | undefined = undefined
   private closed = false
   coalesced = 0
@@ -24,6 +25,11 @@ export class Mailbox {
     readonly coalesceAfter: number,
     readonly accepts: ((event: Event.Event) => boolean) | undefined
   ) {}
+
+  /** Whether its reader is suspended in `take`, waiting for an entry (its backlog is then empty). */
+  get waiting(): boolean {
+    return this.waiter !== undefined
+  }
 
   get backlog(): number {
     return this.buffer.length - this.head
@@ -35,10 +41,11 @@ export class Mailbox {
     const payload = event.payload
     if (this.backlog >= this.coalesceAfter) {
       if (Event.isDelta(payload)) {
-        let slots = this.pendingDeltas.get(payload.itemId)
+        const pending = this.pendingDeltas ??= new Map()
+        let slots = pending.get(payload.itemId)
         if (slots === undefined) {
           slots = new Map()
-          this.pendingDeltas.set(payload.itemId, slots)
+          pending.set(payload.itemId, slots)
         }
         const key = deltaKey(payload)
         const index = slots.get(key)
@@ -50,7 +57,7 @@ export class Mailbox {
         slots.set(key, this.buffer.length)
       } else if (payload._tag === "ItemDone") {
         // No delta of a finished item follows.
-        this.pendingDeltas.delete(payload.item.id)
+        this.pendingDeltas?.delete(payload.item.id)
       }
     }
     this.buffer.push(event)
@@ -75,13 +82,13 @@ export class Mailbox {
       const taken = this.head === 0 ? this.buffer : this.buffer.slice(this.head)
       this.buffer = []
       this.head = 0
-      this.pendingDeltas.clear()
+      this.pendingDeltas = undefined
       return Chunk.unsafeFromArray(taken)
     }
     const taken = this.buffer.slice(this.head, this.head + max)
     this.head += max
     // Positions recorded for coalescing may now point at taken entries: forget them.
-    this.pendingDeltas.clear()
+    this.pendingDeltas = undefined
     if (this.head > 1024 && this.head * 2 > this.buffer.length) {
       this.buffer = this.buffer.slice(this.head)
       this.head = 0
@@ -120,21 +127,15 @@ const deltaKey = (delta: Event.Delta): string => {
   }
 }
 
+/**
+ * The pending delta with the next one's text appended: built by prototype
+ * (what the class constructor builds with validation off, the same own fields
+ * in the same order), as the environment builds what it publishes — texts it
+ * already holds need no validation.
+ */
 const mergeDelta = (previous: Event.Event, next: Event.Delta): Event.Event => {
   const payload = previous.payload as Event.Delta
-  const merged = (() => {
-    switch (payload._tag) {
-      case "TextDelta":
-        return new Event.TextDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "RefusalDelta":
-        return new Event.RefusalDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "ReasoningDelta":
-        return new Event.ReasoningDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "ReasoningSummaryDelta":
-        return new Event.ReasoningSummaryDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "FunctionCallArgumentsDelta":
-        return new Event.FunctionCallArgumentsDelta({ ...payload, delta: payload.delta + next.delta }, true)
-    }
-  })()
-  return new Event.Event({ ...previous, payload: merged }, true)
+  const merged = Object.assign(Object.create(Object.getPrototypeOf(payload) as object) as Event.Delta, payload)
+  ;(merged as { delta: string }).delta = payload.delta + next.delta
+  return Event.unsafeMake({ sequence: previous.sequence, author: previous.author, timestamp: previous.timestamp, payload: merged })
 }

@@ -49,7 +49,7 @@ const askHuman = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.Func
         isError: true
       } satisfies Tool.Result
     }
-    const answer = yield* rt.approvals.clarify(run.runId, call.callId, question)
+    const answer = yield* Runtime.approvals(rt).clarify(run.runId, call.callId, question)
     return { output: answer, isError: false } satisfies Tool.Result
   })
 
@@ -88,7 +88,7 @@ const callOnce = (
         Tool.needsApproval(Runtime.approvalPolicy(rt, definition, call.name), call.arguments))
     if (needsApproval) {
       yield* Runtime.setState(rt, run, "awaiting_approval")
-      const decision = yield* rt.approvals.await(run.runId, call, stage !== "awaiting_approval")
+      const decision = yield* Runtime.approvals(rt).await(run.runId, call, stage !== "awaiting_approval")
       if (!decision.approved) {
         yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `rejected: ${decision.reason}` }))
         return error(call, `The call was rejected by ${decision.by}: ${decision.reason}. Do not retry it unchanged.`)
@@ -168,9 +168,15 @@ export const start = (
       ),
       Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : died(Cause.pretty(cause)))
     )
-    yield* FiberMap.run(rt.calls, callKey(run.runId, call.callId), Effect.asVoid(step))
+    const { calls } = yield* Runtime.fibers(rt)
+    yield* FiberMap.run(calls, callKey(run.runId, call.callId), Effect.asVoid(step))
   })
 
 /** Interrupts the run's calls still running (and waits for them). */
 export const interruptAll = (rt: Runtime.Runtime, run: Run.RunState) =>
-  Effect.forEach(run.calls.keys(), (callId) => FiberMap.remove(rt.calls, callKey(run.runId, callId)), { discard: true })
+  Effect.suspend(() => {
+    const calls = rt.fibers?.calls
+    return calls === undefined
+      ? Effect.void
+      : Effect.forEach(run.calls.keys(), (callId) => FiberMap.remove(calls, callKey(run.runId, callId)), { discard: true })
+  })

@@ -121,6 +121,22 @@ const anyMessage = () => true
 const mayTrigger = (me: string, reactTo: Agent.ReactTo, item: ContextItem.ContextItem, event: Event.Event, done: Event.ItemDone) =>
   isMessage(item) && Triggers.reaction(me, typeof reactTo === "function" ? anyMessage : reactTo, item, event, done) !== false
 
+/** Another's finished item that agent `me` can neither see (`seesOthers`) nor be started by: the fold leaves it out. */
+const unused = (me: string, seesOthers: boolean, reactTo: Agent.ReactTo, event: Event.Event): boolean => {
+  const payload = event.payload
+  return !seesOthers && payload._tag === "ItemDone" && payload.item.author !== me && payload.item.status !== "in_progress" &&
+    !mayTrigger(me, reactTo, payload.item, event, payload)
+}
+
+/**
+ * The events the fold of agent `me` uses: what it {@link takes}, less others' items it can neither
+ * see nor be started by. The agent accepts only these (live, its fold is unchanged by the others,
+ * and its controller would ignore them): N agents that see only their triggers are not woken by
+ * each other's messages.
+ */
+export const uses = (me: string, seesOthers: boolean, reactTo: Agent.ReactTo = "messages") => (event: Event.Event): boolean =>
+  takes(me, event) && !unused(me, seesOthers, reactTo, event)
+
 /**
  * The fold for agent `me`; `seesOthers`: whether others' items enter its context (visibility
  * scope); `reactTo`: which messages start its runs. Others' items it can neither see nor be
@@ -128,12 +144,8 @@ const mayTrigger = (me: string, reactTo: Agent.ReactTo, item: ContextItem.Contex
  */
 export const reducer = (me: string, seesOthers: boolean, reactTo: Agent.ReactTo = "messages"): Reducer.Reducer<History> =>
   Reducer.make(empty, (previous, event) => {
-    if (!takes(me, event)) return previous
+    if (!takes(me, event) || unused(me, seesOthers, reactTo, event)) return previous
     const payload = event.payload
-    if (
-      !seesOthers && payload._tag === "ItemDone" && payload.item.author !== me && payload.item.status !== "in_progress" &&
-      !mayTrigger(me, reactTo, payload.item, event, payload)
-    ) return previous
     const state: History = {
       ...previous,
       transcript: Reducer.transcript.reduce(previous.transcript, event),

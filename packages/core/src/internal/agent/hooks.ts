@@ -40,9 +40,19 @@ export interface Combined<E> {
   readonly afterFunctionCall: (call: ContextItem.FunctionCall, result: Tool.Result) => Effect.Effect<Tool.Result, E>
 }
 
+/** No hooks: one value shared by every agent that has none (an idle agent holds no closures of its own). */
+const none: Combined<never> = {
+  onUserMessage: () => Effect.succeed(true),
+  beforeInference: ({ items, tools }) => Effect.succeed({ skip: false as const, items, tools }),
+  afterInference: () => Effect.void,
+  beforeFunctionCall: (call) => Effect.succeed({ call }),
+  afterFunctionCall: (_call, result) => Effect.succeed(result)
+}
+
 /** Combines the hooks of an agent's options. */
 export const combine = <E>(hooks: Agent.Options["hooks"], guard: Guard<E>): Combined<E> => {
   const all: ReadonlyArray<Agent.Hooks> = hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks as Agent.Hooks]
+  if (all.length === 0) return none
   const having = <K extends keyof Agent.Hooks>(key: K) =>
     all.flatMap((hook) => hook[key] === undefined ? [] : [hook[key] as NonNullable<Agent.Hooks[K]>])
   const onUserMessage = having("onUserMessage")

@@ -33,19 +33,19 @@ const close = (rt: Runtime.Runtime, run: Run.RunState, decision: Run.Stopping) =
     if (decision.closing !== null) {
       applyClosing(run, decision.closing)
       run.state = "idle"
-      yield* rt.approvals.dropRun(run.runId)
+      if (rt.approvalsMade !== undefined) yield* rt.approvalsMade.dropRun(run.runId)
     }
     yield* Runtime.emitAll(rt, decision.commands)
   })
 
 /** A step died (a bug): reported from a fiber of its own, since deciding may interrupt the step. */
 const died = (rt: Runtime.Runtime, runId: string) => (detail: string) =>
-  Effect.asVoid(Effect.forkIn(handle(rt, Controller.Input.Died({ runId, detail })), rt.scope))
+  Effect.flatMap(Runtime.fibers(rt), ({ scope }) => Effect.asVoid(Effect.forkIn(handle(rt, Controller.Input.Died({ runId, detail })), scope)))
 
 /** Inference `turn` of the run, in the agent's `FiberHandle`; it reports back by publishing. */
 const startInference = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
-  FiberHandle.run(
-    rt.runs,
+  Effect.flatMap(Runtime.fibers(rt), ({ runs }) => FiberHandle.run(
+    runs,
     Inference.infer(rt, run, turn).pipe(
       Effect.flatMap((outcome) =>
         // Skipped by `beforeInference`: nothing is open, the run ends here.
@@ -65,11 +65,15 @@ const startInference = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
         attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": rt.me, "chorus.run.id": run.runId }
       })
     )
-  )
+  ))
 
 /** The run's fibers gone: its inference and its calls. */
 const interruptSteps = (rt: Runtime.Runtime, run: Run.RunState) =>
-  Effect.zipRight(FiberHandle.clear(rt.runs), Calls.interruptAll(rt, run))
+  Effect.zipRight(clearInference(rt), Calls.interruptAll(rt, run))
+
+/** Interrupts the inference going, if any (and waits for it). */
+const clearInference = (rt: Runtime.Runtime) =>
+  Effect.suspend(() => rt.fibers === undefined ? Effect.void : FiberHandle.clear(rt.fibers.runs))
 
 /** A run's end by its own steps (`Run.end`): finished, or failed with what it left open closed. */
 const end = (rt: Runtime.Runtime, run: Run.RunState, ending: Run.Ending) =>
@@ -95,14 +99,14 @@ export const stopRun = (rt: Runtime.Runtime, reason: string) =>
     const run = rt.current
     if (run === undefined) return
     rt.current = undefined
-    const inference = FiberHandle.unsafeGet(rt.runs)
+    const inference = rt.fibers === undefined ? Option.none() : FiberHandle.unsafeGet(rt.fibers.runs)
     if (Option.isSome(inference)) yield* Fiber.interruptFork(inference.value)
     yield* run.applying.withPermits(1)(Effect.sync(() => {
       run.frozen = true
     }))
     yield* Calls.interruptAll(rt, run)
     yield* close(rt, run, Run.stop(rt.me, run, run.ended ? [] : Assemble.cut(run.assembly).items, reason))
-    yield* FiberHandle.clear(rt.runs)
+    yield* clearInference(rt)
   })
 
 /** Runs one of the controller's commands. */
@@ -160,7 +164,7 @@ export const restore = (rt: Runtime.Runtime, plan: Resume.Plan) =>
     if (cut.next === "continue") {
       // Answers may arrive before the resumed run reaches its calls: register the waits now.
       for (const [call, stage] of resumable) {
-        if (stage === "awaiting_approval") yield* rt.approvals.registerResumed(run.runId, call.callId)
+        if (stage === "awaiting_approval") yield* Runtime.approvals(rt).registerResumed(run.runId, call.callId)
       }
       yield* Runtime.publish(rt, new Event.RunStarted({ participant: rt.me, runId: run.runId, trigger: null }))
       rt.current = run

@@ -7,13 +7,14 @@
  *
  * @internal
  */
-import { Cause, Effect, HashMap, Option, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, HashMap, Option, Ref, Stream } from "effect"
 import * as Activity from "../../Activity.js"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import type * as Participant from "../../Participant.js"
 import { isMessage } from "./context.js"
 import * as Controller from "./controller.js"
+import type * as History from "./history.js"
 import * as Interpreter from "./interpreter.js"
 import * as Resume from "./resume.js"
 import * as Runtime from "./runtime.js"
@@ -80,11 +81,11 @@ const onEvent = (rt: Runtime.Runtime, event: Event.Event) => {
         ? Interpreter.handle(rt, Controller.Input.Interrupt({ runId: payload.runId, by: event.author }))
         : Effect.void
     case "FunctionCallRequested":
-      return rt.approvals.onRequested(event, payload)
+      return Runtime.approvals(rt).onRequested(event, payload)
     case "ApprovalAnswered":
-      return rt.approvals.onAnswer(event, payload)
+      return Runtime.approvals(rt).onAnswer(event, payload)
     case "ClarificationAnswered":
-      return rt.approvals.onClarification(payload)
+      return Runtime.approvals(rt).onClarification(payload)
     default:
       return Effect.void
   }
@@ -92,36 +93,82 @@ const onEvent = (rt: Runtime.Runtime, event: Event.Event) => {
 
 const startNext = (rt: Runtime.Runtime) => Interpreter.handle(rt, Controller.Input.Next())
 
+/** Folds an event into the agent's history (replayed or live: one fold). */
+const fold = (rt: Runtime.Runtime, event: Event.Event) => State.fold(rt.state, rt.historyReducer, event)
+
+/** A live event: folded, then the controller's input. */
+const live = (rt: Runtime.Runtime, event: Event.Event) => Effect.zipRight(fold(rt, event), onEvent(rt, event))
+
+/** The journal is folded: resume is a decision on the fold, then the next input. */
+const resume = (rt: Runtime.Runtime, history: History.History) =>
+  Effect.gen(function*() {
+    // This agent's calls that were answered: a later answer is refused as a second one.
+    if (HashMap.size(history.commands) > 0) yield* Runtime.approvals(rt).restore(history.commands)
+    const reactTo = rt.options.reactTo ?? "messages"
+    // Who is an agent, as the journal says: an environment projection, looked up only when needed.
+    const kinds = Resume.needsKinds(rt.me, reactTo, history)
+      ? (yield* rt.env.projection(Activity.reducer)).participants
+      : HashMap.empty<string, Activity.Participant>()
+    const kindOf = (id: string) => Option.getOrUndefined(HashMap.get(kinds, id))?.kind
+    yield* Interpreter.restore(rt, Resume.plan(rt.me, reactTo, history, kindOf))
+    yield* startNext(rt)
+  })
+
 /**
- * Serves the inbox until the agent leaves or the environment stops. A history that cannot be
- * read fails the agent visibly; it never looks like it left.
+ * How the agent stops: leaving mid-run closes the run like a stop; when the environment closes,
+ * the run stays open to resume. A history that cannot be read fails the agent visibly; it never
+ * looks like it left. The run's fibers go last.
+ */
+const stopping = <E>(rt: Runtime.Runtime, start: Participant.Start, serving: Effect.Effect<void, E>) =>
+  serving.pipe(
+    // One frame on the waiting agent's stack: what it closes, then its fibers.
+    Effect.onExit((exit) => {
+      const closing = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        ? Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
+          leaving ? Interpreter.stopRun(rt, "the agent left the environment") : Interpreter.halt(rt))
+        : Effect.void
+      return Effect.zipRight(closing, Runtime.release(rt))
+    }),
+    Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
+  )
+
+/**
+ * Serves the mailbox, read directly (no Stream): the history first (folded, then resume), then
+ * live events, a chunk at a time, until the mailbox closes. While it waits the agent holds its
+ * state, its mailbox and this one loop.
+ */
+export const serveMailbox = (rt: Runtime.Runtime, mailbox: Participant.Mailbox, start: Participant.Start) => {
+  const loop: Effect.Effect<void> = Effect.flatMap(mailbox.take, (chunk) =>
+    Chunk.isEmpty(chunk)
+      ? Effect.void
+      : Effect.zipRight(
+        chunk.length === 1 ? live(rt, Chunk.unsafeHead(chunk)) : Effect.forEach(chunk, (event) => live(rt, event), { discard: true }),
+        loop
+      ))
+  const history = mailbox.history
+  const replayed = history === undefined
+    ? startNext(rt)
+    : Effect.zipRight(
+      Stream.runForEach(history, (event) => fold(rt, event)),
+      Effect.flatMap(Ref.get(rt.state), (state) => resume(rt, state.history))
+    )
+  return stopping(rt, start, Effect.zipRight(replayed, loop))
+}
+
+/**
+ * Serves the inbox stream (an environment that does not hand the mailbox itself): the same as
+ * {@link serveMailbox}, the end of the history told by `start.history`.
  */
 export const serve = (rt: Runtime.Runtime, inbox: Participant.Inbox, start: Participant.Start) =>
-  Effect.gen(function*() {
-    if (start.history < 0) yield* startNext(rt)
-    yield* Stream.runForEach(inbox, (event) =>
-      Effect.flatMap(State.fold(rt.state, rt.historyReducer, event), (history) => {
-        if (event.sequence > start.history) return onEvent(rt, event)
-        if (event.sequence < start.history) return Effect.void
-        // The journal is folded: resume is a decision on the fold, then the next input.
-        return Effect.gen(function*() {
-          // This agent's calls that were answered: a later answer is refused as a second one.
-          yield* rt.approvals.restore(history.commands)
-          const reactTo = rt.options.reactTo ?? "messages"
-          // Who is an agent, as the journal says: an environment projection, looked up only when needed.
-          const kinds = Resume.needsKinds(rt.me, reactTo, history)
-            ? (yield* rt.env.projection(Activity.reducer)).participants
-            : HashMap.empty<string, Activity.Participant>()
-          const kindOf = (id: string) => Option.getOrUndefined(HashMap.get(kinds, id))?.kind
-          yield* Interpreter.restore(rt, Resume.plan(rt.me, reactTo, history, kindOf))
-          yield* startNext(rt)
-        })
-      })).pipe(
-        // Leaving mid-run closes the run like a stop; when the environment closes, the run stays open to resume.
-        Effect.onInterrupt(() =>
-          Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
-            leaving ? Interpreter.stopRun(rt, "the agent left the environment") : Interpreter.halt(rt))
-        ),
-        Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
-      )
-  })
+  stopping(
+    rt,
+    start,
+    Effect.zipRight(
+      start.history < 0 ? startNext(rt) : Effect.void,
+      Stream.runForEach(inbox, (event) =>
+        Effect.flatMap(fold(rt, event), (history) => {
+          if (event.sequence > start.history) return onEvent(rt, event)
+          return event.sequence < start.history ? Effect.void : resume(rt, history)
+        }))
+    )
+  )

@@ -8,8 +8,7 @@
  *
  * @internal
  */
-import { Cause, Duration, Effect, FiberHandle, FiberMap, HashSet, Option, Ref, Schema } from "effect"
-import type { Scope } from "effect"
+import { Cause, Duration, Effect, Exit, FiberHandle, FiberMap, HashSet, Option, Ref, Schema, Scope } from "effect"
 import type * as Agent from "../../Agent.js"
 import * as ContextItem from "../../ContextItem.js"
 import * as Environment from "../../Environment.js"
@@ -86,21 +85,30 @@ export interface Runtime {
   readonly state: Ref.Ref<State.State>
   /** The last event this agent published (and receives): a run waits until the fold has reached it. */
   readonly published: Ref.Ref<number>
-  /** The run going: its fiber in a `FiberHandle`, its calls in a `FiberMap` keyed by run and call id. */
-  readonly runs: FiberHandle.FiberHandle<void>
-  readonly calls: FiberMap.FiberMap<string, void>
+  /** The run's fibers, made when the agent first runs (an idle agent has none); see {@link fibers}. */
+  fibers: Fibers | undefined
   /** The run going's own state (what it has open), written by its step fibers. */
   current: Run.RunState | undefined
-  /** The agent's scope (a step that dies reports it from a fiber of its own). */
-  readonly scope: Scope.Scope
-  approvals: Approvals.Approvals
+  /** Approvals and clarifications, made when a call or an answer first concerns the agent; see {@link approvals}. */
+  approvalsMade: Approvals.Approvals | undefined
 }
 
-/** Makes an agent's runtime (in the agent's scope). */
+/** The fibers of the agent's runs, in a scope of their own that closes when the agent stops. */
+export interface Fibers {
+  readonly scope: Scope.CloseableScope
+  /** The inference going, in a `FiberHandle`. */
+  readonly runs: FiberHandle.FiberHandle<void>
+  /** The calls going, in a `FiberMap` keyed by run and call id. */
+  readonly calls: FiberMap.FiberMap<string, void>
+}
+
+/**
+ * Makes an agent's runtime: plain data and its state. What only a run needs (fibers, scope,
+ * approvals) is made when the agent first needs it; {@link release} closes it.
+ */
 export const make = (options: Agent.Options) =>
   Effect.gen(function*() {
     const me = options.id
-    const env = yield* Environment.Environment
     const historyReducer = History.reducer(
       me,
       (options.visibility?.scope ?? "environment") === "environment",
@@ -109,7 +117,7 @@ export const make = (options: Agent.Options) =>
     const rt: Runtime = {
       me,
       options,
-      env,
+      env: yield* Environment.Environment,
       inference: yield* InferenceRunner.InferenceRunner,
       // An agent without tools needs no runner.
       functions: Option.getOrElse(yield* Effect.serviceOption(FunctionCallRunner.FunctionCallRunner), () => noTools),
@@ -121,29 +129,50 @@ export const make = (options: Agent.Options) =>
         concurrency: options.concurrency ?? 4
       },
       historyReducer,
-      state: yield* Ref.make(State.initial(historyReducer.initial)),
-      published: yield* Ref.make(-1),
-      runs: yield* FiberHandle.make<void>(),
-      calls: yield* FiberMap.make<string, void>(),
+      state: Ref.unsafeMake(State.initial(historyReducer.initial)),
+      published: Ref.unsafeMake(-1),
+      fibers: undefined,
       current: undefined,
-      scope: yield* Effect.scope,
-      approvals: undefined as unknown as Approvals.Approvals
+      approvalsMade: undefined
     }
-    rt.approvals = yield* Approvals.make({
-      me,
-      publish: (payload) => publish(rt, payload),
-      mayApprove: (by) =>
-        options.approval?.approvers !== undefined
-          ? Effect.succeed(options.approval.approvers.includes(by))
-          : Effect.map(kindOf(rt, by), (kind) => kind === "human"),
-      // One agent refuses answers for calls nobody asked: the first agent by id.
-      refusesUnknown: Effect.map(env.members, (members) =>
-        members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === me),
-      timeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout),
-      current: () => rt.current
-    })
     return rt
-  }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner | Scope.Scope>
+  }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner>
+
+/** The run's fibers, made on first use (by the controller fiber). */
+export const fibers = (rt: Runtime): Effect.Effect<Fibers> =>
+  rt.fibers !== undefined ? Effect.succeed(rt.fibers) : Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const runs = yield* Scope.extend(FiberHandle.make<void>(), scope)
+    const calls = yield* Scope.extend(FiberMap.make<string, void>(), scope)
+    if (rt.fibers !== undefined) {
+      yield* Scope.close(scope, Exit.void)
+      return rt.fibers
+    }
+    return rt.fibers = { scope, runs, calls }
+  })
+
+/** Closes what the agent made while it ran (its fibers are interrupted): when it stops. */
+export const release = (rt: Runtime): Effect.Effect<void> =>
+  Effect.suspend(() => rt.fibers === undefined ? Effect.void : Scope.close(rt.fibers.scope, Exit.void))
+
+/** The agent's approvals, made on first use. */
+export const approvals = (rt: Runtime): Approvals.Approvals => {
+  if (rt.approvalsMade !== undefined) return rt.approvalsMade
+  const options = rt.options
+  return rt.approvalsMade = Approvals.make({
+    me: rt.me,
+    publish: (payload) => publish(rt, payload),
+    mayApprove: (by) =>
+      options.approval?.approvers !== undefined
+        ? Effect.succeed(options.approval.approvers.includes(by))
+        : Effect.map(kindOf(rt, by), (kind) => kind === "human"),
+    // One agent refuses answers for calls nobody asked: the first agent by id.
+    refusesUnknown: Effect.map(rt.env.members, (members) =>
+      members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === rt.me),
+    timeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout),
+    current: () => rt.current
+  })
+}
 
 /**
  * The kinds of event an agent takes: what its history folds (`history.ts`, `Commands.reducer`),
