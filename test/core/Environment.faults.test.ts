@@ -262,6 +262,38 @@ describe("Environment: membership", () => {
       assert.deepStrictEqual(received.get("m7"), ["ParticipantJoined", "InterruptRequested"])
       assert.deepStrictEqual(received.get("m9"), ["ParticipantJoined", "InterruptRequested"])
     }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("an event addressed to a member reaches it only if its kind is one that member takes addressed", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const received = new Map<string, Array<string>>()
+      const member = (id: string, addressed: ReadonlyArray<Event.Payload["_tag"]>) => {
+        received.set(id, [])
+        return env.join(Participant.make({
+          id,
+          kind: "agent",
+          kinds: ["ItemDone"],
+          addressed,
+          run: (inbox) => Stream.runForEach(inbox, (event) => Effect.sync(() => received.get(id)!.push(event.payload._tag)))
+        }))
+      }
+      yield* member("a", ["InterruptRequested"])
+      yield* member("b", ["ParticipantJoined"])
+      yield* member("c", ["InterruptRequested"])
+      yield* env.publish("boss", interruptFor("a"))
+      yield* env.publish("boss", interruptFor("b"))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(received.get("a"), ["InterruptRequested"])
+      assert.deepStrictEqual(received.get("b"), ["ParticipantJoined"])
+      // A member sharing another's list of addressed kinds keeps it after the other leaves, and a rejoin is addressed afresh.
+      yield* env.leave("a")
+      yield* env.publish("boss", interruptFor("c"))
+      yield* member("a", ["InterruptRequested"])
+      yield* env.publish("boss", interruptFor("a"))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(received.get("c"), ["InterruptRequested"])
+      assert.deepStrictEqual(received.get("a"), ["InterruptRequested"])
+    }).pipe(Effect.provide(Environment.layerMemory())))
 })
 
 describe("Environment: live projections", () => {
