@@ -294,6 +294,33 @@ describe("Environment: membership", () => {
       assert.deepStrictEqual(received.get("c"), ["InterruptRequested"])
       assert.deepStrictEqual(received.get("a"), ["InterruptRequested"])
     }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("members leaving in any order leave every other member its kinds, each event once", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const received = new Map<string, Array<string>>()
+      const orders: ReadonlyArray<ReadonlyArray<Event.Payload["_tag"]>> = [
+        ["InterruptRequested", "ParticipantLeft"],
+        ["ParticipantLeft", "InterruptRequested"],
+        ["InterruptRequested", "InterruptRequested", "ParticipantLeft"]
+      ]
+      for (let i = 0; i < 9; i++) {
+        const id = `k${i}`
+        received.set(id, [])
+        yield* env.join(Participant.make({
+          id,
+          kind: "observer",
+          kinds: orders[i % 3]!,
+          run: (inbox) => Stream.runForEach(inbox, (event) => Effect.sync(() => received.get(id)!.push(event.payload._tag)))
+        }))
+      }
+      for (const id of ["k0", "k4", "k8"]) yield* env.leave(id)
+      yield* env.publish("boss", interruptFor("k1"))
+      yield* Effect.yieldNow()
+      for (const id of ["k1", "k2", "k3", "k5", "k6", "k7"]) {
+        assert.deepStrictEqual(received.get(id)!.filter((tag) => tag === "InterruptRequested"), ["InterruptRequested"], id)
+      }
+    }).pipe(Effect.provide(Environment.layerMemory())))
 })
 
 describe("Environment: live projections", () => {

@@ -15,7 +15,8 @@ import * as Event from "../Event.js"
 export class Mailbox {
   private buffer: Array<Event.Event> = []
   private head = 0
-  private readonly pendingDeltas = new Map<string, Map<string, number>>()
+  // Made when a backlog first coalesces: an idle mailbox does not carry it.
+  private pendingDeltas: Map<string, Map<string, number>> | undefined = undefined
   private waiter: (() => void) | undefined = undefined
   private closed = false
   coalesced = 0
@@ -35,10 +36,11 @@ export class Mailbox {
     const payload = event.payload
     if (this.backlog >= this.coalesceAfter) {
       if (Event.isDelta(payload)) {
-        let slots = this.pendingDeltas.get(payload.itemId)
+        const pending = this.pendingDeltas ??= new Map()
+        let slots = pending.get(payload.itemId)
         if (slots === undefined) {
           slots = new Map()
-          this.pendingDeltas.set(payload.itemId, slots)
+          pending.set(payload.itemId, slots)
         }
         const key = deltaKey(payload)
         const index = slots.get(key)
@@ -50,7 +52,7 @@ export class Mailbox {
         slots.set(key, this.buffer.length)
       } else if (payload._tag === "ItemDone") {
         // No delta of a finished item follows.
-        this.pendingDeltas.delete(payload.item.id)
+        this.pendingDeltas?.delete(payload.item.id)
       }
     }
     this.buffer.push(event)
@@ -75,13 +77,13 @@ export class Mailbox {
       const taken = this.head === 0 ? this.buffer : this.buffer.slice(this.head)
       this.buffer = []
       this.head = 0
-      this.pendingDeltas.clear()
+      this.pendingDeltas = undefined
       return Chunk.unsafeFromArray(taken)
     }
     const taken = this.buffer.slice(this.head, this.head + max)
     this.head += max
     // Positions recorded for coalescing may now point at taken entries: forget them.
-    this.pendingDeltas.clear()
+    this.pendingDeltas = undefined
     if (this.head > 1024 && this.head * 2 > this.buffer.length) {
       this.buffer = this.buffer.slice(this.head)
       this.head = 0

@@ -76,10 +76,37 @@ const offerAll = (members: Members, event: Event.Event) => {
   for (let i = 0; i < items.length; i++) items[i]!.offer(event)
 }
 
+/**
+ * The registrations taking one kind, in an array: O(1) add and remove like
+ * `Members`, each registration keeping its position in `positions` (aligned
+ * with its `kinds`) instead of an index `Map` per kind.
+ */
+class KindMembers {
+  readonly items: Array<Registration> = []
+
+  constructor(readonly kind: string) {}
+
+  add(registration: Registration, slot: number): void {
+    registration.positions[slot] = this.items.length
+    this.items.push(registration)
+  }
+
+  delete(registration: Registration, slot: number): void {
+    const at = registration.positions[slot]!
+    const last = this.items.pop()!
+    if (last !== registration) {
+      this.items[at] = last
+      last.positions[last.kinds.indexOf(this.kind)] = at
+    }
+  }
+}
+
 /** What a mailbox that declared `kinds` registered: removed in one step when it closes. */
 interface Registration {
   readonly mailbox: Mailbox
   readonly kinds: ReadonlyArray<string>
+  /** Its position in each kind's `KindMembers`, aligned with `kinds`. */
+  readonly positions: Array<number>
   readonly id: string | undefined
   /** The kinds it takes only when addressed to `id` (one shared set per distinct list). */
   readonly addressed: ReadonlySet<string> | undefined
@@ -87,7 +114,7 @@ interface Registration {
 
 export const make = (coalesceAfter: number): FanOut => {
   const everything = new Members()
-  const byKind = new Map<string, Members>()
+  const byKind = new Map<string, KindMembers>()
   const registered = new Map<Mailbox, Registration>()
   // Addressee → its registrations (usually one): one entry per member, not one collection per addressed kind.
   const byAddressee = new Map<string, Array<Registration>>()
@@ -122,12 +149,14 @@ export const make = (coalesceAfter: number): FanOut => {
       const addressed = filter.id !== undefined && filter.addressed !== undefined && filter.addressed.length > 0
         ? kindSet(filter.addressed)
         : undefined
-      const registration: Registration = { mailbox, kinds: filter.kinds, id: filter.id, addressed }
+      // A kind listed twice is taken once.
+      const kinds = new Set(filter.kinds).size === filter.kinds.length ? filter.kinds : Array.from(new Set(filter.kinds))
+      const registration: Registration = { mailbox, kinds, positions: new Array(kinds.length), id: filter.id, addressed }
       registered.set(mailbox, registration)
-      for (const kind of filter.kinds) {
-        let members = byKind.get(kind)
-        if (members === undefined) byKind.set(kind, members = new Members())
-        members.add(mailbox)
+      for (let slot = 0; slot < kinds.length; slot++) {
+        let members = byKind.get(kinds[slot]!)
+        if (members === undefined) byKind.set(kinds[slot]!, members = new KindMembers(kinds[slot]!))
+        members.add(registration, slot)
       }
       if (addressed !== undefined) {
         const registrations = byAddressee.get(filter.id!)
@@ -142,15 +171,15 @@ export const make = (coalesceAfter: number): FanOut => {
       const registration = registered.get(mailbox)
       if (registration === undefined) return
       registered.delete(mailbox)
-      for (const kind of registration.kinds) byKind.get(kind)?.delete(mailbox)
+      for (let slot = 0; slot < registration.kinds.length; slot++) byKind.get(registration.kinds[slot]!)!.delete(registration, slot)
       if (registration.addressed !== undefined) unaddress(registration)
     },
     deliver: (event) => {
       offerAll(everything, event)
       if (byKind.size === 0) return
       const kind = event.payload._tag
-      const interested = byKind.get(kind)
-      if (interested !== undefined) offerAll(interested, event)
+      const interested = byKind.get(kind)?.items
+      if (interested !== undefined) for (let i = 0; i < interested.length; i++) interested[i]!.mailbox.offer(event)
       if (!addressedKinds.has(kind)) return
       const addressee = (event.payload as { readonly participant?: unknown }).participant
       if (typeof addressee !== "string") return
