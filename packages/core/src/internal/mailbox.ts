@@ -99,11 +99,11 @@ export class Mailbox {
     return Effect.suspend(() => {
       if (this.backlog > 0) return Effect.succeed(this.drain(max))
       if (this.closed) return Effect.succeed(Chunk.empty())
+      // No canceler: with one, `Effect.async` adds an interrupt handler (three stack frames and
+      // their closures) to every idle reader. An interrupted reader's callback is spent by the
+      // interruption, so a waiter left behind is a no-op when woken, and the next `take` replaces it.
       return Effect.async<Chunk.Chunk<Event.Event>>((resume) => {
         this.waiter = () => resume(Effect.sync(() => this.drain(max)))
-        return Effect.sync(() => {
-          this.waiter = undefined
-        })
       })
     })
   }
