@@ -25,7 +25,7 @@ const sections: ReadonlyArray<readonly [string, (log: (line: string) => void) =>
   ["scale", scaleBench],
   ["membership", membershipBench],
   ["stop", stopBench],
-  ["journal", () => journalBench()],
+  ["journal", journalBench],
   // Starts a throwaway Postgres and three runner processes (bench/cluster.ts).
   ["cluster", clusterBench]
 ]

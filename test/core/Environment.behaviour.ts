@@ -5,7 +5,7 @@
  * does instead.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Fiber, Layer, Ref, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Layer, Ref, Schedule, Schema, Stream, TestClock } from "effect"
 import { ContextItem, Environment, Event, Participant, Reducer } from "@chorus/core"
 
 /** How the layer under test keeps a lagging subscriber's backlog. */
@@ -210,6 +210,15 @@ export const behaviour = (name: string, makeLayer: () => Layer.Layer<Environment
         let deltaText = ""
         for (const event of events) if (event.payload._tag === "TextDelta" && event.payload.itemId === "m0") deltaText += event.payload.delta
         assert.strictEqual(deltaText, "x".repeat(deltasPerItem))
+        // A merged delta is an ordinary event: what the constructors build, and it encodes.
+        const merged = events.find((event) => event.payload._tag === "TextDelta" && event.payload.delta.length > 1)!
+        const payload = merged.payload as Event.TextDelta
+        assert.deepStrictEqual(
+          merged,
+          new Event.Event({ ...merged, payload: new Event.TextDelta({ itemId: payload.itemId, contentIndex: payload.contentIndex, delta: payload.delta }) })
+        )
+        assert.deepStrictEqual(Object.keys(merged.payload), Object.keys(new Event.TextDelta({ itemId: "m", contentIndex: 0, delta: "x" })))
+        Schema.encodeSync(Event.Event)(merged)
       }).pipe(Effect.scoped, Effect.provide(makeLayer())))
   } else {
     it.effect("backpressure: a subscriber that never reads stalls nobody, keeps every item event, holds nothing", () =>

@@ -171,6 +171,14 @@ describe("Environment: history during an outage", () => {
         const seen = yield* subscription.stream.pipe(Stream.take(last - 3 + 2), Stream.runCollect)
         assert.deepStrictEqual(Chunk.toReadonlyArray(seen).map((event) => event.sequence), Array.from({ length: last - 1 }, (_, i) => i + 3))
 
+        // By kind, the same: what the journal holds of it, then the writer's tail (here the degraded announcement).
+        const byKind = yield* env.subscribe({ from: 0, kinds: ["JournalDegraded", "InterruptRequested"] })
+        const kinds = yield* byKind.stream.pipe(Stream.take(last + 2), Stream.runCollect)
+        assert.deepStrictEqual(
+          Chunk.toReadonlyArray(kinds).map((event) => event.payload._tag === "InterruptRequested" ? event.payload.participant : event.payload._tag),
+          [0, 1, 2, 3, 4].map((i) => `durable-${i}`).concat([0, 1, 2, 3, 4].map((i) => `unwritten-${i}`), ["JournalDegraded", "live"])
+        )
+
         // A projection registered now folds everything published.
         const counter = Reducer.make(0, (n: number, event) => event.payload._tag === "InterruptRequested" ? n + 1 : n)
         assert.strictEqual(yield* env.projection(counter), 11)
@@ -222,6 +230,33 @@ describe("Environment: membership", () => {
       yield* Effect.yieldNow()
       assert.strictEqual(received, 1)
       assert.strictEqual(filterCalls, members / 2)
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("an observer leaves once, idle or busy: an idle one stops at once, a busy handler is interrupted", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const finalized: Array<string> = []
+      const busy = yield* Deferred.make<void>()
+      yield* env.join(Participant.observer("idle", () => Effect.void))
+      yield* env.join(Participant.observer("busy", () =>
+        Deferred.succeed(busy, undefined).pipe(
+          Effect.zipRight(Effect.never),
+          Effect.onInterrupt(() => Effect.sync(() => finalized.push("busy")))
+        )))
+      yield* env.publish("boss", interruptFor("nobody"))
+      yield* Deferred.await(busy)
+      yield* env.leave("idle")
+      yield* env.leave("busy")
+      // Leaving twice changes nothing.
+      yield* env.leave("idle")
+      assert.deepStrictEqual(finalized, ["busy"])
+      assert.deepStrictEqual(yield* env.members, [])
+      const left = yield* env.snapshot(Reducer.make<ReadonlyArray<string>>([], (state, event) =>
+        event.payload._tag === "ParticipantLeft" ? [...state, event.payload.participant] : state))
+      assert.deepStrictEqual(left, ["idle", "busy"])
+      // The departed receive nothing more; a new member may take the id again.
+      yield* env.join(Participant.observer("idle", () => Effect.void))
+      assert.deepStrictEqual((yield* env.members).map((member) => member.id), ["idle"])
     }).pipe(Effect.provide(Environment.layerMemory())))
 
   it.effect("kinds addressed to a member reach only that member: 1,000 joins deliver 1,000 announcements, not 500,000", () =>
@@ -445,4 +480,35 @@ describe("Environment: no silent failures", () => {
       yield* Deferred.await(got)
       assert.deepStrictEqual(yield* Ref.get(seen), Array.from({ length: 27 }, (_, i) => i + 5))
     }).pipe(Effect.provide(Environment.layerMemory())))
+})
+
+describe("Environment: replays by kind", () => {
+  it.effect("a reducer that declares its kinds is replayed from those kinds only, to the same state", () =>
+    Effect.gen(function*() {
+      const memory = yield* Journal.makeMemory
+      const asked: Array<Journal.ReadOptions | undefined> = []
+      const journal: Journal.Service = {
+        ...memory,
+        read: (options) => {
+          asked.push(options)
+          return memory.read(options)
+        }
+      }
+      const everything = Reducer.make(0, (n: number, event) => event.payload._tag === "InterruptRequested" ? n + 1 : n)
+      const byKind = Reducer.make(everything.initial, everything.reduce, { kinds: ["InterruptRequested"] })
+      yield* Effect.gen(function*() {
+        const env = yield* Environment.Environment
+        for (let i = 0; i < 5; i++) {
+          yield* env.publish("a", interruptFor(`p${i}`))
+          yield* env.publish("a", new Event.TextDelta({ itemId: "m", contentIndex: 0, delta: "x" }))
+        }
+        assert.strictEqual(yield* env.snapshot(byKind), 5)
+        assert.strictEqual(yield* env.projection(byKind), 5)
+        assert.strictEqual(yield* env.snapshot(everything), 5)
+        assert.deepStrictEqual(asked.map((options) => options?.kinds), [["InterruptRequested"], ["InterruptRequested"], undefined])
+        // Live, it folds every event as before.
+        yield* env.publish("a", interruptFor("p5"))
+        assert.strictEqual(yield* env.projection(byKind), 6)
+      }).pipe(Effect.provide(onJournal(journal)))
+    }))
 })

@@ -284,6 +284,52 @@ export const conformance = (name: string, makeStore: MakeStore) =>
         }).pipe(Effect.provide(store.open))
       }).pipe(Effect.scoped))
 
+    it.effect("reads only the kinds asked for: a full read's events of those kinds, in order, over any range", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        // Every kind of payload, then 4,500 events of which every other one is not a delta (pages of kinds).
+        const samples = everyPayload().map((payload, i) => stamped(i, payload))
+        const mixed = events(samples.length, 4_500, (sequence) =>
+          sequence % 2 === 0 ? stamped(sequence, new Event.InterruptRequested({ participant: `p${sequence}`, runId: null })) : deltaEvent(sequence))
+        yield* appendAll([samples, mixed.slice(0, 1_000), mixed.slice(1_000)]).pipe(Effect.provide(store.open))
+        yield* Effect.gen(function*() {
+          const all = yield* readAll()
+          const last = samples.length + mixed.length - 1
+          const cases: ReadonlyArray<Journal.ReadOptions> = [
+            { kinds: ["InterruptRequested"] },
+            { kinds: ["TextDelta"], from: 3_001, to: 3_010 },
+            { kinds: ["ItemAdded", "ItemDone", "ParticipantJoined"] },
+            { kinds: ["InterruptRequested", "TextDelta"], from: 100, to: 2_600 },
+            { kinds: ["InterruptRequested"], from: last },
+            { kinds: ["JournalRepaired"], from: 10 },
+            { kinds: [] }
+          ]
+          for (const options of cases) {
+            const kinds = new Set<string>(options.kinds)
+            const expected = all.filter((event) =>
+              kinds.has(event.payload._tag) && event.sequence >= (options.from ?? 0) && event.sequence <= (options.to ?? last))
+            const read = yield* Effect.flatMap(Journal.Journal, (journal) => Stream.runCollect(journal.read(options)))
+            assert.deepStrictEqual(Chunk.toReadonlyArray(read).map(encode), expected.map(encode), JSON.stringify(options))
+          }
+        }).pipe(Effect.provide(store.open))
+      }).pipe(Effect.scoped))
+
+    it.effect("integrity: a read of some kinds still finds a changed record of those kinds, naming its line", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        if (store.tamper === undefined) return
+        yield* appendAll([events(0, 6), events(6, 4)]).pipe(Effect.provide(store.open))
+        yield* store.tamper.editDelta(5)
+        const error = corruption(
+          yield* Effect.exit(
+            Effect.flatMap(Journal.Journal, (journal) => Stream.runCollect(journal.read({ kinds: ["TextDelta"] }))).pipe(
+              Effect.provide(store.open)
+            )
+          )
+        )
+        assert.strictEqual(error.line, store.tamper.lineOf(5), error.message)
+      }).pipe(Effect.scoped))
+
     it.effect("opened again, it holds the same events and continues after them", () =>
       Effect.gen(function*() {
         const store = yield* makeStore

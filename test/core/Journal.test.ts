@@ -405,3 +405,79 @@ describe("Journal.layerSqlite", () => {
       assert.deepStrictEqual(reopened.sequences, [0, 1, 2])
     }).pipe(Effect.scoped))
 })
+
+// ---------------------------------------------------------------------------
+// Reads by kind: what is decoded, what is still checked
+// ---------------------------------------------------------------------------
+
+const interrupt = (sequence: number) =>
+  new Event.Event({
+    sequence,
+    author: "tester",
+    timestamp: 1_700_000_000_000 + sequence,
+    payload: new Event.InterruptRequested({ participant: `p${sequence}`, runId: null })
+  }, true)
+
+/** Deltas 0-9 with interrupts at 10 and 11. */
+const mixedBatch = () => [...events(0, 10), interrupt(10), interrupt(11)]
+
+const readKinds = (kinds: ReadonlyArray<Event.Payload["_tag"]>) =>
+  Effect.flatMap(Journal.Journal, (journal) => Stream.runCollect(journal.read({ kinds }))).pipe(
+    Effect.map((all) => Chunk.toReadonlyArray(all).map((event) => event.sequence))
+  )
+
+describe("Journal reads by kind", () => {
+  it.effect("file: lines of other kinds are not decoded but their chain is checked, even when changed after opening", () =>
+    Effect.gen(function*() {
+      const path = yield* journalFile("")
+      yield* onFile(path)(Effect.flatMap(Journal.Journal, (journal) => journal.append(mixedBatch())))
+      yield* onFile(path)(Effect.gen(function*() {
+        assert.deepStrictEqual(yield* readKinds(["InterruptRequested"]), [10, 11])
+        // A delta (a kind this read skips) changed while the journal is open: the read still sees it.
+        yield* fileTamper(path).editDelta(4)
+        const error = failureOf(yield* Effect.exit(readKinds(["InterruptRequested"])))
+        assert.strictEqual(error._tag, "JournalCorrupted")
+        assert.strictEqual((error as Journal.JournalCorrupted).line, 6)
+      }))
+      // Opened again, the chain over every line is checked before anything is read.
+      yield* corruptedAt(path, 6)
+    }).pipe(Effect.scoped))
+
+  it.effect("SQLite: a read of some kinds checks the rows it reads; a changed row of another kind is found by the reads that include it", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const filename = `${directory}/journal.db`
+      const open = Journal.layerSqlite({ filename })
+      yield* Effect.flatMap(Journal.Journal, (journal) => journal.append(mixedBatch())).pipe(Effect.provide(open))
+      yield* sqlTamper((statement) => tamper(filename, statement), "chorus_events").editDelta(4)
+      yield* Effect.gen(function*() {
+        // The rows read are intact, and so is the link to the row before each.
+        assert.deepStrictEqual(yield* readKinds(["InterruptRequested"]), [10, 11])
+        const journal = yield* Journal.Journal
+        for (const options of [{ kinds: ["TextDelta"] as const }, {}]) {
+          const error = failureOf(yield* Effect.exit(Stream.runDrain(journal.read(options))))
+          assert.strictEqual(error._tag, "JournalCorrupted", JSON.stringify(options))
+          assert.strictEqual((error as Journal.JournalCorrupted).line, 5, JSON.stringify(options))
+        }
+      }).pipe(Effect.provide(open))
+    }).pipe(Effect.scoped))
+
+  it.effect("SQLite: a changed row of the kinds read, or a changed row just before one, is JournalCorrupted naming its row", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const filename = `${directory}/journal.db`
+      const open = Journal.layerSqlite({ filename })
+      yield* Effect.flatMap(Journal.Journal, (journal) => journal.append(mixedBatch())).pipe(Effect.provide(open))
+      // The interrupt at 10 names another participant: it still decodes, its checksum no longer holds.
+      yield* tamper(filename, (sql) => sql`UPDATE chorus_events SET payload = replace(payload, '"p10"', '"p01"') WHERE sequence = 10`)
+      const error = failureOf(yield* Effect.exit(readKinds(["InterruptRequested"]).pipe(Effect.provide(open))))
+      assert.strictEqual(error._tag, "JournalCorrupted")
+      assert.strictEqual((error as Journal.JournalCorrupted).line, 11)
+      // The checksum of the row before 11 rewritten (as a forger who recomputes one row would leave it): 11 no longer links.
+      yield* tamper(filename, (sql) => sql`UPDATE chorus_events SET payload = replace(payload, '"p01"', '"p10"') WHERE sequence = 10`)
+      yield* tamper(filename, (sql) => sql`UPDATE chorus_events SET checksum = '00000000' WHERE sequence = 10`)
+      const second = failureOf(yield* Effect.exit(readKinds(["InterruptRequested"]).pipe(Effect.provide(open))))
+      assert.strictEqual(second._tag, "JournalCorrupted")
+      assert.strictEqual((second as Journal.JournalCorrupted).line, 11)
+    }).pipe(Effect.scoped))
+})

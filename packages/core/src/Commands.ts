@@ -101,6 +101,20 @@ export const reducer: Reducer.Reducer<State> = Reducer.make<State>(HashMap.empty
     default:
       return state
   }
+}, {
+  // The kinds the switch above reads: a replay for this reducer decodes nothing else.
+  kinds: [
+    "FunctionCallRequested",
+    "ApprovalRequested",
+    "FunctionCallApproved",
+    "FunctionCallRejected",
+    "FunctionCallStarted",
+    "FunctionCallProgress",
+    "FunctionCallCompleted",
+    "FunctionCallFailed",
+    "FunctionCallCancelled",
+    "ItemDone"
+  ]
 })
 
 /** Calls waiting for an approval, oldest first. */

@@ -41,6 +41,8 @@
  * ## Derived state
  * {@link Service.projection} keeps a reducer's state current on every
  * publish: the first call replays the journal once, later reads are O(1).
+ * A reducer that declares its `kinds` is replayed from those kinds only: the
+ * journal decodes nothing else.
  *
  * Internals, one module each under `internal/environment/`: the sequencer,
  * the journal writer, the fan-out, the supervisor and the projections.
@@ -120,7 +122,11 @@ export interface SubscribeOptions {
   readonly from?: number | undefined
   /** Which live events reach the subscription (all when absent). */
   readonly accepts?: ((event: Event.Event) => boolean) | undefined
-  /** Only events of these kinds (then `accepts`); indexed, so other kinds cost the subscription nothing. */
+  /**
+   * Only events of these kinds (then `accepts`); indexed, so other kinds cost
+   * the subscription nothing, and the history replayed `from` a sequence is
+   * read from the journal by kind (nothing else decoded).
+   */
   readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
 }
 
@@ -252,19 +258,20 @@ export const make = (
      * journal is degraded (flush fails), the journal up to what is durable
      * and the rest from the writer's memory, so an outage does not stop a read.
      */
-    const history = (from: number, to: number) =>
+    const history = (from: number, to: number, kinds?: ReadonlyArray<Event.Payload["_tag"]>) =>
       Stream.unwrap(Effect.match(writer.flushUpTo(to), {
-        onSuccess: () => journal.read({ from, to }),
-        onFailure: () => duringOutage(from, to)
+        onSuccess: () => journal.read({ from, to, kinds }),
+        onFailure: () => duringOutage(from, to, kinds)
       }))
-    const duringOutage = (from: number, to: number) =>
+    const duringOutage = (from: number, to: number, kinds: ReadonlyArray<Event.Payload["_tag"]> | undefined) =>
       Stream.suspend(() => {
         const { durable, tail } = writer.unwritten(from, to)
-        const stored = from <= durable ? journal.read({ from, to: Math.min(to, durable) }) : Stream.empty
-        return tail.length === 0 ? stored : Stream.concat(stored, Stream.fromIterable(tail))
+        const stored = from <= durable ? journal.read({ from, to: Math.min(to, durable), kinds }) : Stream.empty
+        const rest = kinds === undefined ? tail : tail.filter((event) => kinds.includes(event.payload._tag))
+        return rest.length === 0 ? stored : Stream.concat(stored, Stream.fromIterable(rest))
       })
 
-    const projections = Projections.make({ last: sequencer.last, history: (to) => history(0, to) })
+    const projections = Projections.make({ last: sequencer.last, history: (to, kinds) => history(0, to, kinds) })
 
     // --- publishing: one synchronous step, so sequence, delivery and journal order are the same ---
     const publishNow = (author: string, payload: Event.Payload): Event.Event => {
@@ -305,7 +312,8 @@ export const make = (
       const stream: Subscription["stream"] = from === undefined || from > last
         ? live(mailbox, Number.POSITIVE_INFINITY)
         : Stream.concat(
-          history(from, last).pipe(
+          // The journal decodes only these kinds; the filter stays for journals that do not filter.
+          history(from, last, kinds).pipe(
             kinds === undefined ? (s) => s : Stream.filter((event) => kinds.includes(event.payload._tag)),
             accepts === undefined ? (s) => s : Stream.filter(accepts)
           ),
@@ -363,7 +371,7 @@ export const make = (
         const current = projections.current(reducer)
         if (current !== undefined) return Effect.succeed(current.state)
         const last = sequencer.last()
-        return last < 0 ? Effect.succeed(reducer.initial) : Stream.runFold(history(0, last), reducer.initial, reducer.reduce)
+        return last < 0 ? Effect.succeed(reducer.initial) : Stream.runFold(history(0, last, reducer.kinds), reducer.initial, reducer.reduce)
       })
 
     const state = <S>(reducer: Reducer.Reducer<S>) =>

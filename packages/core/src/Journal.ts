@@ -26,12 +26,25 @@
  * file created on open is not synced (the platform `FileSystem` cannot sync a
  * directory), so a power loss right after creation may lose the new file.
  *
- * ## Validation
- * The file journal checks every line when it opens: a line that is not a
- * decodable event anywhere but at the end, or sequences that are not
- * contiguous and increasing, fail with {@link JournalCorrupted} naming the
- * file and line — nothing is skipped. The SQL journal checks that sequences
- * are contiguous when it opens and decodes each row as it is read.
+ * ## Validation, and what opening costs
+ * Opening a journal reads what an environment needs to start — the last
+ * sequence and the head of the hash chain — and checks what can be checked
+ * without decoding events:
+ * - the file journal reads every byte once: the hash chain of every line,
+ *   the header's start against the first event, contiguous sequences. Any
+ *   failure is {@link JournalCorrupted} naming the file and line; nothing is
+ *   skipped. No event is decoded.
+ * - the SQL journal checks that sequences are contiguous and that the first
+ *   row is the recorded start; each row's checksum is checked when the row
+ *   is read.
+ *
+ * Events are decoded only when they are read. A read with `kinds` decodes
+ * only events of those kinds. The file journal still checks the hash chain
+ * of every line it passes; the SQL journal reads only the rows of those
+ * kinds and checks each against its checksum, continued from the stored
+ * checksum of the row before it (so a changed byte in a row read is
+ * {@link JournalCorrupted} naming that row; rows not read are checked by the
+ * reads that include them).
  *
  * One journal has one writer: do not open the same file or table from two
  * processes at once.
@@ -80,15 +93,24 @@ export interface Repair {
   readonly bytes: number
 }
 
+/** What {@link Service.read} reads. */
+export interface ReadOptions {
+  readonly from?: number | undefined
+  readonly to?: number | undefined
+  /** Only events of these kinds (all when absent). */
+  readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
+}
+
 /** The journal service. */
 export interface Service {
   /** Appends events; they arrive in sequence order, with no gap. */
   readonly append: (events: ReadonlyArray<Event.Event>) => Effect.Effect<void, JournalError>
-  /** Events with `from <= sequence` (and `sequence <= to` when given), in order. */
-  readonly read: (options?: {
-    readonly from?: number | undefined
-    readonly to?: number | undefined
-  }) => Stream.Stream<Event.Event, JournalError | JournalCorrupted>
+  /**
+   * Events with `from <= sequence` (and `sequence <= to` when given), in
+   * order; with `kinds`, only events of those kinds: the others are not
+   * decoded (see the module documentation for what is still checked).
+   */
+  readonly read: (options?: ReadOptions) => Stream.Stream<Event.Event, JournalError | JournalCorrupted>
   /** The sequence of the last event written, or -1 for an empty journal. */
   readonly lastSequence: Effect.Effect<number, JournalError | JournalCorrupted>
   /** Repairs made when the journal was opened; the environment publishes them. */
@@ -111,12 +133,13 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(
         Stream.suspend(() => {
           const from = options?.from ?? 0
           const to = options?.to ?? Number.POSITIVE_INFINITY
+          const kinds = options?.kinds
           const start = lowerBound(events, from)
           const slice: Array<Event.Event> = []
           for (let i = start; i < events.length; i++) {
             const event = events[i]!
             if (event.sequence > to) break
-            slice.push(event)
+            if (kinds === undefined || kinds.includes(event.payload._tag)) slice.push(event)
           }
           return Stream.fromIterable(slice)
         }),

@@ -15,10 +15,20 @@ import type * as Event from "./Event.js"
 export interface Reducer<S> {
   readonly initial: S
   readonly reduce: (state: S, event: Event.Event) => S
+  /**
+   * The kinds of event the fold reads, when it says so: events of other kinds
+   * leave its state unchanged, so a replay for it (a projection, a snapshot)
+   * reads and decodes only these from the journal.
+   */
+  readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined
 }
 
-/** Makes a reducer. */
-export const make = <S>(initial: S, reduce: (state: S, event: Event.Event) => S): Reducer<S> => ({ initial, reduce })
+/** Makes a reducer; `kinds` declares the only kinds of event that change its state. */
+export const make = <S>(
+  initial: S,
+  reduce: (state: S, event: Event.Event) => S,
+  options?: { readonly kinds?: ReadonlyArray<Event.Payload["_tag"]> | undefined }
+): Reducer<S> => options?.kinds === undefined ? { initial, reduce } : { initial, reduce, kinds: options.kinds }
 
 /** Folds events through a reducer, from its initial state. */
 export const run = <S>(reducer: Reducer<S>, events: Iterable<Event.Event>): S => {

@@ -206,6 +206,7 @@ export const open = (
       Stream.suspend(() => {
         const to = Math.min(options?.to ?? last, last)
         const start = Math.max(options?.from ?? 0, 0)
+        const kinds = options?.kinds
         if (last < 0 || start > to) return Stream.empty
         return Stream.paginateChunkEffect(start, (from) =>
           sql<Row>`SELECT sequence, author, timestamp, tag, payload FROM ${sql(table)}
@@ -223,7 +224,9 @@ export const open = (
                   detail: `the row of sequence ${next} is missing`
                 }))
               }
-              return Effect.succeed([Chunk.unsafeFromArray(events), next <= to ? Option.some(next) : Option.none()] as const)
+              // `kinds`: only those (every row is still decoded and checked: this journal keeps no checksums to skip by).
+              const taken = kinds === undefined ? events : events.filter((event) => kinds.includes(event.payload._tag))
+              return Effect.succeed([Chunk.unsafeFromArray(taken), next <= to ? Option.some(next) : Option.none()] as const)
             })
           ))
       })

@@ -15,6 +15,11 @@
  * line still decodes; a removed or reordered line breaks the chain too. A
  * line whose checksum holds was written by this code from a valid event, so
  * opening only reads its sequence (no Schema validation); reads decode it.
+ * Reads check the chain again over every line they pass (the file may have
+ * changed since it was opened). A read with `kinds` reads a line's kind off
+ * its end once its checksum holds (the encoder writes the payload last, its
+ * `_tag` last in it) and decodes only lines of those kinds; a line whose
+ * end does not look like that is decoded and filtered.
  * Only an unterminated last line is a torn write (cut off and reported); a
  * complete line that fails its checksum is corruption.
  *
@@ -40,135 +45,31 @@ import type * as Event from "../Event.js"
 import * as Journal from "../Journal.js"
 import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
+import {
+  ascii,
+  concat,
+  hasChecksum,
+  headerLine,
+  headerPrefix,
+  leadingSequence,
+  LineSplitter,
+  lineCrc,
+  NEWLINE,
+  parseHeader,
+  startsWith,
+  storedCrc,
+  text,
+  trailingTag
+} from "./journalFileFormat.js"
 
-const NEWLINE = 10
 const chunkSize = 256 * 1024
 /** One checkpoint (byte offset) per this many lines: 8 bytes per 256 events. */
 const checkpointEvery = 256
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
 const utf8Encoder = new TextEncoder()
-
-/** Splits byte chunks into lines, keeping the file offset of each line. */
-class LineSplitter {
-  private carry: Array<Uint8Array> = []
-  private carryLength = 0
-  /** File offset of the first byte not yet returned in a complete line. */
-  offset: number
-
-  constructor(offset: number) {
-    this.offset = offset
-  }
-
-  /** Calls `onLine` for each complete line of the chunk (without its `\n`) until it returns false. */
-  push(chunk: Uint8Array, onLine: (bytes: Uint8Array, start: number) => boolean): boolean {
-    let position = 0
-    while (position < chunk.length) {
-      const newline = chunk.indexOf(NEWLINE, position)
-      if (newline === -1) {
-        this.carry.push(chunk.subarray(position))
-        this.carryLength += chunk.length - position
-        return true
-      }
-      let bytes = chunk.subarray(position, newline)
-      if (this.carryLength > 0) {
-        this.carry.push(bytes)
-        bytes = concat(this.carry, this.carryLength + bytes.length)
-        this.carry = []
-        this.carryLength = 0
-      }
-      const start = this.offset
-      this.offset += bytes.length + 1
-      position = newline + 1
-      if (!onLine(bytes, start)) return false
-    }
-    return true
-  }
-
-  /** Bytes after the last `\n`: an unterminated line. */
-  get rest(): number {
-    return this.carryLength
-  }
-}
-
-const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
-  const result = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    result.set(part, offset)
-    offset += part.length
-  }
-  return result
-}
-
-const text = (bytes: Uint8Array): Either.Either<string, string> => {
-  try {
-    return Either.right(utf8.decode(bytes))
-  } catch {
-    return Either.left("not valid UTF-8")
-  }
-}
 
 const ioError = (operation: string, path: string) => (error: PlatformError) =>
   new Journal.JournalError({ operation, detail: `${path}: ${error.message}`, cause: error })
-
-const ascii = (text: string) => utf8Encoder.encode(text)
-const headerPrefix = ascii("{\"chorus.journal\":")
-const crcKey = ascii(",\"crc\":\"")
-/** `,"crc":"` + 8 hex digits + `"}`. */
-const suffixLength = crcKey.length + 8 + 2
-const closeBrace = ascii("}")
-const sequencePrefix = ascii("{\"sequence\":")
-
-const startsWith = (bytes: Uint8Array, prefix: Uint8Array, at = 0) => {
-  if (bytes.length < at + prefix.length) return false
-  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false
-  return true
-}
-
-/** Does the line end with a checksum field? */
-const hasChecksum = (bytes: Uint8Array) =>
-  bytes.length > suffixLength && startsWith(bytes, crcKey, bytes.length - suffixLength) &&
-  bytes[bytes.length - 2] === 34 && bytes[bytes.length - 1] === 125
-
-/** The CRC of a checksummed line without its checksum field, continued from `chain`. */
-const lineCrc = (bytes: Uint8Array, chain: number) =>
-  Checksum.crc32(closeBrace, Checksum.crc32(bytes, chain, 0, bytes.length - suffixLength))
-
-/** The 8 lowercase hex digits before the line's closing `"}`, as a number. */
-const storedCrc = (bytes: Uint8Array): number | undefined => {
-  let value = 0
-  for (let i = bytes.length - 10; i < bytes.length - 2; i++) {
-    const byte = bytes[i]!
-    const digit = byte >= 48 && byte <= 57 ? byte - 48 : byte >= 97 && byte <= 102 ? byte - 87 : -1
-    if (digit < 0) return undefined
-    value = value * 16 + digit
-  }
-  return value
-}
-
-/** The sequence at the start of a line this code wrote, without parsing the rest. */
-const leadingSequence = (bytes: Uint8Array): number | undefined => {
-  if (!startsWith(bytes, sequencePrefix)) return undefined
-  let value = 0
-  let i = sequencePrefix.length
-  for (; i < bytes.length && i < sequencePrefix.length + 16; i++) {
-    const byte = bytes[i]!
-    if (byte < 48 || byte > 57) break
-    value = value * 10 + byte - 48
-  }
-  return i > sequencePrefix.length && bytes[i] === 44 ? value : undefined
-}
-
-const headerLine = (start: number) => ascii(`{"chorus.journal":2,"start":${start}}`)
-
-const parseHeader = (bytes: Uint8Array): Either.Either<number, string> =>
-  Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), (value) => {
-    const header = value as { readonly "chorus.journal"?: unknown; readonly start?: unknown }
-    if (header["chorus.journal"] !== 2) return Either.left(`unknown journal format ${String(header["chorus.journal"])}`)
-    if (typeof header.start !== "number" || !Codec.isSequence(header.start)) return Either.left("the header has no valid start")
-    return Either.right(header.start)
-  })
 
 interface State {
   /** `checksummed` (format 2, with a header once written) or `legacy` (an older file: no header, no checksums). */
@@ -451,10 +352,30 @@ export const make = (
         }
         const splitter = new LineSplitter(offset)
         const checksummed = state.format === "checksummed"
+        const kinds = options?.kinds === undefined ? undefined : new Set<string>(options.kinds)
         let chain = state.chains[checkpoint] ?? 0
         let expected = first + checkpoint * checkpointEvery
         let done = false
         let failure: Journal.JournalCorrupted | undefined = undefined
+
+        /** Passes a line of a kind not asked for: its sequence must still be the next one. */
+        const skip = (sequence: number | undefined, line: number): boolean => {
+          if (sequence !== expected) {
+            failure = new Journal.JournalCorrupted({
+              location: path,
+              line,
+              ...(sequence === undefined ? {} : { sequence }),
+              detail: `expected sequence ${expected}: the file changed after it was opened`
+            })
+            return false
+          }
+          expected++
+          if (sequence >= to) {
+            done = true
+            return false
+          }
+          return true
+        }
 
         const decodeChunk = (chunk: Uint8Array) =>
           Effect.suspend(() => {
@@ -469,6 +390,11 @@ export const make = (
                   decoded = Either.left("checksum mismatch: the file changed after it was opened")
                 } else {
                   chain = crc
+                  const tag = kinds === undefined ? undefined : trailingTag(bytes)
+                  if (tag !== undefined && !kinds!.has(tag)) {
+                    // Of a kind nobody asked for: checked (the chain above, its sequence below), not decoded.
+                    return skip(leadingSequence(bytes), line)
+                  }
                   decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decodeTrusted)
                 }
               } else {
@@ -489,7 +415,7 @@ export const make = (
                 return false
               }
               expected++
-              if (event.sequence >= from) events.push(event)
+              if (event.sequence >= from && (kinds === undefined || kinds.has(event.payload._tag))) events.push(event)
               if (event.sequence >= to) {
                 done = true
                 return false

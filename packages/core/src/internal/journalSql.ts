@@ -16,7 +16,11 @@
  * sequence the journal starts at (`start`), written with the first batch. On
  * open a first row that is not `start` is `JournalCorrupted` (row 1); every
  * read checks the chain, so a changed byte in any field is `JournalCorrupted`
- * naming the row even when it still decodes.
+ * naming the row even when it still decodes. A read with `kinds` reads only
+ * the rows of those kinds (`tag IN (…)`), each with the stored checksum of
+ * the row before it, and checks each row's checksum continued from that
+ * one: a changed row read is caught; a changed row of another kind is caught
+ * by the reads that include it (a full read checks every link).
  *
  * Older tables (rows but no `start` record, checksums NULL) open as before:
  * they are read without checksums and keep being appended without them. A
@@ -37,19 +41,13 @@ import * as Codec from "./journalCodec.js"
 /** Rows per INSERT statement: 5 parameters each, well under every database's parameter limit. */
 const insertRows = 500
 /** Rows per page when reading. */
-const pageRows = 1000
+const pageRows = 2000
 
 /** A 64-bit integer as a driver returns it: a number (SQLite), a string (pg's BIGINT, COUNT) or a bigint. */
 type Integer = number | bigint | string
 
-interface Row {
-  readonly sequence: Integer
-  readonly author: unknown
-  readonly timestamp: Integer
-  readonly tag: unknown
-  readonly payload: unknown
-  readonly checksum: unknown
-}
+/** A row as `SELECT sequence, author, timestamp, tag, payload, checksum[, previous]` returns its values. */
+type RowValues = ReadonlyArray<unknown>
 
 /** The text a row's checksum covers: every field, unambiguously delimited. */
 const rowText = (sequence: number, author: string, timestamp: number, tag: string, payload: string) =>
@@ -246,27 +244,31 @@ export const make = (
         }))
       )
 
-    /** Decodes a row; `seed` is the checksum chain before it (ignored for older tables). */
-    const checkRow = (row: Row, expected: number, seed: number): Either.Either<readonly [Event.Event, number], string> => {
-      const sequence = Number(row.sequence)
+    /**
+     * Decodes a row — `[sequence, author, timestamp, tag, payload, checksum]`,
+     * as `SELECT … .values` returns it — whose sequence must be `expected`;
+     * `seed` is the checksum chain before it (ignored for older tables).
+     */
+    const checkRow = (row: RowValues, expected: number, seed: number): Either.Either<readonly [Event.Event, number], string> => {
+      const sequence = Number(row[0])
       if (sequence !== expected) return Either.left(`expected sequence ${expected}: rows are missing`)
+      const [, author, timestamp, tag, payloadText, checksum] = row
       const decodeWith = (decoder: (value: unknown) => Either.Either<Event.Event, string>) =>
         Either.flatMap(
-          typeof row.payload === "string" ? Codec.parseJson(row.payload) : Either.left("the payload is not text"),
+          typeof payloadText === "string" ? Codec.parseJson(payloadText) : Either.left("the payload is not text"),
           (payload) =>
             Either.flatMap(
-              decoder({ sequence, author: row.author, timestamp: Number(row.timestamp), payload }),
+              decoder({ sequence, author, timestamp: Number(timestamp), payload }),
               (event) =>
-                event.payload._tag === row.tag
+                event.payload._tag === tag
                   ? Either.right(event)
-                  : Either.left(`tag ${String(row.tag)} does not match the payload ${event.payload._tag}`)
+                  : Either.left(`tag ${String(tag)} does not match the payload ${event.payload._tag}`)
             )
         )
       if (!checksummed) return Either.map(decodeWith(Codec.decode), (event) => [event, seed] as const)
-      const stored = parseChecksum(row.checksum)
-      const fields = typeof row.author === "string" && typeof row.tag === "string" && typeof row.payload === "string"
-      const crc = fields
-        ? Checksum.crc32Text(rowText(sequence, row.author as string, Number(row.timestamp), row.tag as string, row.payload as string), seed)
+      const stored = parseChecksum(checksum)
+      const crc = typeof author === "string" && typeof tag === "string" && typeof payloadText === "string"
+        ? Checksum.crc32Text(rowText(sequence, author, Number(timestamp), tag, payloadText), seed)
         : undefined
       if (stored === undefined || crc !== stored) {
         // A row that does not decode says why; one that does only failed its checksum.
@@ -278,49 +280,96 @@ export const make = (
       return Either.map(decodeWith(Codec.decodeTrusted), (event) => [event, crc] as const)
     }
 
-    const decodeRows = (rows: ReadonlyArray<Row>, from: number, seed: number) =>
+    const corruptedRow = (sequence: number, detail: string) =>
+      Effect.flatMap(rowNumber(sequence), (line) => Effect.fail(new Journal.JournalCorrupted({ location, line, sequence, detail })))
+
+    /** Rows `[from, from + rows.length)`, the chain continued from `seed`: every row, every link checked. */
+    const decodeRows = (rows: ReadonlyArray<RowValues>, from: number, seed: number) =>
       Effect.suspend(() => {
         const events: Array<Event.Event> = []
         let crc = seed
-        for (const [i, row] of rows.entries()) {
-          const checked = checkRow(row, from + i, crc)
-          if (Either.isLeft(checked)) {
-            const sequence = Number(row.sequence)
-            return Effect.flatMap(rowNumber(sequence), (line) =>
-              Effect.fail(new Journal.JournalCorrupted({ location, line, sequence, detail: checked.left })))
-          }
+        for (let i = 0; i < rows.length; i++) {
+          const checked = checkRow(rows[i]!, from + i, crc)
+          if (Either.isLeft(checked)) return corruptedRow(Number(rows[i]![0]), checked.left)
           events.push(checked.right[0])
           crc = checked.right[1]
         }
         return Effect.succeed({ events, crc })
       })
 
+    /**
+     * Rows of some kinds only (`[…values, previous]`, `previous` the stored
+     * checksum of the row before): each is checked against its own checksum
+     * continued from that one.
+     */
+    const decodeSomeRows = (rows: ReadonlyArray<RowValues>) =>
+      Effect.suspend(() => {
+        const events: Array<Event.Event> = []
+        for (const row of rows) {
+          const sequence = Number(row[0])
+          let seed = 0
+          if (checksummed && sequence > start) {
+            const previous = parseChecksum(row[6])
+            if (previous === undefined) {
+              return corruptedRow(sequence, `the row before sequence ${sequence} is missing or has no checksum`)
+            }
+            seed = previous
+          }
+          const checked = checkRow(row, sequence, seed)
+          if (Either.isLeft(checked)) return corruptedRow(sequence, checked.left)
+          events.push(checked.right[0])
+        }
+        return Effect.succeed(events)
+      })
+
+    const readAll = (begin: number, to: number) =>
+      Stream.unwrap(Effect.map(checksummed ? checksumOf(begin - 1) : Effect.succeed(0), (seed) =>
+        Stream.paginateChunkEffect([begin, seed] as const, ([from, chainSeed]) =>
+          sql<never>`SELECT sequence, author, timestamp, tag, payload, checksum FROM ${sql(table)}
+            WHERE sequence >= ${from} AND sequence <= ${to} ORDER BY sequence LIMIT ${pageRows}`.values.pipe(
+            Effect.mapError(sqlError("read", location)),
+            Effect.flatMap((rows) => decodeRows(rows, from, chainSeed)),
+            Effect.flatMap(({ crc, events }) => {
+              const next = from + events.length
+              if (events.length < pageRows && next <= to) {
+                // Fewer rows than the sequences promised: rows were removed after the journal was opened.
+                return Effect.flatMap(rowNumber(next), (line) =>
+                  Effect.fail(
+                    new Journal.JournalCorrupted({ location, line: line + 1, sequence: next, detail: `the row of sequence ${next} is missing` })
+                  ))
+              }
+              return Effect.succeed(
+                [Chunk.unsafeFromArray(events), next <= to ? Option.some([next, crc] as const) : Option.none()] as const
+              )
+            })
+          )
+        )))
+
+    const readKinds = (begin: number, to: number, kinds: ReadonlyArray<string>) =>
+      kinds.length === 0 ? Stream.empty : Stream.paginateChunkEffect(begin, (from) =>
+        sql<never>`SELECT a.sequence, a.author, a.timestamp, a.tag, a.payload, a.checksum,
+            (SELECT b.checksum FROM ${sql(table)} b WHERE b.sequence = a.sequence - 1) AS previous
+          FROM ${sql(table)} a
+          WHERE a.sequence >= ${from} AND a.sequence <= ${to} AND a.tag IN ${sql.in(kinds)}
+          ORDER BY a.sequence LIMIT ${pageRows}`.values.pipe(
+          Effect.mapError(sqlError("read", location)),
+          Effect.flatMap(decodeSomeRows),
+          Effect.map((events) => {
+            const next = events.length === 0 ? to + 1 : events[events.length - 1]!.sequence + 1
+            return [
+              Chunk.unsafeFromArray(events),
+              events.length === pageRows && next <= to ? Option.some(next) : Option.none()
+            ] as const
+          })
+        ))
+
     const read: Journal.Service["read"] = (readOptions) =>
       Stream.suspend(() => {
         const to = Math.min(readOptions?.to ?? last, last)
         const begin = Math.max(readOptions?.from ?? 0, low ?? 0, start)
         if (last < 0 || begin > to) return Stream.empty
-        return Stream.unwrap(Effect.map(checksummed ? checksumOf(begin - 1) : Effect.succeed(0), (seed) =>
-          Stream.paginateChunkEffect([begin, seed] as const, ([from, chainSeed]) =>
-            sql<Row>`SELECT sequence, author, timestamp, tag, payload, checksum FROM ${sql(table)}
-            WHERE sequence >= ${from} AND sequence <= ${to} ORDER BY sequence LIMIT ${pageRows}`.pipe(
-              Effect.mapError(sqlError("read", location)),
-              Effect.flatMap((rows) => decodeRows(rows, from, chainSeed)),
-              Effect.flatMap(({ crc, events }) => {
-                const next = from + events.length
-                if (events.length < pageRows && next <= to) {
-                  // Fewer rows than the sequences promised: rows were removed after the journal was opened.
-                  return Effect.flatMap(rowNumber(next), (line) =>
-                    Effect.fail(
-                      new Journal.JournalCorrupted({ location, line: line + 1, sequence: next, detail: `the row of sequence ${next} is missing` })
-                    ))
-                }
-                return Effect.succeed(
-                  [Chunk.unsafeFromArray(events), next <= to ? Option.some([next, crc] as const) : Option.none()] as const
-                )
-              })
-            )
-          )))
+        const kinds = readOptions?.kinds
+        return kinds === undefined ? readAll(begin, to) : readKinds(begin, to, kinds)
       })
 
     return {

@@ -15,7 +15,7 @@ import * as Event from "../Event.js"
 export class Mailbox {
   private buffer: Array<Event.Event> = []
   private head = 0
-  // Made when a backlog first coalesces: an idle mailbox does not carry it.
+  /** Where each item's pending deltas are, while coalescing; made on first use (most mailboxes never lag). */
   private pendingDeltas: Map<string, Map<string, number>> | undefined = undefined
   private waiter: (() => void) | undefined = undefined
   private closed = false
@@ -25,6 +25,15 @@ export class Mailbox {
     readonly coalesceAfter: number,
     readonly accepts: ((event: Event.Event) => boolean) | undefined
   ) {}
+
+  /**
+   * Whether its reader is suspended in `take`, waiting for an entry (its backlog is then empty).
+   * A reader interrupted there counts until the next entry or `take`: `take` keeps no interrupt
+   * handler (see there), so this is exact only for a reader whose fiber ends when interrupted.
+   */
+  get waiting(): boolean {
+    return this.waiter !== undefined
+  }
 
   get backlog(): number {
     return this.buffer.length - this.head
@@ -122,21 +131,15 @@ const deltaKey = (delta: Event.Delta): string => {
   }
 }
 
+/**
+ * The pending delta with the next one's text appended: built by prototype
+ * (what the class constructor builds with validation off, the same own fields
+ * in the same order), as the environment builds what it publishes — texts it
+ * already holds need no validation.
+ */
 const mergeDelta = (previous: Event.Event, next: Event.Delta): Event.Event => {
   const payload = previous.payload as Event.Delta
-  const merged = (() => {
-    switch (payload._tag) {
-      case "TextDelta":
-        return new Event.TextDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "RefusalDelta":
-        return new Event.RefusalDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "ReasoningDelta":
-        return new Event.ReasoningDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "ReasoningSummaryDelta":
-        return new Event.ReasoningSummaryDelta({ ...payload, delta: payload.delta + next.delta }, true)
-      case "FunctionCallArgumentsDelta":
-        return new Event.FunctionCallArgumentsDelta({ ...payload, delta: payload.delta + next.delta }, true)
-    }
-  })()
-  return new Event.Event({ ...previous, payload: merged }, true)
+  const merged = Object.assign(Object.create(Object.getPrototypeOf(payload) as object) as Event.Delta, payload)
+  ;(merged as { delta: string }).delta = payload.delta + next.delta
+  return Event.unsafeMake({ sequence: previous.sequence, author: previous.author, timestamp: previous.timestamp, payload: merged })
 }

@@ -36,8 +36,8 @@ export interface Projections {
 
 export const make = (options: {
   readonly last: () => number
-  /** Events in `[0, to]` from the journal, once they are durable. */
-  readonly history: (to: number) => Stream.Stream<Event.Event, ReplayError>
+  /** Events in `[0, to]` from the journal (of these kinds when given), once they are durable. */
+  readonly history: (to: number, kinds: Reducer.Reducer<unknown>["kinds"]) => Stream.Stream<Event.Event, ReplayError>
 }): Projections => {
   const entries = new Map<Reducer.Reducer<unknown>, Entry>()
 
@@ -67,7 +67,7 @@ export const make = (options: {
   }
 
   const catchUp = (entry: Entry, last: number) =>
-    Stream.runFold(options.history(last), entry.reducer.initial, entry.reducer.reduce).pipe(
+    Stream.runFold(options.history(last, entry.reducer.kinds), entry.reducer.initial, entry.reducer.reduce).pipe(
       Effect.map((state) => {
         for (const event of entry.buffer ?? []) state = entry.reducer.reduce(state, event)
         entry.state = state
