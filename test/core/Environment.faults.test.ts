@@ -297,6 +297,65 @@ describe("Environment: membership", () => {
       assert.deepStrictEqual(received.get("m7"), ["ParticipantJoined", "InterruptRequested"])
       assert.deepStrictEqual(received.get("m9"), ["ParticipantJoined", "InterruptRequested"])
     }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("an event addressed to a member reaches it only if its kind is one that member takes addressed", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const received = new Map<string, Array<string>>()
+      const member = (id: string, addressed: ReadonlyArray<Event.Payload["_tag"]>) => {
+        received.set(id, [])
+        return env.join(Participant.make({
+          id,
+          kind: "agent",
+          kinds: ["ItemDone"],
+          addressed,
+          run: (inbox) => Stream.runForEach(inbox, (event) => Effect.sync(() => received.get(id)!.push(event.payload._tag)))
+        }))
+      }
+      yield* member("a", ["InterruptRequested"])
+      yield* member("b", ["ParticipantJoined"])
+      yield* member("c", ["InterruptRequested"])
+      yield* env.publish("boss", interruptFor("a"))
+      yield* env.publish("boss", interruptFor("b"))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(received.get("a"), ["InterruptRequested"])
+      assert.deepStrictEqual(received.get("b"), ["ParticipantJoined"])
+      // A member sharing another's list of addressed kinds keeps it after the other leaves, and a rejoin is addressed afresh.
+      yield* env.leave("a")
+      yield* env.publish("boss", interruptFor("c"))
+      yield* member("a", ["InterruptRequested"])
+      yield* env.publish("boss", interruptFor("a"))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(received.get("c"), ["InterruptRequested"])
+      assert.deepStrictEqual(received.get("a"), ["InterruptRequested"])
+    }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it.effect("members leaving in any order leave every other member its kinds, each event once", () =>
+    Effect.gen(function*() {
+      const env = yield* Environment.Environment
+      const received = new Map<string, Array<string>>()
+      const orders: ReadonlyArray<ReadonlyArray<Event.Payload["_tag"]>> = [
+        ["InterruptRequested", "ParticipantLeft"],
+        ["ParticipantLeft", "InterruptRequested"],
+        ["InterruptRequested", "InterruptRequested", "ParticipantLeft"]
+      ]
+      for (let i = 0; i < 9; i++) {
+        const id = `k${i}`
+        received.set(id, [])
+        yield* env.join(Participant.make({
+          id,
+          kind: "observer",
+          kinds: orders[i % 3]!,
+          run: (inbox) => Stream.runForEach(inbox, (event) => Effect.sync(() => received.get(id)!.push(event.payload._tag)))
+        }))
+      }
+      for (const id of ["k0", "k4", "k8"]) yield* env.leave(id)
+      yield* env.publish("boss", interruptFor("k1"))
+      yield* Effect.yieldNow()
+      for (const id of ["k1", "k2", "k3", "k5", "k6", "k7"]) {
+        assert.deepStrictEqual(received.get(id)!.filter((tag) => tag === "InterruptRequested"), ["InterruptRequested"], id)
+      }
+    }).pipe(Effect.provide(Environment.layerMemory())))
 })
 
 describe("Environment: live projections", () => {

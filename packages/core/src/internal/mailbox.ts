@@ -26,7 +26,11 @@ export class Mailbox {
     readonly accepts: ((event: Event.Event) => boolean) | undefined
   ) {}
 
-  /** Whether its reader is suspended in `take`, waiting for an entry (its backlog is then empty). */
+  /**
+   * Whether its reader is suspended in `take`, waiting for an entry (its backlog is then empty).
+   * A reader interrupted there counts until the next entry or `take`: `take` keeps no interrupt
+   * handler (see there), so this is exact only for a reader whose fiber ends when interrupted.
+   */
   get waiting(): boolean {
     return this.waiter !== undefined
   }
@@ -104,11 +108,11 @@ export class Mailbox {
     return Effect.suspend(() => {
       if (this.backlog > 0) return Effect.succeed(this.drain(max))
       if (this.closed) return Effect.succeed(Chunk.empty())
+      // No canceler: with one, `Effect.async` adds an interrupt handler (three stack frames and
+      // their closures) to every idle reader. An interrupted reader's callback is spent by the
+      // interruption, so a waiter left behind is a no-op when woken, and the next `take` replaces it.
       return Effect.async<Chunk.Chunk<Event.Event>>((resume) => {
         this.waiter = () => resume(Effect.sync(() => this.drain(max)))
-        return Effect.sync(() => {
-          this.waiter = undefined
-        })
       })
     })
   }

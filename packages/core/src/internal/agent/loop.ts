@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Cause, Chunk, Effect, Exit, HashMap, Option, Ref, Stream } from "effect"
+import { Cause, Chunk, Effect, HashMap, Option, Ref, Stream } from "effect"
 import * as Activity from "../../Activity.js"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
@@ -120,16 +120,18 @@ const resume = (rt: Runtime.Runtime, history: History.History) =>
  * looks like it left. The run's fibers go last.
  */
 const stopping = <E>(rt: Runtime.Runtime, start: Participant.Start, serving: Effect.Effect<void, E>) =>
-  serving.pipe(
-    // One frame on the waiting agent's stack: what it closes, then its fibers.
-    Effect.onExit((exit) => {
-      const closing = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-        ? Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
+  // One handler on the waiting agent's stack (what `onExit` then `catchAllCause` would do in two),
+  // run uninterruptibly: what it closes, then its fibers.
+  Effect.uninterruptibleMask((restore) =>
+    Effect.matchCauseEffect(restore(serving), {
+      onFailure: (cause) => {
+        if (!Cause.isInterruptedOnly(cause)) return Effect.zipRight(Runtime.release(rt), Effect.failCause(cause))
+        const closing = Effect.flatMap(start.leaving ?? Effect.succeed(false), (leaving) =>
           leaving ? Interpreter.stopRun(rt, "the agent left the environment") : Interpreter.halt(rt))
-        : Effect.void
-      return Effect.zipRight(closing, Runtime.release(rt))
-    }),
-    Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause))
+        return Effect.zipRight(closing, Runtime.release(rt))
+      },
+      onSuccess: () => Runtime.release(rt)
+    })
   )
 
 /**

@@ -152,7 +152,11 @@ export const make = (options: {
           return runOnce
         })
       }
-      const runOnce: Effect.Effect<void, never, R> = Effect.flatMap(Effect.exit(body), afterRun)
+      // One frame on the waiting member's stack (`Effect.exit` then `flatMap` would be two).
+      const runOnce: Effect.Effect<void, never, R> = Effect.matchCauseEffect(body, {
+        onFailure: (cause) => afterRun(Exit.failCause(cause)),
+        onSuccess: () => afterRun(Exit.void)
+      })
       return runOnce
     }
 
