@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Elicitation, Environment, Event } from "@chorus/core"
-import { Effect, Either, HashMap } from "effect"
+import { Effect, Either, HashMap, Schema } from "effect"
 
 const form = {
   type: "object",
@@ -85,4 +85,19 @@ describe("Elicitation.answer and reducer", () => {
       assert.deepStrictEqual(late.payload._tag === "ElicitationAnswerRefused" && late.payload.reason, "already_answered")
       assert.strictEqual(Event.wireName(late.payload), "chorus.elicitation.answer_refused")
     }).pipe(Effect.provide(Environment.layerMemory())))
+
+  it("an answer's numbers are finite: the journal writes JSON, which would turn them into null and fail to read back", () => {
+    for (const n of [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]) {
+      assert.throws(() => new Event.ElicitationAnswered({ elicitationId: "e1", action: "accept", content: { n } }))
+    }
+    const event = new Event.Event({
+      sequence: 1,
+      author: "you",
+      timestamp: 0,
+      payload: new Event.ElicitationAnswered({ elicitationId: "e1", action: "accept", content: { n: 1.5, ok: true } })
+    })
+    const json = Schema.encodeSync(Event.Json)(event)
+    assert.deepStrictEqual((Schema.decodeUnknownSync(Event.Json)(json).payload as Event.ElicitationAnswered).content, { n: 1.5, ok: true })
+  })
 })
+

@@ -395,10 +395,14 @@ export class JournalRecovered extends Schema.TaggedClass<JournalRecovered>()("Jo
 export const ElicitationAction = Schema.Literal("accept", "decline", "cancel")
 export type ElicitationAction = typeof ElicitationAction.Type
 
-/** Form values of an elicitation answer: strings, numbers, booleans, arrays of strings. */
+/**
+ * Form values of an elicitation answer: strings, finite numbers, booleans, arrays of strings. Numbers are finite
+ * because the journal writes JSON, which has no `NaN` or `Infinity`: such an answer would be written as `null`
+ * and the journal could not be read back.
+ */
 export const ElicitationContent = Schema.Record({
   key: Schema.String,
-  value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean, Schema.Array(Schema.String))
+  value: Schema.Union(Schema.String, Schema.Finite, Schema.Boolean, Schema.Array(Schema.String))
 })
 export type ElicitationContent = typeof ElicitationContent.Type
 
