@@ -16,7 +16,7 @@
  * (routed to the dead runner); both fixed (Wake.test.ts). Since: 7 of 7 runs of the whole of test/cluster, and the
  * suite runs it by default again (`CHORUS_CLUSTER_PROCESSES=0` skips it).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -78,10 +78,13 @@ const stepsOf = (context: { readonly onTestFailed: (handler: () => void) => void
   const reached: Array<string> = []
   const seen: Array<string> = []
   let following = false
-  context.onTestFailed(() => console.error(`steps:\n${reached.join("\n")}\nevents:\n${seen.join("\n")}`))
+  context.onTestFailed(() => console.error(`steps:\n${reached.join("\n")}\nevents:\n${seen.join("\n")}\ncalls run: ${callsRun().join(", ")}`))
+  // Debugging: with CHORUS_RUNNER_LOGS=<directory> (see support/processes.ts) the steps go to <directory>/steps.log too.
+  const logs = process.env.CHORUS_RUNNER_LOGS
   return (step: string) =>
     Effect.gen(function*() {
       reached.push(`${new Date().toISOString()} ${step}`)
+      if (logs !== undefined && logs !== "") appendFileSync(join(logs, "steps.log"), `${reached.at(-1)}\n`)
       const env = yield* Effect.serviceOption(Environment.Environment)
       if (env._tag === "None" || following) return
       following = true
