@@ -6,18 +6,30 @@
  * once the start is durable) → the tool → `afterFunctionCall` → its output, published as it
  * finishes. A failed hook is published; the controller then ends the run, interrupting the others.
  *
+ * Approval is the controller's decision (`approvals.ts`): a call that needs it reports
+ * `ApprovalNeeded` and its fiber ends; the call's slot then holds the request being published,
+ * the approval's timer, or the denial, until an approved call starts again past its approval.
+ *
  * @internal
  */
-import { Cause, Effect, Either, FiberMap } from "effect"
+import { Cause, type Duration, Effect, Either, FiberMap } from "effect"
 import * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import * as FunctionCallRunner from "../../FunctionCallRunner.js"
 import * as Tool from "../../Tool.js"
-import { callKey } from "./approvals.js"
+import * as Approvals from "./approvals.js"
+import * as Controller from "./controller.js"
+import type * as State from "./state.js"
 import * as Run from "./run.js"
 import * as Runtime from "./runtime.js"
 
 type Outcome = { readonly call: ContextItem.FunctionCall; readonly result: Tool.Result }
+
+/** How a call's fiber ends: with its output, or asking for approval (the controller decides). */
+type Ended = Outcome | { readonly needsApproval: ContextItem.FunctionCall }
+
+/** Reports to the controller from a step (from a fiber of its own: deciding may replace the step). */
+export type Report = (input: State.Input) => Effect.Effect<void>
 
 // A runner that dies (a bug in a custom one) gives the model an error output, not a failed run.
 const runTool = (rt: Runtime.Runtime, request: FunctionCallRunner.Request) =>
@@ -49,7 +61,11 @@ const askHuman = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.Func
         isError: true
       } satisfies Tool.Result
     }
-    const answer = yield* Runtime.approvals(rt).clarify(run.runId, call.callId, question)
+    const answer = yield* Runtime.clarifications(rt).clarify(
+      run.runId,
+      call.callId,
+      Runtime.publish(rt, new Event.ClarificationRequested({ callId: call.callId, question }))
+    )
     return { output: answer, isError: false } satisfies Tool.Result
   })
 
@@ -63,7 +79,7 @@ const callOnce = (
   definitions: ReadonlyArray<Tool.Definition>,
   stage: Run.Stage
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function*(): Effect.fn.Return<Ended, Runtime.HookError> {
     const publish = (payload: Event.Payload) => Runtime.publish(rt, payload)
     if (stage === "new") {
       yield* publish(new Event.FunctionCallRequested({
@@ -83,18 +99,10 @@ const callOnce = (
       call = decision.call
     }
     const definition = definitions.find((definition) => definition.name === call.name)
-    const needsApproval = stage === "awaiting_approval" ||
-      (stage !== "approved" && call.name !== Runtime.askHumanTool &&
-        Tool.needsApproval(Runtime.approvalPolicy(rt, definition, call.name), call.arguments))
-    if (needsApproval) {
-      yield* Runtime.setState(rt, run, "awaiting_approval")
-      const decision = yield* Runtime.approvals(rt).await(run.runId, call, stage !== "awaiting_approval")
-      if (!decision.approved) {
-        yield* publish(new Event.FunctionCallCancelled({ callId: call.callId, reason: `rejected: ${decision.reason}` }))
-        return error(call, `The call was rejected by ${decision.by}: ${decision.reason}. Do not retry it unchanged.`)
-      }
-      yield* Runtime.setState(rt, run, "function_calls")
-    }
+    const needsApproval = stage !== "approved" && call.name !== Runtime.askHumanTool &&
+      Tool.needsApproval(Runtime.approvalPolicy(rt, definition, call.name), call.arguments)
+    // The controller asks, and decides on the answer.
+    if (needsApproval) return { needsApproval: call }
     yield* publish(new Event.FunctionCallStarted({ callId: call.callId, name: call.name }))
     // At most once: the side effect starts only after its start is durable.
     const durable = yield* Effect.either(rt.env.flush)
@@ -148,29 +156,75 @@ const publishOutput = (rt: Runtime.Runtime, run: Run.RunState, { call, result }:
     return Runtime.emitAll(rt, Run.publishOutput(run.runId, item))
   })
 
+/** Runs `step` in the call's slot of the agent's `FiberMap` (replacing what the slot held). */
+const inSlot = (rt: Runtime.Runtime, run: Run.RunState, callId: string, step: Effect.Effect<unknown>, report: Report) =>
+  Effect.flatMap(Runtime.fibers(rt), ({ calls }) =>
+    FiberMap.run(
+      calls,
+      Approvals.callKey(run.runId, callId),
+      step.pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : report(Controller.Input.Died({ runId: run.runId, detail: Cause.pretty(cause) }))
+        ),
+        Effect.asVoid
+      )
+    ))
+
 /**
- * Starts a call in the agent's `FiberMap` under its run and call id. It reports back only by
- * publishing: its output, or `HookFailed` when a hook fails (the run then fails).
+ * Starts a call in the agent's `FiberMap` under its run and call id. It reports back by publishing:
+ * its output, or `HookFailed` when a hook fails (the run then fails); a call that needs approval
+ * reports `ApprovalNeeded`. At `awaiting_approval` (a call resumed after a restart) the call only
+ * waits for its answer: the controller holds it (`approvals.ts`).
  */
-export const start = (
-  rt: Runtime.Runtime,
-  run: Run.RunState,
-  call: ContextItem.FunctionCall,
-  stage: Run.Stage,
-  died: (detail: string) => Effect.Effect<void>
-) =>
+export const start = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.FunctionCall, stage: Run.Stage, report: Report) =>
   Effect.gen(function*() {
     yield* Runtime.setState(rt, run, "function_calls")
+    if (stage === "awaiting_approval") return yield* Runtime.setState(rt, run, "awaiting_approval")
     const step = Effect.flatMap(Runtime.toolDefinitions(rt), (definitions) => callOnce(rt, run, call, definitions, stage)).pipe(
-      Effect.flatMap((outcome) => publishOutput(rt, run, outcome)),
+      Effect.flatMap((ended) =>
+        "needsApproval" in ended
+          ? report(Approvals.Input.ApprovalNeeded({ runId: run.runId, call: ended.needsApproval }))
+          : publishOutput(rt, run, ended)
+      ),
       Effect.catchAll((error) =>
         Runtime.publish(rt, new Event.HookFailed({ participant: rt.me, runId: run.runId, hook: error.hook, error: error.message }))
-      ),
-      Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : died(Cause.pretty(cause)))
+      )
     )
-    const { calls } = yield* Runtime.fibers(rt)
-    yield* FiberMap.run(calls, callKey(run.runId, call.callId), Effect.asVoid(step))
+    yield* inSlot(rt, run, call.callId, step, report)
   })
+
+/** Asks for a call's approval: the request, published from the call's slot (a stop interrupts it). */
+export const ask = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.FunctionCall, report: Report) =>
+  inSlot(
+    rt,
+    run,
+    call.callId,
+    Effect.zipRight(
+      Runtime.setState(rt, run, "awaiting_approval"),
+      Runtime.publish(rt, new Event.ApprovalRequested({ runId: run.runId, callId: call.callId, name: call.name, arguments: call.arguments }))
+    ),
+    report
+  )
+
+/** A requested call's timeout: a sleep on `Clock` in the call's slot, so an answer or a stop ends it. */
+export const timer = (rt: Runtime.Runtime, run: Run.RunState, callId: string, after: Duration.Duration, report: Report) =>
+  inSlot(rt, run, callId, Effect.zipRight(Effect.sleep(after), report(Approvals.Input.ApprovalTimedOut({ runId: run.runId, callId }))), report)
+
+/** Denies a call (rejected, or timed out): published from its slot, the model told why. */
+export const deny = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.FunctionCall, by: string, reason: string, report: Report) =>
+  inSlot(
+    rt,
+    run,
+    call.callId,
+    Effect.gen(function*() {
+      yield* Runtime.publish(rt, new Event.FunctionCallRejected({ callId: call.callId, by, reason }))
+      yield* Runtime.publish(rt, new Event.FunctionCallCancelled({ callId: call.callId, reason: `rejected: ${reason}` }))
+      yield* publishOutput(rt, run, error(call, `The call was rejected by ${by}: ${reason}. Do not retry it unchanged.`))
+    }),
+    report
+  )
 
 /** Interrupts the run's calls still running (and waits for them). */
 export const interruptAll = (rt: Runtime.Runtime, run: Run.RunState) =>
@@ -178,5 +232,5 @@ export const interruptAll = (rt: Runtime.Runtime, run: Run.RunState) =>
     const calls = rt.fibers?.calls
     return calls === undefined
       ? Effect.void
-      : Effect.forEach(run.calls.keys(), (callId) => FiberMap.remove(calls, callKey(run.runId, callId)), { discard: true })
+      : Effect.forEach(run.calls.keys(), (callId) => FiberMap.remove(calls, Approvals.callKey(run.runId, callId)), { discard: true })
   })

@@ -33,14 +33,18 @@ const close = (rt: Runtime.Runtime, run: Run.RunState, decision: Run.Stopping) =
     if (decision.closing !== null) {
       applyClosing(run, decision.closing)
       run.state = "idle"
-      if (rt.approvalsMade !== undefined) yield* rt.approvalsMade.dropRun(run.runId)
     }
     yield* Runtime.emitAll(rt, decision.commands)
   })
 
-/** A step died (a bug): reported from a fiber of its own, since deciding may interrupt the step. */
-const died = (rt: Runtime.Runtime, runId: string) => (detail: string) =>
-  Effect.flatMap(Runtime.fibers(rt), ({ scope }) => Effect.asVoid(Effect.forkIn(handle(rt, Controller.Input.Died({ runId, detail })), scope)))
+/**
+ * A step reports to the controller (it died, a call needs approval, an approval timed out): from a
+ * fiber of its own, since deciding may interrupt or replace the step.
+ */
+const report = (rt: Runtime.Runtime): Calls.Report => (input) =>
+  Effect.flatMap(Runtime.fibers(rt), ({ scope }) => Effect.asVoid(Effect.forkIn(handle(rt, input), scope)))
+
+const died = (rt: Runtime.Runtime, runId: string) => (detail: string) => report(rt)(Controller.Input.Died({ runId, detail }))
 
 /** Inference `turn` of the run, in the agent's `FiberHandle`; it reports back by publishing. */
 const startInference = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
@@ -109,8 +113,12 @@ export const stopRun = (rt: Runtime.Runtime, reason: string) =>
     yield* clearInference(rt)
   })
 
-/** Runs one of the controller's commands. */
-export const interpret = (rt: Runtime.Runtime, command: Controller.Command): Effect.Effect<void> => {
+/** Runs `f` on the run going if it is run `runId` (a command for a run stopped meanwhile does nothing). */
+const ofRun = (rt: Runtime.Runtime, runId: string, f: (run: Run.RunState) => Effect.Effect<void>) =>
+  Effect.suspend(() => rt.current?.runId === runId ? Effect.asVoid(f(rt.current)) : Effect.void)
+
+/** Runs one of the agent's commands. */
+export const interpret = (rt: Runtime.Runtime, command: State.Command): Effect.Effect<void> => {
   switch (command._tag) {
     case "Publish":
       return Effect.asVoid(Runtime.publish(rt, command.payload))
@@ -123,11 +131,13 @@ export const interpret = (rt: Runtime.Runtime, command: Controller.Command): Eff
         rt.current?.runId === command.runId ? Effect.asVoid(startInference(rt, rt.current, command.turn)) : Effect.void
       )
     case "StartCall":
-      return Effect.suspend(() =>
-        rt.current?.runId === command.runId
-          ? Calls.start(rt, rt.current, command.call, command.stage, died(rt, command.runId))
-          : Effect.void
-      )
+      return ofRun(rt, command.runId, (run) => Calls.start(rt, run, command.call, command.stage, report(rt)))
+    case "AskApproval":
+      return ofRun(rt, command.runId, (run) => Calls.ask(rt, run, command.call, report(rt)))
+    case "ApprovalTimer":
+      return ofRun(rt, command.runId, (run) => Calls.timer(rt, run, command.callId, command.after, report(rt)))
+    case "DenyCall":
+      return ofRun(rt, command.runId, (run) => Calls.deny(rt, run, command.call, command.by, command.reason, report(rt)))
     case "EndRun":
       return Effect.suspend(() => {
         const run = rt.current
@@ -139,8 +149,8 @@ export const interpret = (rt: Runtime.Runtime, command: Controller.Command): Eff
   }
 }
 
-/** One decision of the controller: a pure transition, then its commands, in order. */
-export const handle = (rt: Runtime.Runtime, input: Controller.Input) =>
+/** One decision: a pure transition, then its commands, in order. */
+export const handle = (rt: Runtime.Runtime, input: State.Input): Effect.Effect<void> =>
   Effect.flatMap(
     Ref.modify(rt.state, (state) => {
       const [next, commands] = State.decide(rt.settings, state, input)
@@ -162,10 +172,6 @@ export const restore = (rt: Runtime.Runtime, plan: Resume.Plan) =>
     }
     yield* Runtime.emitAll(rt, cut.commands)
     if (cut.next === "continue") {
-      // Answers may arrive before the resumed run reaches its calls: register the waits now.
-      for (const [call, stage] of resumable) {
-        if (stage === "awaiting_approval") yield* Runtime.approvals(rt).registerResumed(run.runId, call.callId)
-      }
       yield* Runtime.publish(rt, new Event.RunStarted({ participant: rt.me, runId: run.runId, trigger: null }))
       rt.current = run
       yield* handle(rt, Controller.Input.Resumed({ runId: run.runId, turn: cut.turn, calls: resumable }))

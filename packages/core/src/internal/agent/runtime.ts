@@ -89,8 +89,8 @@ export interface Runtime {
   fibers: Fibers | undefined
   /** The run going's own state (what it has open), written by its step fibers. */
   current: Run.RunState | undefined
-  /** Approvals and clarifications, made when a call or an answer first concerns the agent; see {@link approvals}. */
-  approvalsMade: Approvals.Approvals | undefined
+  /** Clarification questions waiting, made when the agent first asks one; see {@link clarifications}. */
+  clarificationsMade: Approvals.Clarifications | undefined
 }
 
 /** The fibers of the agent's runs, in a scope of their own that closes when the agent stops. */
@@ -126,14 +126,15 @@ export const make = (options: Agent.Options) =>
         me,
         exchangeCap: options.exchangeCap ?? 5,
         maxTurns: options.maxTurns ?? 10,
-        concurrency: options.concurrency ?? 4
+        concurrency: options.concurrency ?? 4,
+        approvalTimeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout)
       },
       historyReducer,
       state: Ref.unsafeMake(State.initial(historyReducer.initial)),
       published: Ref.unsafeMake(-1),
       fibers: undefined,
       current: undefined,
-      approvalsMade: undefined
+      clarificationsMade: undefined
     }
     return rt
   }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner>
@@ -155,24 +156,9 @@ export const fibers = (rt: Runtime): Effect.Effect<Fibers> =>
 export const release = (rt: Runtime): Effect.Effect<void> =>
   Effect.suspend(() => rt.fibers === undefined ? Effect.void : Scope.close(rt.fibers.scope, Exit.void))
 
-/** The agent's approvals, made on first use. */
-export const approvals = (rt: Runtime): Approvals.Approvals => {
-  if (rt.approvalsMade !== undefined) return rt.approvalsMade
-  const options = rt.options
-  return rt.approvalsMade = Approvals.make({
-    me: rt.me,
-    publish: (payload) => publish(rt, payload),
-    mayApprove: (by) =>
-      options.approval?.approvers !== undefined
-        ? Effect.succeed(options.approval.approvers.includes(by))
-        : Effect.map(kindOf(rt, by), (kind) => kind === "human"),
-    // One agent refuses answers for calls nobody asked: the first agent by id.
-    refusesUnknown: Effect.map(rt.env.members, (members) =>
-      members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === rt.me),
-    timeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout),
-    current: () => rt.current
-  })
-}
+/** The agent's clarification questions, made on first use. */
+export const clarifications = (rt: Runtime): Approvals.Clarifications =>
+  rt.clarificationsMade ??= Approvals.clarifications()
 
 /**
  * The kinds of event an agent takes: what its history folds (`history.ts`, `Commands.reducer`),
