@@ -12,7 +12,7 @@
  *
  * @internal
  */
-import { Cause, type Duration, Effect, Either, FiberMap } from "effect"
+import { Cause, type Duration, Effect, Either, FiberMap, Ref } from "effect"
 import * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import * as FunctionCallRunner from "../../FunctionCallRunner.js"
@@ -46,7 +46,7 @@ const runTool = (rt: Runtime.Runtime, request: FunctionCallRunner.Request) =>
     )
   )
 
-const askHuman = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.FunctionCall) =>
+const askHuman = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.FunctionCall) =>
   Effect.gen(function*() {
     let question: string
     try {
@@ -74,7 +74,7 @@ const error = (call: ContextItem.FunctionCall, output: string): Outcome => ({ ca
 /** One call, from the stage it has reached (`new` for a call just produced by the model). */
 const callOnce = (
   rt: Runtime.Runtime,
-  run: Run.RunState,
+  run: Run.Current,
   original: ContextItem.FunctionCall,
   definitions: ReadonlyArray<Tool.Definition>,
   stage: Run.Stage
@@ -148,16 +148,14 @@ const callOnce = (
   })
 
 /** Publishes a call's output as it finishes (it enters the context through the fold, in call order). */
-const publishOutput = (rt: Runtime.Runtime, run: Run.RunState, { call, result }: Outcome) =>
+const publishOutput = (rt: Runtime.Runtime, run: Run.Current, { call, result }: Outcome) =>
   Effect.suspend(() => {
     const item = Run.output(rt.me, call, result)
-    run.answered.add(call.callId)
-    run.outputs.set(call.callId, item)
-    return Runtime.emitAll(rt, Run.publishOutput(run.runId, item))
+    return Effect.zipRight(Ref.update(run.state, Run.withOutput(item)), Runtime.emitAll(rt, Run.publishOutput(run.runId, item)))
   })
 
 /** Runs `step` in the call's slot of the agent's `FiberMap` (replacing what the slot held). */
-const inSlot = (rt: Runtime.Runtime, run: Run.RunState, callId: string, step: Effect.Effect<unknown>, report: Report) =>
+const inSlot = (rt: Runtime.Runtime, run: Run.Current, callId: string, step: Effect.Effect<unknown>, report: Report) =>
   Effect.flatMap(Runtime.fibers(rt), ({ calls }) =>
     FiberMap.run(
       calls,
@@ -178,7 +176,7 @@ const inSlot = (rt: Runtime.Runtime, run: Run.RunState, callId: string, step: Ef
  * reports `ApprovalNeeded`. At `awaiting_approval` (a call resumed after a restart) the call only
  * waits for its answer: the controller holds it (`approvals.ts`).
  */
-export const start = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.FunctionCall, stage: Run.Stage, report: Report) =>
+export const start = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.FunctionCall, stage: Run.Stage, report: Report) =>
   Effect.gen(function*() {
     yield* Runtime.setState(rt, run, "function_calls")
     if (stage === "awaiting_approval") return yield* Runtime.setState(rt, run, "awaiting_approval")
@@ -196,7 +194,7 @@ export const start = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.
   })
 
 /** Asks for a call's approval: the request, published from the call's slot (a stop interrupts it). */
-export const ask = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.FunctionCall, report: Report) =>
+export const ask = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.FunctionCall, report: Report) =>
   inSlot(
     rt,
     run,
@@ -209,11 +207,11 @@ export const ask = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.Fu
   )
 
 /** A requested call's timeout: a sleep on `Clock` in the call's slot, so an answer or a stop ends it. */
-export const timer = (rt: Runtime.Runtime, run: Run.RunState, callId: string, after: Duration.Duration, report: Report) =>
+export const timer = (rt: Runtime.Runtime, run: Run.Current, callId: string, after: Duration.Duration, report: Report) =>
   inSlot(rt, run, callId, Effect.zipRight(Effect.sleep(after), report(Approvals.Input.ApprovalTimedOut({ runId: run.runId, callId }))), report)
 
 /** Denies a call (rejected, or timed out): published from its slot, the model told why. */
-export const deny = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.FunctionCall, by: string, reason: string, report: Report) =>
+export const deny = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.FunctionCall, by: string, reason: string, report: Report) =>
   inSlot(
     rt,
     run,
@@ -227,10 +225,9 @@ export const deny = (rt: Runtime.Runtime, run: Run.RunState, call: ContextItem.F
   )
 
 /** Interrupts the run's calls still running (and waits for them). */
-export const interruptAll = (rt: Runtime.Runtime, run: Run.RunState) =>
+export const interruptAll = (rt: Runtime.Runtime, run: Run.Current) =>
   Effect.suspend(() => {
     const calls = rt.fibers?.calls
-    return calls === undefined
-      ? Effect.void
-      : Effect.forEach(run.calls.keys(), (callId) => FiberMap.remove(calls, Approvals.callKey(run.runId, callId)), { discard: true })
+    return calls === undefined ? Effect.void : Effect.flatMap(Ref.get(run.state), (state) =>
+      Effect.forEach(state.calls.keys(), (callId) => FiberMap.remove(calls, Approvals.callKey(run.runId, callId)), { discard: true }))
   })

@@ -4,7 +4,7 @@
  * function takes it (module-level functions, not closures per agent).
  *
  * Ownership: the controller fiber folds the history, decides and sets `current`; the run fiber
- * and its call fibers write their `Run.RunState` and read the fold.
+ * and its call fibers update their `Run.RunState` (data, in the run's `Ref`) and read the fold.
  *
  * @internal
  */
@@ -22,7 +22,7 @@ import * as Controller from "./controller.js"
 import * as State from "./state.js"
 import * as History from "./history.js"
 import * as CombinedHooks from "./hooks.js"
-import type * as Run from "./run.js"
+import * as Run from "./run.js"
 
 /** A hook failed; the run ended and the agent is idle again. */
 export class HookError extends Schema.TaggedError<HookError>()("HookError", {
@@ -88,7 +88,7 @@ export interface Runtime {
   /** The run's fibers, made when the agent first runs (an idle agent has none); see {@link fibers}. */
   fibers: Fibers | undefined
   /** The run going's own state (what it has open), written by its step fibers. */
-  current: Run.RunState | undefined
+  current: Run.Current | undefined
   /** Clarification questions waiting, made when the agent first asks one; see {@link clarifications}. */
   clarificationsMade: Approvals.Clarifications | undefined
 }
@@ -245,13 +245,11 @@ export const approvalPolicy = (rt: Runtime, definition: Tool.Definition | undefi
   rt.options.approval?.tools?.[name] ?? rt.options.approval?.default ?? definition?.approval ?? "never"
 
 /** Publishes the run's state change, if it changes. */
-export const setState = (rt: Runtime, run: Run.RunState, to: Event.AgentState) =>
-  Effect.suspend(() => {
-    const from = run.state
-    if (from === to) return Effect.void
-    run.state = to
-    return publish(rt, new Event.StateChanged({ participant: rt.me, runId: run.runId, from, to }))
-  })
+export const setState = (rt: Runtime, run: Run.Current, to: Event.AgentState) =>
+  Effect.flatMap(
+    Ref.modify(run.state, (state) => [state.state, Run.withState(to)(state)] as const),
+    (from) => from === to ? Effect.void : publish(rt, new Event.StateChanged({ participant: rt.me, runId: run.runId, from, to }))
+  )
 
 /** Runs a run's publishing commands, in order. */
 export const emitAll = (rt: Runtime, commands: ReadonlyArray<Controller.Command>) =>
