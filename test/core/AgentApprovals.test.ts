@@ -82,10 +82,18 @@ const spell = (commands: ReadonlyArray<State.Command>) =>
         return `timer ${command.callId} ${Duration.format(command.after)}`
       case "DenyCall":
         return `deny ${command.call.callId} by ${command.by}: ${command.reason}`
+      case "AskQuestion":
+        return `question ${command.callId}: ${command.question}`
+      case "AnswerQuestion":
+        return `answer ${command.call.callId}: ${command.answer}`
       default:
         return command._tag
     }
   })
+
+/** The approvals in an agent's state. */
+const approvalsOf = (state: State.State) =>
+  [...state.approvals].map(([, entry]) => entry).filter((entry): entry is Approvals.Approval => entry._tag === "Approval")
 
 /** Plays inputs from a state, collecting every command. */
 const play = (from: State.State, ...inputs: ReadonlyArray<State.Input>) => {
@@ -112,7 +120,7 @@ describe("Agent approvals (pure decisions)", () => {
   it("a call that needs approval is asked; once its request is folded it waits, and its timer is a command", () => {
     const { commands, state } = play(atCalls("d1"), Approvals.Input.ApprovalNeeded({ runId, call: call("d1") }), requested("d1"))
     assert.deepStrictEqual(commands, ["ask d1", "timer d1 1m"])
-    const pending = [...state.approvals].map(([, approval]) => approval)
+    const pending = approvalsOf(state)
     assert.deepStrictEqual(pending.map((approval) => [approval.callId, approval.requested, approval.decision]), [["d1", true, null]])
   })
 
@@ -135,7 +143,7 @@ describe("Agent approvals (pure decisions)", () => {
   it("an answer that arrives before the request is kept in the state and applied when the request is folded", () => {
     const early = play(atCalls("d1"), answer("d1"))
     assert.deepStrictEqual(early.commands, [])
-    const kept = [...early.state.approvals].map(([, approval]) => approval)
+    const kept = approvalsOf(early.state)
     assert.deepStrictEqual(kept.map((approval) => [approval.callId, approval.requested, approval.decision?.by]), [["d1", false, "alice"]])
     // A second early answer is refused; the first applies once the call is asked and its request folded.
     const after = play(early.state, answer("d1", { approved: false }), Approvals.Input.ApprovalNeeded({ runId, call: call("d1") }), requested("d1"))
@@ -181,6 +189,19 @@ describe("Agent approvals (pure decisions)", () => {
     const output = new ContextItem.FunctionCallOutput({ id: "a_output", author: "ops", status: "completed", callId: "a", output: "ok", isError: false })
     const [, started] = State.decide(one, state, reported(new Event.ItemDone({ item: output, runId, to: [], policy: null })))
     assert.deepStrictEqual(spell(started), ["call b (awaiting_approval)", "approved b by alice", "call b (approved)"])
+  })
+
+  it("a clarification question is asked as a command and its first answer finishes the call; others change nothing", () => {
+    const asked = play(atCalls("q1"), Approvals.Input.QuestionAsked({ runId, call: call("q1"), question: "Which region?" }))
+    assert.deepStrictEqual(asked.commands, ["question q1: Which region?"])
+    const answered = play(
+      asked.state,
+      Approvals.Input.Clarified({ callId: "q1", answer: "eu-west" }),
+      Approvals.Input.Clarified({ callId: "q1", answer: "us-east" }),
+      Approvals.Input.Clarified({ callId: "nobody", answer: "?" })
+    )
+    assert.deepStrictEqual(answered.commands, ["answer q1: eu-west"])
+    assert.strictEqual([...answered.state.approvals].length, 0)
   })
 
   it("a run that ends leaves no approval behind", () => {

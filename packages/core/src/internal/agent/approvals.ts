@@ -17,11 +17,13 @@
  * is refused visibly (`ApprovalAnswerRefused`), an answer for a call nobody asked by one agent
  * only, so once.
  *
- * Clarification questions (`ask_human`) still wait in their call's fiber: {@link clarifications}.
+ * Clarification questions (`ask_human`) have the same shape: the call reports `QuestionAsked`, the
+ * decision asks (`AskQuestion`), and the answer finishes the call (`AnswerQuestion`). A question
+ * does not outlive a restart: its call had started, so resume answers it as interrupted.
  *
  * @internal
  */
-import { Chunk, Data, Deferred, type Duration, Effect, HashMap, HashSet, Option, Ref } from "effect"
+import { Chunk, Data, type Duration, HashMap, HashSet, Option } from "effect"
 import type * as Commands from "../../Commands.js"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
@@ -39,6 +41,7 @@ export interface Decision {
 
 /** A call's approval in the run going. */
 export interface Approval {
+  readonly _tag: "Approval"
   readonly runId: string
   readonly callId: string
   /** The call as asked (after `beforeFunctionCall`); null while only an early answer is known. */
@@ -49,8 +52,16 @@ export interface Approval {
   readonly decision: Decision | null
 }
 
-/** The approvals of the run going, by run and call id. */
-export type State = HashMap.HashMap<string, Approval>
+/** An `ask_human` call's question, asked and not answered yet. */
+export interface Question {
+  readonly _tag: "Question"
+  readonly runId: string
+  readonly callId: string
+  readonly call: ContextItem.FunctionCall
+}
+
+/** The approvals and questions of the run going, by run and call id. */
+export type State = HashMap.HashMap<string, Approval | Question>
 
 export const initial: State = HashMap.empty()
 
@@ -73,6 +84,10 @@ export type Input = Data.TaggedEnum<{
     readonly refusesUnknown: boolean
     readonly known: Commands.Command | null
   }
+  /** An `ask_human` call of run `runId` asks a person `question`. */
+  QuestionAsked: { readonly runId: string; readonly call: ContextItem.FunctionCall; readonly question: string }
+  /** A `ClarificationAnswered`. */
+  Clarified: { readonly callId: string; readonly answer: string }
 }>
 
 export const Input = Data.taggedEnum<Input>()
@@ -85,12 +100,17 @@ export type Command = Data.TaggedEnum<{
   ApprovalTimer: { readonly runId: string; readonly callId: string; readonly after: Duration.Duration }
   /** Deny a call (rejected, or timed out): published from the call's slot, with its error output. */
   DenyCall: { readonly runId: string; readonly call: ContextItem.FunctionCall; readonly by: string; readonly reason: string }
+  /** Ask a person an `ask_human` call's question: its `ClarificationRequested`, published from the call's slot. */
+  AskQuestion: { readonly runId: string; readonly callId: string; readonly question: string }
+  /** Finish an `ask_human` call with the person's answer, in the call's slot. */
+  AnswerQuestion: { readonly runId: string; readonly call: ContextItem.FunctionCall; readonly answer: string }
 }>
 
 export const Command = Data.taggedEnum<Command>()
 
 export const isInput = (input: { readonly _tag: string }): input is Input =>
-  input._tag === "ApprovalNeeded" || input._tag === "ApprovalTimedOut" || input._tag === "Answered"
+  input._tag === "ApprovalNeeded" || input._tag === "ApprovalTimedOut" || input._tag === "Answered" ||
+  input._tag === "QuestionAsked" || input._tag === "Clarified"
 
 export type Transition = readonly [State, ReadonlyArray<Controller.Command | Command>]
 
@@ -98,10 +118,12 @@ const timedOut: Decision = { approved: false, by: "timeout", reason: "the approv
 
 const nothing = (state: State): Transition => [state, []]
 
-const set = (state: State, approval: Approval): State => HashMap.set(state, callKey(approval.runId, approval.callId), approval)
+const set = (state: State, entry: Approval | Question): State => HashMap.set(state, callKey(entry.runId, entry.callId), entry)
 
-const get = (state: State, runId: string, callId: string): Approval | undefined =>
-  Option.getOrUndefined(HashMap.get(state, callKey(runId, callId)))
+const get = (state: State, runId: string, callId: string): Approval | undefined => {
+  const entry = Option.getOrUndefined(HashMap.get(state, callKey(runId, callId)))
+  return entry?._tag === "Approval" ? entry : undefined
+}
 
 /** The run going's step, if it is run `runId` and not ending. */
 const going = (controller: Controller.State, runId: string): Controller.Step | null => {
@@ -135,7 +157,7 @@ const needed = (controller: Controller.State, state: State, runId: string, call:
   const step = going(controller, runId)
   if (step === null || !HashSet.has(step.open, call.callId)) return nothing(state)
   return [
-    set(state, { runId, callId: call.callId, call, requested: false, decision: get(state, runId, call.callId)?.decision ?? null }),
+    set(state, { _tag: "Approval", runId, callId: call.callId, call, requested: false, decision: get(state, runId, call.callId)?.decision ?? null }),
     [Command.AskApproval({ runId, call })]
   ]
 }
@@ -176,7 +198,7 @@ const answered = (
   }
   if (!input.allowed) return refuse(state, callId, by, "not_allowed")
   const approval: Approval = get(state, step.runId, callId) ??
-    { runId: step.runId, callId, call: null, requested: false, decision: null }
+    { _tag: "Approval", runId: step.runId, callId, call: null, requested: false, decision: null }
   // Answered already (live, or, after a restart, as the journal says).
   if (approval.decision !== null || (mine?.runId === step.runId && mine.answeredBy !== null)) {
     return refuse(state, callId, by, "already_answered")
@@ -201,6 +223,22 @@ export const decide = (
       return timeout(controller, state, input.runId, input.callId)
     case "Answered":
       return answered(settings, controller, state, input)
+    case "QuestionAsked": {
+      const step = going(controller, input.runId)
+      if (step === null || !HashSet.has(step.open, input.call.callId)) return nothing(state)
+      return [
+        set(state, { _tag: "Question", runId: input.runId, callId: input.call.callId, call: input.call }),
+        [Command.AskQuestion({ runId: input.runId, callId: input.call.callId, question: input.question })]
+      ]
+    }
+    case "Clarified": {
+      // The question of the run going, if it is still asked (a second answer, or one for no question, is ignored).
+      const runId = controller.step?.runId
+      const key = runId === undefined ? undefined : callKey(runId, input.callId)
+      const entry = key === undefined ? undefined : Option.getOrUndefined(HashMap.get(state, key))
+      if (key === undefined || entry?._tag !== "Question" || going(controller, entry.runId) === null) return nothing(state)
+      return [HashMap.remove(state, key), [Command.AnswerQuestion({ runId: entry.runId, call: entry.call, answer: input.answer })]]
+    }
   }
 }
 
@@ -240,7 +278,7 @@ export const react = (
     if (command._tag !== "StartCall" || command.stage !== "awaiting_approval") continue
     const { call, runId } = command
     const early = get(next, runId, call.callId)?.decision ?? null
-    const approval: Approval = { runId, callId: call.callId, call, requested: true, decision: null }
+    const approval: Approval = { _tag: "Approval", runId, callId: call.callId, call, requested: true, decision: null }
     if (early !== null) {
       const [after, applied] = apply(next, approval, call, early)
       next = after
@@ -252,31 +290,3 @@ export const react = (
   }
   return [next, more]
 }
-
-/**
- * Clarification questions (`ask_human`): the call's fiber waits for the answer. Made when a
- * question is first asked.
- */
-export const clarifications = () => {
-  const pending = Ref.unsafeMake(HashMap.empty<string, { readonly runId: string; readonly deferred: Deferred.Deferred<string> }>())
-  return {
-    /** Publishes the question (through `ask`) and waits for its answer. */
-    clarify: (runId: string, callId: string, ask: Effect.Effect<unknown>) =>
-      Effect.gen(function*() {
-        const deferred = yield* Deferred.make<string>()
-        yield* Ref.update(pending, HashMap.set(callId, { runId, deferred }))
-        yield* ask
-        return yield* Deferred.await(deferred).pipe(Effect.ensuring(Ref.update(pending, HashMap.remove(callId))))
-      }),
-    /** An answer: the question waiting for it, if any, gets it. */
-    answer: (answer: Event.ClarificationAnswered) =>
-      Effect.flatMap(Ref.get(pending), (all) =>
-        Option.match(HashMap.get(all, answer.callId), {
-          onNone: () => Effect.void,
-          onSome: (entry) => Deferred.succeed(entry.deferred, answer.answer)
-        }))
-  }
-}
-
-/** An agent's clarification questions. */
-export type Clarifications = ReturnType<typeof clarifications>

@@ -25,8 +25,11 @@ import * as Runtime from "./runtime.js"
 
 type Outcome = { readonly call: ContextItem.FunctionCall; readonly result: Tool.Result }
 
-/** How a call's fiber ends: with its output, or asking for approval (the controller decides). */
-type Ended = Outcome | { readonly needsApproval: ContextItem.FunctionCall }
+/** How a call's fiber ends: with its output, or asking for approval or a person's answer (the controller decides). */
+type Ended =
+  | Outcome
+  | { readonly needsApproval: ContextItem.FunctionCall }
+  | { readonly question: string; readonly asking: ContextItem.FunctionCall }
 
 /** Reports to the controller from a step (from a fiber of its own: deciding may replace the step). */
 export type Report = (input: State.Input) => Effect.Effect<void>
@@ -46,27 +49,34 @@ const runTool = (rt: Runtime.Runtime, request: FunctionCallRunner.Request) =>
     )
   )
 
-const askHuman = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.FunctionCall) =>
-  Effect.gen(function*() {
-    let question: string
-    try {
-      const parsed = JSON.parse(call.arguments) as unknown
-      if (typeof parsed !== "object" || parsed === null || typeof (parsed as { question?: unknown }).question !== "string") {
-        throw new Error("expected {\"question\": string}")
-      }
-      question = (parsed as { question: string }).question
-    } catch (error) {
-      return {
-        output: `Invalid arguments for tool "${Runtime.askHumanTool}": ${Runtime.describe(error)}`,
-        isError: true
-      } satisfies Tool.Result
+/** The question of an `ask_human` call, or the error output its arguments get. */
+const questionOf = (call: ContextItem.FunctionCall): Either.Either<string, Tool.Result> => {
+  try {
+    const parsed = JSON.parse(call.arguments) as unknown
+    if (typeof parsed !== "object" || parsed === null || typeof (parsed as { question?: unknown }).question !== "string") {
+      throw new Error("expected {\"question\": string}")
     }
-    const answer = yield* Runtime.clarifications(rt).clarify(
-      run.runId,
-      call.callId,
-      Runtime.publish(rt, new Event.ClarificationRequested({ callId: call.callId, question }))
-    )
-    return { output: answer, isError: false } satisfies Tool.Result
+    return Either.right((parsed as { question: string }).question)
+  } catch (error) {
+    return Either.left({ output: `Invalid arguments for tool "${Runtime.askHumanTool}": ${Runtime.describe(error)}`, isError: true })
+  }
+}
+
+/** A call's tool has answered (or failed): `afterFunctionCall`, then its completion, as it will be output. */
+const finish = (rt: Runtime.Runtime, call: ContextItem.FunctionCall, outcome: Either.Either<Tool.Result, FunctionCallRunner.FunctionCallError>) =>
+  Effect.gen(function*() {
+    let result: Tool.Result
+    if (outcome._tag === "Left") {
+      yield* Runtime.publish(rt, new Event.FunctionCallFailed({ callId: call.callId, error: outcome.left.message }))
+      result = { output: outcome.left.message, isError: true }
+    } else {
+      result = outcome.right
+    }
+    result = yield* rt.hooks.afterFunctionCall(call, result)
+    if (outcome._tag === "Right") {
+      yield* Runtime.publish(rt, new Event.FunctionCallCompleted({ callId: call.callId, isError: result.isError }))
+    }
+    return { call, result } satisfies Outcome
   })
 
 const error = (call: ContextItem.FunctionCall, output: string): Outcome => ({ call, result: { output, isError: true } })
@@ -112,39 +122,31 @@ const callOnce = (
       yield* publish(new Event.FunctionCallFailed({ callId: call.callId, error: message }))
       return error(call, message)
     }
-    const outcome = call.name === Runtime.askHumanTool && rt.options.askHuman === true
-      ? yield* Effect.either(askHuman(rt, run, call))
-      : yield* Effect.either(runTool(rt, {
-        call,
-        progress: (progress) =>
-          Effect.asVoid(publish(new Event.FunctionCallProgress({
-            callId: call.callId,
-            progress: progress.progress,
-            total: progress.total ?? null,
-            message: progress.message ?? null
-          })))
-      })).pipe(
-        Effect.withSpan(`execute_tool ${call.name}`, {
-          attributes: {
-            "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": call.name,
-            "gen_ai.tool.call.id": call.callId,
-            "gen_ai.agent.name": rt.me
-          }
-        })
-      )
-    let result: Tool.Result
-    if (outcome._tag === "Left") {
-      yield* publish(new Event.FunctionCallFailed({ callId: call.callId, error: outcome.left.message }))
-      result = { output: outcome.left.message, isError: true }
-    } else {
-      result = outcome.right
+    if (call.name === Runtime.askHumanTool && rt.options.askHuman === true) {
+      // The controller asks the question, and finishes the call with its answer.
+      const question = questionOf(call)
+      return Either.isRight(question) ? { question: question.right, asking: call } : yield* finish(rt, call, Either.right(question.left))
     }
-    result = yield* rt.hooks.afterFunctionCall(call, result)
-    if (outcome._tag === "Right") {
-      yield* publish(new Event.FunctionCallCompleted({ callId: call.callId, isError: result.isError }))
-    }
-    return { call, result }
+    const outcome = yield* Effect.either(runTool(rt, {
+      call,
+      progress: (progress) =>
+        Effect.asVoid(publish(new Event.FunctionCallProgress({
+          callId: call.callId,
+          progress: progress.progress,
+          total: progress.total ?? null,
+          message: progress.message ?? null
+        })))
+    })).pipe(
+      Effect.withSpan(`execute_tool ${call.name}`, {
+        attributes: {
+          "gen_ai.operation.name": "execute_tool",
+          "gen_ai.tool.name": call.name,
+          "gen_ai.tool.call.id": call.callId,
+          "gen_ai.agent.name": rt.me
+        }
+      })
+    )
+    return yield* finish(rt, call, outcome)
   })
 
 /** Publishes a call's output as it finishes (it enters the context through the fold, in call order). */
@@ -184,14 +186,34 @@ export const start = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.F
       Effect.flatMap((ended) =>
         "needsApproval" in ended
           ? report(Approvals.Input.ApprovalNeeded({ runId: run.runId, call: ended.needsApproval }))
+          : "question" in ended
+          ? report(Approvals.Input.QuestionAsked({ runId: run.runId, call: ended.asking, question: ended.question }))
           : publishOutput(rt, run, ended)
       ),
-      Effect.catchAll((error) =>
-        Runtime.publish(rt, new Event.HookFailed({ participant: rt.me, runId: run.runId, hook: error.hook, error: error.message }))
-      )
+      Effect.catchAll((error) => hookFailed(rt, run, error))
     )
     yield* inSlot(rt, run, call.callId, step, report)
   })
+
+const hookFailed = (rt: Runtime.Runtime, run: Run.Current, error: Runtime.HookError) =>
+  Runtime.publish(rt, new Event.HookFailed({ participant: rt.me, runId: run.runId, hook: error.hook, error: error.message }))
+
+/** Asks a person a call's question (`ask_human`): published from the call's slot. */
+export const askQuestion = (rt: Runtime.Runtime, run: Run.Current, callId: string, question: string, report: Report) =>
+  inSlot(rt, run, callId, Runtime.publish(rt, new Event.ClarificationRequested({ callId, question })), report)
+
+/** Finishes an `ask_human` call with the person's answer, from its slot. */
+export const answerQuestion = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.FunctionCall, answer: string, report: Report) =>
+  inSlot(
+    rt,
+    run,
+    call.callId,
+    finish(rt, call, Either.right({ output: answer, isError: false })).pipe(
+      Effect.flatMap((outcome) => publishOutput(rt, run, outcome)),
+      Effect.catchAll((error) => hookFailed(rt, run, error))
+    ),
+    report
+  )
 
 /** Asks for a call's approval: the request, published from the call's slot (a stop interrupts it). */
 export const ask = (rt: Runtime.Runtime, run: Run.Current, call: ContextItem.FunctionCall, report: Report) =>

@@ -124,6 +124,10 @@ export const interpret = (rt: Runtime.Runtime, command: State.Command): Effect.E
       return ofRun(rt, command.runId, (run) => Calls.timer(rt, run, command.callId, command.after, report(rt)))
     case "DenyCall":
       return ofRun(rt, command.runId, (run) => Calls.deny(rt, run, command.call, command.by, command.reason, report(rt)))
+    case "AskQuestion":
+      return ofRun(rt, command.runId, (run) => Calls.askQuestion(rt, run, command.callId, command.question, report(rt)))
+    case "AnswerQuestion":
+      return ofRun(rt, command.runId, (run) => Calls.answerQuestion(rt, run, command.call, command.answer, report(rt)))
     case "EndRun":
       return Effect.suspend(() => {
         const run = rt.current

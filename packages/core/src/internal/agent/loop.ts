@@ -117,7 +117,7 @@ const onEvent = (rt: Runtime.Runtime, event: Event.Event) => {
     case "ApprovalAnswered":
       return onAnswer(rt, event, payload)
     case "ClarificationAnswered":
-      return rt.clarificationsMade === undefined ? Effect.void : rt.clarificationsMade.answer(payload)
+      return Interpreter.handle(rt, Approvals.Input.Clarified({ callId: payload.callId, answer: payload.answer }))
     default:
       return Effect.void
   }

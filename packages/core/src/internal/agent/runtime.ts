@@ -16,7 +16,6 @@ import * as Event from "../../Event.js"
 import * as FunctionCallRunner from "../../FunctionCallRunner.js"
 import * as InferenceRunner from "../../InferenceRunner.js"
 import type * as Tool from "../../Tool.js"
-import * as Approvals from "./approvals.js"
 import { present } from "./context.js"
 import * as Controller from "./controller.js"
 import * as State from "./state.js"
@@ -89,8 +88,6 @@ export interface Runtime {
   fibers: Fibers | undefined
   /** The run going's own state (what it has open), written by its step fibers. */
   current: Run.Current | undefined
-  /** Clarification questions waiting, made when the agent first asks one; see {@link clarifications}. */
-  clarificationsMade: Approvals.Clarifications | undefined
 }
 
 /** The fibers of the agent's runs, in a scope of their own that closes when the agent stops. */
@@ -133,8 +130,7 @@ export const make = (options: Agent.Options) =>
       state: Ref.unsafeMake(State.initial(historyReducer.initial)),
       published: Ref.unsafeMake(-1),
       fibers: undefined,
-      current: undefined,
-      clarificationsMade: undefined
+      current: undefined
     }
     return rt
   }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner>
@@ -155,10 +151,6 @@ export const fibers = (rt: Runtime): Effect.Effect<Fibers> =>
 /** Closes what the agent made while it ran (its fibers are interrupted): when it stops. */
 export const release = (rt: Runtime): Effect.Effect<void> =>
   Effect.suspend(() => rt.fibers === undefined ? Effect.void : Scope.close(rt.fibers.scope, Exit.void))
-
-/** The agent's clarification questions, made on first use. */
-export const clarifications = (rt: Runtime): Approvals.Clarifications =>
-  rt.clarificationsMade ??= Approvals.clarifications()
 
 /**
  * The kinds of event an agent takes: what its history folds (`history.ts`, `Commands.reducer`),
