@@ -156,8 +156,9 @@ const wait = (settings: Controller.Settings, runId: string, callId: string): Arr
 const needed = (controller: Controller.State, state: State, runId: string, call: ContextItem.FunctionCall): Transition => {
   const step = going(controller, runId)
   if (step === null || !HashSet.has(step.open, call.callId)) return nothing(state)
+  const early = get(state, runId, call.callId)?.decision ?? null
   return [
-    set(state, { _tag: "Approval", runId, callId: call.callId, call, requested: false, decision: get(state, runId, call.callId)?.decision ?? null }),
+    set(state, { _tag: "Approval", runId, callId: call.callId, call, requested: false, decision: early }),
     [Command.AskApproval({ runId, call })]
   ]
 }
@@ -197,6 +198,10 @@ const answered = (
     return refuse(state, callId, by, "unknown_call")
   }
   if (!input.allowed) return refuse(state, callId, by, "not_allowed")
+  // A question (`ask_human`) is not approved: the answer has no effect.
+  if (Option.exists(HashMap.get(state, callKey(step.runId, callId)), (entry) => entry._tag === "Question")) {
+    return refuse(state, callId, by, "call_ended")
+  }
   const approval: Approval = get(state, step.runId, callId) ??
     { _tag: "Approval", runId: step.runId, callId, call: null, requested: false, decision: null }
   // Answered already (live, or, after a restart, as the journal says).
