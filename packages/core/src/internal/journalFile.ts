@@ -49,6 +49,7 @@ import {
   ascii,
   checksumHolds,
   concat,
+  EnvelopeReader,
   hasChecksum,
   headerLine,
   headerPrefix,
@@ -232,13 +233,21 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
   })
 
 /**
- * The event on the line `bytes[begin, end)`, or why it is none. `trusted`
- * (its checksum holds: this code wrote it) decodes without re-validation.
+ * The event on the line `bytes[begin, end)`, or why it is none. With a
+ * reader (`trusted`: its checksum holds, this code wrote it) it is decoded
+ * without re-validation.
  */
-const decodeLine = (bytes: Uint8Array, begin: number, end: number, trusted: boolean): Event.Event | string => {
+const decodeLine = (
+  bytes: Uint8Array,
+  begin: number,
+  end: number,
+  trusted: EnvelopeReader | undefined
+): Event.Event | string => {
+  const event = trusted?.event(bytes, begin, end)
+  if (event !== undefined) return event
   const json = textOrUndefined(bytes, begin, end)
   if (json === undefined) return "not valid UTF-8"
-  return Codec.eventFromJson(json, trusted)
+  return Codec.eventFromJson(json, trusted !== undefined)
 }
 
 /** Opens the journal file (creating it when missing), repairing a torn tail. */
@@ -379,6 +388,7 @@ export const make = (
         const checksummed = state.format === "checksummed"
         const kinds = options?.kinds === undefined ? undefined : new Set<string>(options.kinds)
         let chain = state.chains[checkpoint] ?? 0
+        const envelopes = new EnvelopeReader()
         let expected = first + checkpoint * checkpointEvery
         let done = false
         let failure: Journal.JournalCorrupted | undefined = undefined
@@ -420,10 +430,10 @@ export const make = (
                     // Of a kind nobody asked for: checked (the chain above, its sequence below), not decoded.
                     return skip(leadingSequence(bytes, begin, end), line)
                   }
-                  decoded = decodeLine(bytes, begin, end, true)
+                  decoded = decodeLine(bytes, begin, end, envelopes)
                 }
               } else {
-                decoded = decodeLine(bytes, begin, end, false)
+                decoded = decodeLine(bytes, begin, end, undefined)
               }
               if (typeof decoded === "string") {
                 failure = new Journal.JournalCorrupted({ location: path, line, detail: decoded })

@@ -6,8 +6,10 @@
  * @internal
  */
 import { Either } from "effect"
+import type * as Event from "../Event.js"
 import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
+import * as Trusted from "./journalTrusted.js"
 
 export const NEWLINE = 10
 
@@ -185,6 +187,91 @@ export const leadingSequence = (bytes: Uint8Array, begin = 0, end = bytes.length
     value = value * 10 + byte - 48
   }
   return i > digits && i < end && bytes[i] === 44 ? value : undefined
+}
+
+const authorKey = ascii(",\"author\":\"")
+const timestampKey = ascii("\",\"timestamp\":")
+const payloadKey = ascii(",\"payload\":")
+
+/**
+ * Reads the events of checksummed lines whose checksum holds the way this
+ * code writes them — `{"sequence":N,"author":"…","timestamp":T,"payload":{…}`
+ * and the checksum field — with `JSON.parse` of the payload alone: the
+ * envelope's integers and name are read off the bytes (`JSON.parse` reads a
+ * 13-digit timestamp through its slow number path, and would build the
+ * envelope only for it to be copied). One reader per read: it remembers the
+ * last few authors, so a run of lines by one author builds its name once.
+ */
+export class EnvelopeReader {
+  /** Where the last {@link integerAt} stopped. */
+  private integerEnd = 0
+  private readonly authors: Array<{ readonly bytes: Uint8Array; readonly name: string }> = []
+
+  /**
+   * The event on the line `bytes[begin, end)`; undefined when the line is not
+   * laid out that way, or a field is not in its plain form (an escaped name, a
+   * fractional timestamp…): the caller then parses the whole line.
+   */
+  event(bytes: Uint8Array, begin: number, end: number): Event.Event | undefined {
+    if (!startsWith(bytes, sequencePrefix, begin, end)) return undefined
+    const sequence = this.integerAt(bytes, begin + sequencePrefix.length, end)
+    if (sequence === undefined || !startsWith(bytes, authorKey, this.integerEnd, end)) return undefined
+    const nameStart = this.integerEnd + authorKey.length
+    let nameEnd = nameStart
+    while (nameEnd < end && bytes[nameEnd] !== 34) nameEnd++
+    if (!startsWith(bytes, timestampKey, nameEnd, end)) return undefined
+    const author = this.plainString(bytes, nameStart, nameEnd)
+    if (author === undefined) return undefined
+    const timestamp = this.integerAt(bytes, nameEnd + timestampKey.length, end)
+    if (timestamp === undefined || !startsWith(bytes, payloadKey, this.integerEnd, end)) return undefined
+    const payloadStart = this.integerEnd + payloadKey.length
+    const payloadEnd = end - suffixLength
+    if (payloadEnd <= payloadStart || bytes[payloadStart] !== 123 || bytes[payloadEnd - 1] !== 125) return undefined
+    const json = textOrUndefined(bytes, payloadStart, payloadEnd)
+    if (json === undefined) return undefined
+    let payload: unknown
+    try {
+      payload = JSON.parse(json)
+    } catch {
+      return undefined
+    }
+    return Trusted.makeEvent(sequence, author, timestamp, payload)
+  }
+
+  /**
+   * The JSON integer at `bytes[at]` when it is a plain non-negative one of at
+   * most 15 digits (then exact as a double, as `JSON.parse` reads it), else
+   * undefined; where it ends in `integerEnd`.
+   */
+  private integerAt(bytes: Uint8Array, at: number, end: number): number | undefined {
+    let value = 0
+    let i = at
+    for (; i < end && i - at < 16; i++) {
+      const byte = bytes[i]!
+      if (byte < 48 || byte > 57) break
+      value = value * 10 + byte - 48
+    }
+    const digits = i - at
+    if (digits === 0 || digits > 15 || (digits > 1 && bytes[at] === 48)) return undefined
+    this.integerEnd = i
+    return value
+  }
+
+  /** The JSON string of `bytes[begin, end)` (its quotes outside) when it holds no escape and no control character. */
+  private plainString(bytes: Uint8Array, begin: number, end: number): string | undefined {
+    for (const known of this.authors) {
+      if (known.bytes.length === end - begin && startsWith(bytes, known.bytes, begin, end)) return known.name
+    }
+    for (let i = begin; i < end; i++) {
+      const byte = bytes[i]!
+      if (byte === 92 || byte < 32) return undefined
+    }
+    const name = textOrUndefined(bytes, begin, end)
+    if (name === undefined) return undefined
+    if (this.authors.length >= 8) this.authors.shift()
+    this.authors.push({ bytes: bytes.slice(begin, end), name })
+    return name
+  }
 }
 
 export const headerLine = (start: number) => ascii(`{"chorus.journal":2,"start":${start}}`)

@@ -33,7 +33,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
-import * as Event from "../Event.js"
+import type * as Event from "../Event.js"
 import * as Journal from "../Journal.js"
 import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
@@ -287,8 +287,8 @@ export const make = (
       } catch {
         return undefined
       }
-      const payload = Trusted.decodePayload(value)
-      return payload === undefined || payload._tag !== tag ? undefined : Event.unsafeMake({ sequence, author, timestamp, payload })
+      const event = Trusted.makeEvent(sequence, author, timestamp, value)
+      return event === undefined || event.payload._tag !== tag ? undefined : event
     }
 
     /** {@link checkRow} for the rest: older tables, and rows that fail (says why) or that the trusted path gives up on. */

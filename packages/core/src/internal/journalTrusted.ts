@@ -337,6 +337,18 @@ export const decodePayload = (value: unknown): Event.Payload | undefined => {
   }
 }
 
+/**
+ * The event of an envelope read field by field (a journal that stores the
+ * envelope outside the payload's JSON, or reads it off the line itself):
+ * `undefined` when the trusted path cannot build it — the payload does not
+ * fit, or `Event` has other fields than the four this builds.
+ */
+export const makeEvent = (sequence: number, author: string, timestamp: number, encoded: unknown): Event.Event | undefined => {
+  if (!(envelope ??= envelopeKnown())) return undefined
+  const decoded = decodePayload(encoded)
+  return decoded === undefined ? undefined : Event.unsafeMake({ sequence, author, timestamp, payload: decoded })
+}
+
 /** The event this encoded value stands for, or `undefined` when the trusted path cannot build it. */
 export const decodeEvent = (value: unknown): Event.Event | undefined => {
   try {
