@@ -14,7 +14,11 @@
  * byte, so a changed byte is `JournalCorrupted` naming its line even when the
  * line still decodes; a removed or reordered line breaks the chain too. A
  * line whose checksum holds was written by this code from a valid event, so
- * opening only reads its sequence (no Schema validation); reads decode it.
+ * opening only reads its sequence (no Schema validation); reads decode it
+ * without re-validation: the envelope read off the bytes, `JSON.parse` of
+ * the payload alone, the trusted decoder (`EnvelopeReader`; a line laid out
+ * otherwise is parsed whole). The chain is computed without a call or a
+ * view per line (`journalChecksum.ts`).
  * Reads check the chain again over every line they pass (the file may have
  * changed since it was opened). A read with `kinds` reads a line's kind off
  * its end once its checksum holds (the encoder writes the payload last, its
@@ -47,18 +51,19 @@ import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
 import {
   ascii,
+  checksumHolds,
   concat,
+  EnvelopeReader,
   hasChecksum,
   headerLine,
   headerPrefix,
   leadingSequence,
   LineSplitter,
-  lineCrc,
   NEWLINE,
   parseHeader,
   startsWith,
-  storedCrc,
   text,
+  textOrUndefined,
   trailingTag
 } from "./journalFileFormat.js"
 
@@ -110,63 +115,78 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
     const corrupted = (at: number, detail: string, sequence?: number) =>
       new Journal.JournalCorrupted({ location: path, line: at, detail, ...(sequence === undefined ? {} : { sequence }) })
 
-    /** The sequence of a line, checking its checksum (format 2) or its shape (older files). */
-    const sequenceOf = (bytes: Uint8Array): Either.Either<number, { readonly detail: string; readonly fatal: boolean }> => {
+    /** The sequence of the line `bytes[begin, end)`, checking its checksum (format 2) or its shape (older files). */
+    const sequenceOf = (
+      bytes: Uint8Array,
+      begin: number,
+      end: number
+    ): Either.Either<number, { readonly detail: string; readonly fatal: boolean }> => {
       if (state.format === "legacy") {
-        if (hasChecksum(bytes)) {
+        if (hasChecksum(bytes, begin, end)) {
           return Either.left({ detail: "a checksummed line in a journal without its header: line 1 (the header) is missing", fatal: true })
         }
         return Either.mapLeft(
-          Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.check),
+          Either.flatMap(Either.flatMap(text(bytes, begin, end), Codec.parseJson), Codec.check),
           (detail) => ({ detail, fatal: false })
         )
       }
-      if (!hasChecksum(bytes)) return Either.left({ detail: "the line has no checksum", fatal: true })
-      const crc = lineCrc(bytes, state.chain)
-      if (storedCrc(bytes) !== crc) {
+      if (!hasChecksum(bytes, begin, end)) return Either.left({ detail: "the line has no checksum", fatal: true })
+      const crc = checksumHolds(bytes, state.chain, begin, end)
+      if (crc === undefined) {
         return Either.left({ detail: "checksum mismatch: the line (or one before it) was changed after it was written", fatal: true })
       }
       state.chain = crc
-      const sequence = leadingSequence(bytes)
+      const sequence = leadingSequence(bytes, begin, end)
       if (sequence !== undefined) return Either.right(sequence)
       return Either.mapLeft(
-        Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.check),
+        Either.flatMap(Either.flatMap(text(bytes, begin, end), Codec.parseJson), Codec.check),
         (detail) => ({ detail, fatal: true })
       )
     }
 
-    const onLine = (bytes: Uint8Array, start: number): boolean => {
+    const onLine = (bytes: Uint8Array, begin: number, end: number, start: number): boolean => {
       line++
+      const length = end - begin
       if (suspect !== undefined) {
         failure = corrupted(suspect.line, suspect.detail)
         return false
       }
       if (line === 1) {
-        if (startsWith(bytes, headerPrefix)) {
-          const header = parseHeader(bytes)
+        if (startsWith(bytes, headerPrefix, begin, end)) {
+          const headerBytes = bytes.subarray(begin, end)
+          const header = parseHeader(headerBytes)
           if (Either.isLeft(header)) {
             suspect = { line, start, detail: `bad header: ${header.left}` }
             return true
           }
           state.start = header.right
-          state.chain = Checksum.crc32(bytes, 0)
+          state.chain = Checksum.crc32(headerBytes, 0)
           state.headerLines = 1
-          state.size = start + bytes.length + 1
+          state.size = start + length + 1
           return true
         }
         state.format = "legacy"
       }
       const chainBefore = state.chain
-      const sequence = sequenceOf(bytes)
-      if (Either.isLeft(sequence)) {
-        if (sequence.left.fatal) {
-          failure = corrupted(line, sequence.left.detail, leadingSequence(bytes))
-          return false
+      // The common case first: a checksummed line whose checksum holds and whose sequence is the next one.
+      let current: number
+      const quick = state.format === "checksummed" && state.last >= 0 ? checksumHolds(bytes, chainBefore, begin, end) : undefined
+      const quickSequence = quick === undefined ? undefined : leadingSequence(bytes, begin, end)
+      if (quick !== undefined && quickSequence === state.last + 1) {
+        state.chain = quick
+        current = quickSequence
+      } else {
+        const sequence = sequenceOf(bytes, begin, end)
+        if (Either.isLeft(sequence)) {
+          if (sequence.left.fatal) {
+            failure = corrupted(line, sequence.left.detail, leadingSequence(bytes, begin, end))
+            return false
+          }
+          suspect = { line, start, detail: sequence.left.detail }
+          return true
         }
-        suspect = { line, start, detail: sequence.left.detail }
-        return true
+        current = sequence.right
       }
-      const current = sequence.right
       if (state.format === "checksummed" && state.headerLines === 0) {
         failure = corrupted(line, "a checksummed line before the header: line 1 (the header) is missing", current)
         return false
@@ -189,7 +209,7 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
         state.chains.push(chainBefore)
       }
       state.last = current
-      state.size = start + bytes.length + 1
+      state.size = start + length + 1
       return true
     }
 
@@ -215,6 +235,24 @@ const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Jo
       })
     )
   })
+
+/**
+ * The event on the line `bytes[begin, end)`, or why it is none. With a
+ * reader (`trusted`: its checksum holds, this code wrote it) it is decoded
+ * without re-validation.
+ */
+const decodeLine = (
+  bytes: Uint8Array,
+  begin: number,
+  end: number,
+  trusted: EnvelopeReader | undefined
+): Event.Event | string => {
+  const event = trusted?.event(bytes, begin, end)
+  if (event !== undefined) return event
+  const json = textOrUndefined(bytes, begin, end)
+  if (json === undefined) return "not valid UTF-8"
+  return Codec.eventFromJson(json, trusted !== undefined)
+}
 
 /** Opens the journal file (creating it when missing), repairing a torn tail. */
 export const make = (
@@ -354,6 +392,7 @@ export const make = (
         const checksummed = state.format === "checksummed"
         const kinds = options?.kinds === undefined ? undefined : new Set<string>(options.kinds)
         let chain = state.chains[checkpoint] ?? 0
+        const envelopes = new EnvelopeReader()
         let expected = first + checkpoint * checkpointEvery
         let done = false
         let failure: Journal.JournalCorrupted | undefined = undefined
@@ -380,31 +419,31 @@ export const make = (
         const decodeChunk = (chunk: Uint8Array) =>
           Effect.suspend(() => {
             const events: Array<Event.Event> = []
-            splitter.push(chunk, (bytes) => {
+            splitter.push(chunk, (bytes, begin, end) => {
               const line = expected - first + 1 + state.headerLines
               // A line whose checksum still holds is what this code wrote: decoded without re-validation.
-              let decoded: Either.Either<Event.Event, string>
+              let decoded: Event.Event | string
               if (checksummed) {
-                const crc = hasChecksum(bytes) ? lineCrc(bytes, chain) : undefined
-                if (crc === undefined || storedCrc(bytes) !== crc) {
-                  decoded = Either.left("checksum mismatch: the file changed after it was opened")
+                const crc = checksumHolds(bytes, chain, begin, end)
+                if (crc === undefined) {
+                  decoded = "checksum mismatch: the file changed after it was opened"
                 } else {
                   chain = crc
-                  const tag = kinds === undefined ? undefined : trailingTag(bytes)
+                  const tag = kinds === undefined ? undefined : trailingTag(bytes, begin, end)
                   if (tag !== undefined && !kinds!.has(tag)) {
                     // Of a kind nobody asked for: checked (the chain above, its sequence below), not decoded.
-                    return skip(leadingSequence(bytes), line)
+                    return skip(leadingSequence(bytes, begin, end), line)
                   }
-                  decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decodeTrusted)
+                  decoded = decodeLine(bytes, begin, end, envelopes)
                 }
               } else {
-                decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decode)
+                decoded = decodeLine(bytes, begin, end, undefined)
               }
-              if (Either.isLeft(decoded)) {
-                failure = new Journal.JournalCorrupted({ location: path, line, detail: decoded.left })
+              if (typeof decoded === "string") {
+                failure = new Journal.JournalCorrupted({ location: path, line, detail: decoded })
                 return false
               }
-              const event = decoded.right
+              const event = decoded
               if (event.sequence !== expected) {
                 failure = new Journal.JournalCorrupted({
                   location: path,
