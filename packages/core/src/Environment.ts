@@ -55,8 +55,8 @@ import * as FanOut from "./internal/environment/fanOut.js"
 import * as JournalWriter from "./internal/environment/journalWriter.js"
 import * as Projections from "./internal/environment/projections.js"
 import * as Sequencer from "./internal/environment/sequencer.js"
+import * as Subscriptions from "./internal/environment/subscriptions.js"
 import * as Supervisor from "./internal/environment/supervisor.js"
-import type { Mailbox } from "./internal/mailbox.js"
 import * as Journal from "./Journal.js"
 import type * as Participant from "./Participant.js"
 import type * as Reducer from "./Reducer.js"
@@ -253,23 +253,7 @@ export const make = (
       writer: { retry: options?.appendRetry, degradedAfter: options?.degradedAfter }
     })
 
-    /**
-     * Events `[from, to]` from the journal once they are durable; while the
-     * journal is degraded (flush fails), the journal up to what is durable
-     * and the rest from the writer's memory, so an outage does not stop a read.
-     */
-    const history = (from: number, to: number, kinds?: ReadonlyArray<Event.Payload["_tag"]>) =>
-      Stream.unwrap(Effect.match(writer.flushUpTo(to), {
-        onSuccess: () => journal.read({ from, to, kinds }),
-        onFailure: () => duringOutage(from, to, kinds)
-      }))
-    const duringOutage = (from: number, to: number, kinds: ReadonlyArray<Event.Payload["_tag"]> | undefined) =>
-      Stream.suspend(() => {
-        const { durable, tail } = writer.unwritten(from, to)
-        const stored = from <= durable ? journal.read({ from, to: Math.min(to, durable), kinds }) : Stream.empty
-        const rest = kinds === undefined ? tail : tail.filter((event) => kinds.includes(event.payload._tag))
-        return rest.length === 0 ? stored : Stream.concat(stored, Stream.fromIterable(rest))
-      })
+    const { history, live, subscribe } = Subscriptions.make({ journal, writer, fanOut, last: sequencer.last })
 
     const projections = Projections.make({ last: sequencer.last, history: (to, kinds) => history(0, to, kinds) })
 
@@ -294,46 +278,6 @@ export const make = (
         writer.offer(events)
         return events
       })
-
-    // --- subscriptions ------------------------------------------------------
-    const live = (mailbox: Mailbox, max: number): Participant.Inbox =>
-      Stream.repeatEffectChunkOption(
-        Effect.flatMap(mailbox.take(max), (chunk) => Chunk.isEmpty(chunk) ? Effect.fail(Option.none()) : Effect.succeed(chunk))
-      )
-
-    // Registers the live mailbox and notes the last sequence in one synchronous step:
-    // replay covers [from, last], live covers (last, ...): no gap, no duplicate.
-    const openSubscription = (subscribeOptions: SubscribeOptions | undefined) => {
-      const last = sequencer.last()
-      const accepts = subscribeOptions?.accepts
-      const kinds = subscribeOptions?.kinds
-      const mailbox = fanOut.open({ accepts, kinds })
-      const from = subscribeOptions?.from
-      const stream: Subscription["stream"] = from === undefined || from > last
-        ? live(mailbox, Number.POSITIVE_INFINITY)
-        : Stream.concat(
-          // The journal decodes only these kinds; the filter stays for journals that do not filter.
-          history(from, last, kinds).pipe(
-            kinds === undefined ? (s) => s : Stream.filter((event) => kinds.includes(event.payload._tag)),
-            accepts === undefined ? (s) => s : Stream.filter(accepts)
-          ),
-          live(mailbox, Number.POSITIVE_INFINITY)
-        )
-      return {
-        mailbox,
-        subscription: {
-          stream,
-          backlog: Effect.sync(() => mailbox.backlog),
-          coalesced: Effect.sync(() => mailbox.coalesced)
-        } satisfies Subscription
-      }
-    }
-
-    const subscribe = (subscribeOptions?: SubscribeOptions) =>
-      Effect.acquireRelease(
-        Effect.sync(() => openSubscription(subscribeOptions)),
-        ({ mailbox }) => Effect.sync(() => fanOut.close(mailbox))
-      ).pipe(Effect.map(({ subscription }) => subscription))
 
     // Closing: participants first (the supervisor's FiberMap, made after this finalizer, is closed before it
     // runs), then the last events are flushed (the writer, made before, still runs), then the mailboxes close.

@@ -23,7 +23,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either, ParseResult, Redacted, Schema, SchemaAST } from "effect"
+import { Effect, Either, ParseResult, Redacted, Schema } from "effect"
+import * as Entries from "./internal/configEntries.js"
 
 // ---------------------------------------------------------------------------
 // Typed configuration
@@ -40,7 +41,7 @@ export class StdioServer extends Schema.TaggedClass<StdioServer>()("StdioServer"
 }) {}
 
 /** How a client authenticates at the token endpoint. */
-export const ClientAuth = Schema.Literal("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+export const ClientAuth = Entries.ClientAuth
 export type ClientAuth = typeof ClientAuth.Type
 
 /**
@@ -188,52 +189,6 @@ export const make = (servers: ReadonlyArray<Server>): McpConfig => {
 // The wire shape
 // ---------------------------------------------------------------------------
 
-const Secrets = Schema.Record({ key: Schema.String, value: Schema.Redacted(Schema.String) }).annotations({
-  description: "an object of string values"
-})
-
-const HttpUrl = Schema.String.pipe(
-  Schema.filter((value) => {
-    try {
-      const url = new URL(value)
-      return url.protocol === "http:" || url.protocol === "https:"
-    } catch {
-      return false
-    }
-  }, { description: "an http:// or https:// URL" })
-)
-
-const StdioEntry = Schema.Struct({
-  command: Schema.String.pipe(Schema.filter((value) => value.trim() !== "", { description: "a non-empty command" })),
-  args: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
-  env: Schema.optionalWith(Secrets, { exact: true }),
-  cwd: Schema.optionalWith(Schema.NonEmptyString, { exact: true })
-})
-
-const OAuthEntry = Schema.Struct({
-  grant: Schema.optionalWith(Schema.Literal("authorization_code", "client_credentials"), { exact: true }),
-  clientId: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
-  clientSecret: Schema.optionalWith(Schema.Redacted(Schema.String), { exact: true }),
-  clientAuth: Schema.optionalWith(ClientAuth, { exact: true }),
-  privateKey: Schema.optionalWith(Schema.Redacted(Schema.String), { exact: true }),
-  signingAlgorithm: Schema.optionalWith(Schema.String, { exact: true }),
-  clientMetadataUrl: Schema.optionalWith(HttpUrl, { exact: true }),
-  clientName: Schema.optionalWith(Schema.String, { exact: true }),
-  scope: Schema.optionalWith(Schema.String, { exact: true }),
-  redirectPort: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { exact: true })
-})
-
-const HttpEntry = Schema.Struct({
-  url: HttpUrl,
-  headers: Schema.optionalWith(Secrets, { exact: true }),
-  oauth: Schema.optionalWith(OAuthEntry, { exact: true })
-})
-
-const Common = Schema.Struct({
-  type: Schema.optionalWith(Schema.String, { exact: true }),
-  disabled: Schema.optionalWith(Schema.Boolean, { exact: true })
-})
-
 /** The encoded shape of one server entry, as written in `mcpServers`. */
 export interface ServerEntryEncoded {
   readonly type?: string
@@ -266,66 +221,20 @@ export interface McpConfigEncoded {
   readonly mcpServers: Readonly<Record<string, ServerEntryEncoded>>
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
-const describeAst = (ast: SchemaAST.AST): string => {
-  const description = SchemaAST.getDescriptionAnnotation(ast)
-  if (description._tag === "Some") return description.value
-  return String(ast)
-}
-
-const fieldOf = (path: ReadonlyArray<PropertyKey>): string =>
-  path.reduce<string>(
-    (field, key) =>
-      typeof key === "number" ? `${field}[${key}]` : field === "" ? String(key) : `${field}.${String(key)}`,
-    ""
-  )
-
-// The first problem of a parse issue, described without the offending value (it may be a secret).
-const firstProblem = (
-  issue: ParseResult.ParseIssue,
-  path: ReadonlyArray<PropertyKey>
-): { readonly path: ReadonlyArray<PropertyKey>; readonly problem: string } => {
-  switch (issue._tag) {
-    case "Pointer":
-      return firstProblem(issue.issue, [...path, ...(Array.isArray(issue.path) ? issue.path : [issue.path])])
-    case "Composite": {
-      const issues = Array.isArray(issue.issues) ? issue.issues : [issue.issues]
-      const first = issues[0] as ParseResult.ParseIssue | undefined
-      return first === undefined ? { path, problem: "is invalid" } : firstProblem(first, path)
-    }
-    case "Refinement":
-      return issue.kind === "Predicate"
-        ? { path, problem: `must be ${describeAst(issue.ast)}` }
-        : firstProblem(issue.issue, path)
-    case "Transformation":
-      return firstProblem(issue.issue, path)
-    case "Type":
-      return { path, problem: `must be ${describeAst(issue.ast)}` }
-    case "Missing":
-      return { path, problem: "is required" }
-    case "Unexpected":
-      return { path, problem: "is not allowed" }
-    case "Forbidden":
-      return { path, problem: "could not be decoded" }
-  }
-}
-
 const decodeEntry = (name: string, entry: unknown): Either.Either<Server | null, McpConfigError> => {
   const fail = (field: string, problem: string) => Either.left(new McpConfigError({ server: name, field, problem }))
   const parse = <A, I>(schema: Schema.Schema<A, I>, value: unknown): Either.Either<A, McpConfigError> =>
     Either.mapLeft(Schema.decodeUnknownEither(schema, { errors: "first" })(value), (error) => {
-      const { path, problem } = firstProblem(error.issue, [])
-      return new McpConfigError({ server: name, field: fieldOf(path), problem })
+      const { path, problem } = Entries.firstProblem(error.issue, [])
+      return new McpConfigError({ server: name, field: Entries.fieldOf(path), problem })
     })
   if (name.trim() === "") {
     return Either.left(new McpConfigError({ server: null, field: "mcpServers", problem: "has a server with an empty name" }))
   }
-  if (!isRecord(entry)) {
+  if (!Entries.isRecord(entry)) {
     return fail("(entry)", "must be an object with \"command\" (stdio) or \"url\" (Streamable HTTP)")
   }
-  const common = parse(Common, entry)
+  const common = parse(Entries.Common, entry)
   if (Either.isLeft(common)) return Either.left(common.left)
   if (common.right.disabled === true) return Either.right(null)
   const type = common.right.type
@@ -340,7 +249,7 @@ const decodeEntry = (name: string, entry: unknown): Either.Either<Server | null,
   const httpWanted = (type !== undefined && type !== "stdio") || (type === undefined && hasUrl)
   if (stdioWanted) {
     if (!hasCommand) return fail("command", "is required")
-    return Either.map(parse(StdioEntry, entry), (decoded) =>
+    return Either.map(parse(Entries.StdioEntry, entry), (decoded) =>
       new StdioServer({
         name,
         command: decoded.command,
@@ -353,7 +262,7 @@ const decodeEntry = (name: string, entry: unknown): Either.Either<Server | null,
     if (!hasUrl) return fail("url", "is required")
     // `"oauth": true` is the authorization code grant with every default.
     const withOAuth = entry.oauth === true ? { ...entry, oauth: {} } : entry
-    return Either.flatMap(parse(HttpEntry, withOAuth), (decoded) => {
+    return Either.flatMap(parse(Entries.HttpEntry, withOAuth), (decoded) => {
       const oauth = decoded.oauth === undefined ? undefined : oauthOf(decoded.oauth)
       if (oauth?.grant === "client_credentials" && oauth.clientId === undefined) {
         return fail("oauth.clientId", "is required for the client_credentials grant")
@@ -371,14 +280,14 @@ const decodeEntry = (name: string, entry: unknown): Either.Either<Server | null,
 
 /** Decodes a configuration (the parsed `mcpServers` JSON) synchronously, as an `Either`. */
 export const decodeEither = (input: unknown): Either.Either<McpConfig, McpConfigError> => {
-  if (!isRecord(input)) {
+  if (!Entries.isRecord(input)) {
     return Either.left(new McpConfigError({ server: null, field: "(root)", problem: "must be an object" }))
   }
   const servers = input.mcpServers
   if (servers === undefined) {
     return Either.left(new McpConfigError({ server: null, field: "mcpServers", problem: "is required" }))
   }
-  if (!isRecord(servers)) {
+  if (!Entries.isRecord(servers)) {
     return Either.left(
       new McpConfigError({ server: null, field: "mcpServers", problem: "must be an object of servers by name" })
     )
