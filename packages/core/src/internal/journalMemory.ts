@@ -99,6 +99,27 @@ export const make = (): Store => {
     return index
   }
 
+  // Consecutive events mostly share their author, and consecutive deltas their item: one entry each
+  // before the table's lookup.
+  let lastAuthor = ""
+  let lastAuthorIndex = -1
+  const internAuthor = (author: string): number => {
+    if (author !== lastAuthor || lastAuthorIndex < 0) {
+      lastAuthor = author
+      lastAuthorIndex = intern(author)
+    }
+    return lastAuthorIndex
+  }
+  let lastItem = ""
+  let lastItemIndex = -1
+  const internItem = (itemId: string): number => {
+    if (itemId !== lastItem || lastItemIndex < 0) {
+      lastItem = itemId
+      lastItemIndex = intern(itemId)
+    }
+    return lastItemIndex
+  }
+
   const room = (): Chunk => {
     const last = chunks[chunks.length - 1]
     if (last !== undefined && last.length < last.sequence.length) return last
@@ -134,7 +155,7 @@ export const make = (): Store => {
     }
     if (!fitsIndex(index)) return false
     chunk.kind[row] = kind
-    chunk.item[row] = intern(payload.itemId)
+    chunk.item[row] = internItem(payload.itemId)
     chunk.index[row] = index
     chunk.values.push(payload.delta)
     return true
@@ -146,7 +167,7 @@ export const make = (): Store => {
       const row = chunk.length
       chunk.sequence[row] = event.sequence
       chunk.timestamp[row] = event.timestamp
-      chunk.author[row] = intern(event.author)
+      chunk.author[row] = internAuthor(event.author)
       if (!Event.isDelta(event.payload) || !storeDelta(chunk, row, event.payload)) {
         chunk.kind[row] = Kind.Object
         chunk.values.push(event)
