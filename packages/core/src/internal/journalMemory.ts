@@ -55,16 +55,23 @@ const firstChunk = 64
 const largestChunk = 4_096
 const maxIndex = 0xffff_ffff
 
-const chunkOf = (capacity: number): Chunk => ({
-  sequence: new Float64Array(capacity),
-  timestamp: new Float64Array(capacity),
-  kind: new Uint8Array(capacity),
-  author: new Uint32Array(capacity),
-  item: new Uint32Array(capacity),
-  index: new Uint32Array(capacity),
-  values: [],
-  length: 0
-})
+/** Bytes of one row in the typed columns: sequence, timestamp (8 each), author, item, index (4 each), kind (1). */
+const rowBytes = 29
+
+/** A chunk's columns are views of one buffer (one allocation, not six). */
+const chunkOf = (capacity: number): Chunk => {
+  const buffer = new ArrayBuffer(capacity * rowBytes)
+  return {
+    sequence: new Float64Array(buffer, 0, capacity),
+    timestamp: new Float64Array(buffer, capacity * 8, capacity),
+    author: new Uint32Array(buffer, capacity * 16, capacity),
+    item: new Uint32Array(buffer, capacity * 20, capacity),
+    index: new Uint32Array(buffer, capacity * 24, capacity),
+    kind: new Uint8Array(buffer, capacity * 28, capacity),
+    values: new Array(capacity),
+    length: 0
+  }
+}
 
 const fitsIndex = (index: number) => Number.isInteger(index) && index >= 0 && index <= maxIndex
 
@@ -157,20 +164,24 @@ export const make = (): Store => {
     chunk.kind[row] = kind
     chunk.item[row] = internItem(payload.itemId)
     chunk.index[row] = index
-    chunk.values.push(payload.delta)
     return true
   }
 
   const append = (events: ReadonlyArray<Event.Event>) => {
-    for (const event of events) {
-      const chunk = room()
+    let chunk = room()
+    for (let i = 0; i < events.length; i++) {
+      if (chunk.length === chunk.sequence.length) chunk = room()
+      const event = events[i]!
       const row = chunk.length
       chunk.sequence[row] = event.sequence
       chunk.timestamp[row] = event.timestamp
       chunk.author[row] = internAuthor(event.author)
-      if (!Event.isDelta(event.payload) || !storeDelta(chunk, row, event.payload)) {
+      const payload = event.payload
+      if (Event.isDelta(payload) && storeDelta(chunk, row, payload)) {
+        chunk.values[row] = payload.delta
+      } else {
         chunk.kind[row] = Kind.Object
-        chunk.values.push(event)
+        chunk.values[row] = event
       }
       chunk.length = row + 1
     }
