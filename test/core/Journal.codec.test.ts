@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck, Schema } from "effect"
 import { ContextItem, Event } from "@chorus/core"
+import * as Zlib from "node:zlib"
+import * as Checksum from "../../packages/core/src/internal/journalChecksum.js"
 import * as Codec from "../../packages/core/src/internal/journalCodec.js"
+import * as FileFormat from "../../packages/core/src/internal/journalFileFormat.js"
 import * as Payload from "../../packages/core/src/internal/environment/payload.js"
 import * as Trusted from "../../packages/core/src/internal/journalTrusted.js"
 import * as TrustedEncode from "../../packages/core/src/internal/journalTrustedEncode.js"
@@ -116,5 +119,110 @@ describe("trusted decode of records", () => {
     const resolved = new Event.ElicitationResolved({ elicitationId: "e", action: "accept", by: "h", content: { a: "x" } })
     const value = JSON.parse(schemaJson(new Event.Event({ sequence: 0, author: "a", timestamp: 1, payload: resolved })).replace("{\"a\":\"x\"}", "{\"__proto__\":[\"x\"]}"))
     assert.strictEqual(Trusted.decodeEvent(value), undefined)
+  })
+})
+
+/** A file journal line as the file journal writes it (its checksum field left at zero: the reader does not check it). */
+const fileLine = (event: Event.Event) => new TextEncoder().encode(`${schemaJson(event).slice(0, -1)},"crc":"00000000"}`)
+
+describe("reading a journal line's envelope off its bytes", () => {
+  it("builds what the Schema decode of the whole line builds, or gives up (property)", () => {
+    let read = 0
+    FastCheck.assert(
+      FastCheck.property(events, (event) => {
+        const line = fileLine(event)
+        const built = new FileFormat.EnvelopeReader().event(line, 0, line.length)
+        if (built === undefined) return
+        read++
+        sameShape(built, Schema.decodeUnknownSync(Event.Event)(JSON.parse(schemaJson(event))))
+      }),
+      { numRuns: 2_000 }
+    )
+    assert.isAbove(read, 20)
+    // Not a property that holds by giving up: an envelope in its plain form (a name without escapes, an integer
+    // timestamp) is always read off the bytes.
+    const plain = events.map((event) =>
+      new Event.Event({ sequence: event.sequence, author: "agent", timestamp: Math.floor(Math.abs(event.timestamp)) % 2 ** 45, payload: event.payload }))
+    FastCheck.assert(
+      FastCheck.property(plain, (event) => {
+        const line = fileLine(event)
+        const built = new FileFormat.EnvelopeReader().event(line, 0, line.length)
+        assert.ok(built !== undefined, "the envelope reader gave up on a plain envelope")
+        sameShape(built, Schema.decodeUnknownSync(Event.Event)(JSON.parse(schemaJson(event))))
+      }),
+      { numRuns: 1_000 }
+    )
+  })
+
+  it("reads plain fields off the bytes, and gives up on anything else (the caller then parses the whole line)", () => {
+    const delta = new Event.TextDelta({ itemId: "m", contentIndex: 0, delta: "x" })
+    const reader = new FileFormat.EnvelopeReader()
+    const at = (text: string) => {
+      const line = new TextEncoder().encode(text)
+      return reader.event(line, 0, line.length)
+    }
+    const plain = new Event.Event({ sequence: 7, author: "zoë", timestamp: 1_700_000_000_123, payload: delta })
+    sameShape(at(new TextDecoder().decode(fileLine(plain))), plain)
+    // Read twice by the same reader (its remembered author): still the same.
+    sameShape(at(new TextDecoder().decode(fileLine(plain))), plain)
+    const payload = JSON.stringify(Schema.encodeSync(Event.Payload)(delta))
+    const crc = `,"crc":"00000000"}`
+    for (
+      const line of [
+        `{"sequence":7,"author":"a\\"b","timestamp":1,"payload":${payload}${crc}`,
+        `{"sequence":7,"author":"a\\u0062","timestamp":1,"payload":${payload}${crc}`,
+        `{"sequence":7,"author":"a","timestamp":1.5,"payload":${payload}${crc}`,
+        `{"sequence":7,"author":"a","timestamp":1e3,"payload":${payload}${crc}`,
+        `{"sequence":7,"author":"a","timestamp":-1,"payload":${payload}${crc}`,
+        `{"sequence":07,"author":"a","timestamp":1,"payload":${payload}${crc}`,
+        `{"sequence":1234567890123456,"author":"a","timestamp":1,"payload":${payload}${crc}`,
+        `{"author":"a","sequence":7,"timestamp":1,"payload":${payload}${crc}`,
+        `{"sequence":7,"author":"a","timestamp":1,"payload":${payload},"extra":1${crc}`,
+        `{"sequence":7,"author":"a","timestamp":1,"payload":{"_tag":"NoSuchEvent"}${crc}`,
+        `{"sequence":7,"author":"a","timestamp":1,"payload":{"_tag":"TextDelta"${crc}`
+      ]
+    ) {
+      assert.strictEqual(at(line), undefined, line)
+    }
+  })
+})
+
+describe("trusted envelope from columns", () => {
+  it("builds what the Schema decode builds (property)", () => {
+    FastCheck.assert(
+      FastCheck.property(events, (event) => {
+        // The columns as a journal reads them back (JSON has no -0).
+        const value = JSON.parse(schemaJson(event))
+        const built = Trusted.makeEvent(value.sequence, value.author, value.timestamp, value.payload)
+        assert.ok(built !== undefined, "the trusted decode gave up")
+        sameShape(built, Schema.decodeUnknownSync(Event.Event)(JSON.parse(schemaJson(event))))
+      }),
+      { numRuns: 1_000 }
+    )
+  })
+})
+
+describe("journal checksums", () => {
+  it("the CRC computed here is zlib's CRC-32, over any range and any text (property)", () => {
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.uint8Array({ maxLength: 9_000 }),
+        FastCheck.nat(),
+        FastCheck.nat(),
+        FastCheck.integer({ min: 0, max: 0xffffffff }),
+        FastCheck.string({ unit: "binary" }),
+        (bytes, a, b, seed, text) => {
+          const start = bytes.length === 0 ? 0 : a % bytes.length
+          const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1))
+          // Nothing continues the chain unchanged (zlib answers 0 for no bytes).
+          const expected = end > start ? Zlib.crc32(bytes.subarray(start, end), seed) : seed
+          assert.strictEqual(Checksum.crc32(bytes, seed, start, end), expected)
+          assert.strictEqual(Checksum.crc32Table(bytes, seed, start, end), expected)
+          assert.strictEqual(Checksum.crc32Text(text, seed), text.length > 0 ? Zlib.crc32(text, seed) : seed)
+          if (bytes.length > 0) assert.strictEqual(Checksum.crc32Byte(bytes[0]!, seed), Zlib.crc32(bytes.subarray(0, 1), seed))
+        }
+      ),
+      { numRuns: 1_000 }
+    )
   })
 })

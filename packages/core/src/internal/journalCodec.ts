@@ -88,3 +88,23 @@ export const decodeTrusted = (value: unknown): Either.Either<Event.Event, string
   const event = Trusted.decodeEvent(value)
   return event === undefined ? decode(value) : Either.right(event)
 }
+
+/**
+ * The event in a JSON text, or why it is none: `trusted` (the record's
+ * checksum holds) takes the trusted decode when it can build the event.
+ * Nothing is allocated beyond the parse and the event on that path.
+ */
+export const eventFromJson = (text: string, trusted: boolean): Event.Event | string => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    return `invalid JSON: ${error instanceof Error ? error.message : String(error)}`
+  }
+  if (trusted) {
+    const event = Trusted.decodeEvent(value)
+    if (event !== undefined) return event
+  }
+  const decoded = decode(value)
+  return Either.isRight(decoded) ? decoded.right : decoded.left
+}

@@ -14,7 +14,11 @@
  * byte, so a changed byte is `JournalCorrupted` naming its line even when the
  * line still decodes; a removed or reordered line breaks the chain too. A
  * line whose checksum holds was written by this code from a valid event, so
- * opening only reads its sequence (no Schema validation); reads decode it.
+ * opening only reads its sequence (no Schema validation); reads decode it
+ * without re-validation: the envelope read off the bytes, `JSON.parse` of
+ * the payload alone, the trusted decoder (`EnvelopeReader`; a line laid out
+ * otherwise is parsed whole). The chain is computed without a call or a
+ * view per line (`journalChecksum.ts`).
  * Reads check the chain again over every line they pass (the file may have
  * changed since it was opened). A read with `kinds` reads a line's kind off
  * its end once its checksum holds (the encoder writes the payload last, its
@@ -37,7 +41,6 @@
  *
  * @internal
  */
-import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Effect, Either, Stream } from "effect"
 import type { Scope } from "effect"
@@ -47,174 +50,37 @@ import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
 import {
   ascii,
+  checksumHolds,
   concat,
-  hasChecksum,
+  EnvelopeReader,
   headerLine,
-  headerPrefix,
   leadingSequence,
   LineSplitter,
-  lineCrc,
   NEWLINE,
-  parseHeader,
-  startsWith,
-  storedCrc,
-  text,
+  textOrUndefined,
   trailingTag
 } from "./journalFileFormat.js"
-
-const chunkSize = 256 * 1024
-/** One checkpoint (byte offset) per this many lines: 8 bytes per 256 events. */
-const checkpointEvery = 256
+import { checkpointEvery, chunkSize, ioError, scan } from "./journalFileScan.js"
 
 const utf8Encoder = new TextEncoder()
 
-const ioError = (operation: string, path: string) => (error: PlatformError) =>
-  new Journal.JournalError({ operation, detail: `${path}: ${error.message}`, cause: error })
-
-interface State {
-  /** `checksummed` (format 2, with a header once written) or `legacy` (an older file: no header, no checksums). */
-  format: "checksummed" | "legacy"
-  /** The start recorded in the header, -1 when there is no header yet. */
-  start: number
-  /** The checksum chain: CRC of the last line (the header's, before any event). */
-  chain: number
-  /** Lines before the first event: 1 with a header. */
-  headerLines: number
-  /** First sequence in the file, -1 when empty. */
-  first: number
-  /** Last sequence in the file, -1 when empty. */
-  last: number
-  /** Bytes of committed content: the file ends with a complete line there. */
-  size: number
-  /** `checkpoints[k]` is the offset of the line of sequence `first + k * checkpointEvery`. */
-  readonly checkpoints: Array<number>
-  /** `chains[k]`: the checksum chain just before that line (format 2), so a read checks lines from there. */
-  readonly chains: Array<number>
+/**
+ * The event on the line `bytes[begin, end)`, or why it is none. With a
+ * reader (`trusted`: its checksum holds, this code wrote it) it is decoded
+ * without re-validation.
+ */
+const decodeLine = (
+  bytes: Uint8Array,
+  begin: number,
+  end: number,
+  trusted: EnvelopeReader | undefined
+): Event.Event | string => {
+  const event = trusted?.event(bytes, begin, end)
+  if (event !== undefined) return event
+  const json = textOrUndefined(bytes, begin, end)
+  if (json === undefined) return "not valid UTF-8"
+  return Codec.eventFromJson(json, trusted !== undefined)
 }
-
-interface Opened {
-  readonly state: State
-  readonly repair: Journal.Repair | undefined
-}
-
-/** Reads the whole file once: validates every line and finds a torn tail. */
-const scan = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened, Journal.JournalError | Journal.JournalCorrupted> =>
-  Effect.suspend(() => {
-    const state: State = { format: "checksummed", start: -1, chain: 0, headerLines: 0, first: -1, last: -1, size: 0, checkpoints: [], chains: [] }
-    const splitter = new LineSplitter(0)
-    let line = 0
-    // A complete line that does not decode: a torn write if nothing follows it, corruption otherwise.
-    let suspect: { readonly line: number; readonly start: number; readonly detail: string } | undefined = undefined
-    let failure: Journal.JournalCorrupted | undefined = undefined
-
-    const corrupted = (at: number, detail: string, sequence?: number) =>
-      new Journal.JournalCorrupted({ location: path, line: at, detail, ...(sequence === undefined ? {} : { sequence }) })
-
-    /** The sequence of a line, checking its checksum (format 2) or its shape (older files). */
-    const sequenceOf = (bytes: Uint8Array): Either.Either<number, { readonly detail: string; readonly fatal: boolean }> => {
-      if (state.format === "legacy") {
-        if (hasChecksum(bytes)) {
-          return Either.left({ detail: "a checksummed line in a journal without its header: line 1 (the header) is missing", fatal: true })
-        }
-        return Either.mapLeft(
-          Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.check),
-          (detail) => ({ detail, fatal: false })
-        )
-      }
-      if (!hasChecksum(bytes)) return Either.left({ detail: "the line has no checksum", fatal: true })
-      const crc = lineCrc(bytes, state.chain)
-      if (storedCrc(bytes) !== crc) {
-        return Either.left({ detail: "checksum mismatch: the line (or one before it) was changed after it was written", fatal: true })
-      }
-      state.chain = crc
-      const sequence = leadingSequence(bytes)
-      if (sequence !== undefined) return Either.right(sequence)
-      return Either.mapLeft(
-        Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.check),
-        (detail) => ({ detail, fatal: true })
-      )
-    }
-
-    const onLine = (bytes: Uint8Array, start: number): boolean => {
-      line++
-      if (suspect !== undefined) {
-        failure = corrupted(suspect.line, suspect.detail)
-        return false
-      }
-      if (line === 1) {
-        if (startsWith(bytes, headerPrefix)) {
-          const header = parseHeader(bytes)
-          if (Either.isLeft(header)) {
-            suspect = { line, start, detail: `bad header: ${header.left}` }
-            return true
-          }
-          state.start = header.right
-          state.chain = Checksum.crc32(bytes, 0)
-          state.headerLines = 1
-          state.size = start + bytes.length + 1
-          return true
-        }
-        state.format = "legacy"
-      }
-      const chainBefore = state.chain
-      const sequence = sequenceOf(bytes)
-      if (Either.isLeft(sequence)) {
-        if (sequence.left.fatal) {
-          failure = corrupted(line, sequence.left.detail, leadingSequence(bytes))
-          return false
-        }
-        suspect = { line, start, detail: sequence.left.detail }
-        return true
-      }
-      const current = sequence.right
-      if (state.format === "checksummed" && state.headerLines === 0) {
-        failure = corrupted(line, "a checksummed line before the header: line 1 (the header) is missing", current)
-        return false
-      }
-      if (state.last < 0 && state.format === "checksummed" && current !== state.start) {
-        failure = corrupted(line, `the journal starts at sequence ${state.start} but its first event is ${current}: events are missing`, current)
-        return false
-      }
-      if (state.last < 0 && !Codec.isSequence(current)) {
-        failure = corrupted(line, `sequence ${current} is not a non-negative integer`, current)
-        return false
-      }
-      if (state.last >= 0 && current !== state.last + 1) {
-        failure = corrupted(line, `sequence ${current} follows ${state.last}: sequences must be contiguous and increasing`, current)
-        return false
-      }
-      if (state.first < 0) state.first = current
-      if ((current - state.first) % checkpointEvery === 0) {
-        state.checkpoints.push(start)
-        state.chains.push(chainBefore)
-      }
-      state.last = current
-      state.size = start + bytes.length + 1
-      return true
-    }
-
-    return fs.stream(path, { chunkSize }).pipe(
-      Stream.mapError(ioError("open", path)),
-      Stream.runForEachWhile((chunk) =>
-        Effect.suspend(() => {
-          splitter.push(chunk, onLine)
-          return failure === undefined ? Effect.succeed(true) : Effect.fail(failure)
-        })
-      ),
-      Effect.flatMap((): Effect.Effect<Opened, Journal.JournalCorrupted> => {
-        const end = splitter.offset + splitter.rest
-        if (splitter.rest > 0) {
-          // The file does not end with a newline: the last write was cut short.
-          if (suspect !== undefined) return Effect.fail(corrupted(suspect.line, suspect.detail))
-          return Effect.succeed({ state, repair: { line: line + 1, bytes: splitter.rest } })
-        }
-        if (suspect !== undefined) {
-          return Effect.succeed({ state, repair: { line: suspect.line, bytes: end - suspect.start } })
-        }
-        return Effect.succeed({ state, repair: undefined })
-      })
-    )
-  })
 
 /** Opens the journal file (creating it when missing), repairing a torn tail. */
 export const make = (
@@ -354,6 +220,7 @@ export const make = (
         const checksummed = state.format === "checksummed"
         const kinds = options?.kinds === undefined ? undefined : new Set<string>(options.kinds)
         let chain = state.chains[checkpoint] ?? 0
+        const envelopes = new EnvelopeReader()
         let expected = first + checkpoint * checkpointEvery
         let done = false
         let failure: Journal.JournalCorrupted | undefined = undefined
@@ -380,31 +247,31 @@ export const make = (
         const decodeChunk = (chunk: Uint8Array) =>
           Effect.suspend(() => {
             const events: Array<Event.Event> = []
-            splitter.push(chunk, (bytes) => {
+            splitter.push(chunk, (bytes, begin, end) => {
               const line = expected - first + 1 + state.headerLines
               // A line whose checksum still holds is what this code wrote: decoded without re-validation.
-              let decoded: Either.Either<Event.Event, string>
+              let decoded: Event.Event | string
               if (checksummed) {
-                const crc = hasChecksum(bytes) ? lineCrc(bytes, chain) : undefined
-                if (crc === undefined || storedCrc(bytes) !== crc) {
-                  decoded = Either.left("checksum mismatch: the file changed after it was opened")
+                const crc = checksumHolds(bytes, chain, begin, end)
+                if (crc === undefined) {
+                  decoded = "checksum mismatch: the file changed after it was opened"
                 } else {
                   chain = crc
-                  const tag = kinds === undefined ? undefined : trailingTag(bytes)
+                  const tag = kinds === undefined ? undefined : trailingTag(bytes, begin, end)
                   if (tag !== undefined && !kinds!.has(tag)) {
                     // Of a kind nobody asked for: checked (the chain above, its sequence below), not decoded.
-                    return skip(leadingSequence(bytes), line)
+                    return skip(leadingSequence(bytes, begin, end), line)
                   }
-                  decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decodeTrusted)
+                  decoded = decodeLine(bytes, begin, end, envelopes)
                 }
               } else {
-                decoded = Either.flatMap(Either.flatMap(text(bytes), Codec.parseJson), Codec.decode)
+                decoded = decodeLine(bytes, begin, end, undefined)
               }
-              if (Either.isLeft(decoded)) {
-                failure = new Journal.JournalCorrupted({ location: path, line, detail: decoded.left })
+              if (typeof decoded === "string") {
+                failure = new Journal.JournalCorrupted({ location: path, line, detail: decoded })
                 return false
               }
-              const event = decoded.right
+              const event = decoded
               if (event.sequence !== expected) {
                 failure = new Journal.JournalCorrupted({
                   location: path,

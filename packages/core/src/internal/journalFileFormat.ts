@@ -6,15 +6,27 @@
  * @internal
  */
 import { Either } from "effect"
+import type * as Event from "../Event.js"
 import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
+import * as Trusted from "./journalTrusted.js"
 
 export const NEWLINE = 10
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 const utf8Encoder = new TextEncoder()
 
-/** Splits byte chunks into lines, keeping the file offset of each line. */
+/**
+ * Calls for each line: `bytes[begin, end)` is the line without its `\n`,
+ * `start` its offset in the file; returns false to stop.
+ */
+export type OnLine = (bytes: Uint8Array, begin: number, end: number, start: number) => boolean
+
+/**
+ * Splits byte chunks into lines, keeping the file offset of each line. A
+ * line is handed over as a range of the chunk (no copy, no view built per
+ * line); only a line that spans chunks is copied into one array.
+ */
 export class LineSplitter {
   private carry: Array<Uint8Array> = []
   private carryLength = 0
@@ -25,11 +37,11 @@ export class LineSplitter {
     this.offset = offset
   }
 
-  /** Calls `onLine` for each complete line of the chunk (without its `\n`) until it returns false. */
-  push(data: Uint8Array, onLine: (bytes: Uint8Array, start: number) => boolean): boolean {
-    // Lines are cut from a plain view of the chunk (the file system gives Node `Buffer`s, whose
-    // `subarray` builds another `Buffer` per line), but searched in the chunk itself: a `Buffer`'s
-    // `indexOf` is a native byte search, a `Uint8Array`'s a generic element loop.
+  /** Calls `onLine` for each complete line of the chunk until it returns false. */
+  push(data: Uint8Array, onLine: OnLine): boolean {
+    // Searched in the chunk itself (the file system gives Node `Buffer`s: a `Buffer`'s `indexOf` is a native byte
+    // search, a `Uint8Array`'s a generic element loop), handed over as a plain view (a `Buffer` view would make
+    // every `subarray` of it build another `Buffer`).
     const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     let position = 0
     while (position < chunk.length) {
@@ -39,17 +51,21 @@ export class LineSplitter {
         this.carryLength += chunk.length - position
         return true
       }
-      let bytes = chunk.subarray(position, newline)
+      const start = this.offset
+      let keep: boolean
       if (this.carryLength > 0) {
-        this.carry.push(bytes)
-        bytes = concat(this.carry, this.carryLength + bytes.length)
+        this.carry.push(chunk.subarray(position, newline))
+        const bytes = concat(this.carry, this.carryLength + newline - position)
         this.carry = []
         this.carryLength = 0
+        this.offset += bytes.length + 1
+        keep = onLine(bytes, 0, bytes.length, start)
+      } else {
+        this.offset += newline - position + 1
+        keep = onLine(chunk, position, newline, start)
       }
-      const start = this.offset
-      this.offset += bytes.length + 1
       position = newline + 1
-      if (!onLine(bytes, start)) return false
+      if (!keep) return false
     }
     return true
   }
@@ -70,11 +86,21 @@ export const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8A
   return result
 }
 
-export const text = (bytes: Uint8Array): Either.Either<string, string> => {
+/** The UTF-8 text of `bytes[begin, end)`, or why it is not UTF-8. */
+export const text = (bytes: Uint8Array, begin = 0, end = bytes.length): Either.Either<string, string> => {
   try {
-    return Either.right(utf8.decode(bytes))
+    return Either.right(utf8.decode(begin === 0 && end === bytes.length ? bytes : bytes.subarray(begin, end)))
   } catch {
     return Either.left("not valid UTF-8")
+  }
+}
+
+/** The UTF-8 text of `bytes[begin, end)`, or undefined when it is not UTF-8. */
+export const textOrUndefined = (bytes: Uint8Array, begin: number, end: number): string | undefined => {
+  try {
+    return utf8.decode(bytes.subarray(begin, end))
+  } catch {
+    return undefined
   }
 }
 
@@ -83,34 +109,41 @@ export const headerPrefix = ascii("{\"chorus.journal\":")
 export const crcKey = ascii(",\"crc\":\"")
 /** `,"crc":"` + 8 hex digits + `"}`. */
 export const suffixLength = crcKey.length + 8 + 2
-export const closeBrace = ascii("}")
 export const sequencePrefix = ascii("{\"sequence\":")
 
-export const startsWith = (bytes: Uint8Array, prefix: Uint8Array, at = 0) => {
-  if (bytes.length < at + prefix.length) return false
+export const startsWith = (bytes: Uint8Array, prefix: Uint8Array, at = 0, end = bytes.length) => {
+  if (end < at + prefix.length) return false
   for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false
   return true
 }
 
-/** Does the line end with a checksum field? */
-export const hasChecksum = (bytes: Uint8Array) =>
-  bytes.length > suffixLength && startsWith(bytes, crcKey, bytes.length - suffixLength) &&
-  bytes[bytes.length - 2] === 34 && bytes[bytes.length - 1] === 125
+/** Does the line `bytes[begin, end)` end with a checksum field? */
+export const hasChecksum = (bytes: Uint8Array, begin = 0, end = bytes.length) =>
+  end - begin > suffixLength && startsWith(bytes, crcKey, end - suffixLength, end) &&
+  bytes[end - 2] === 34 && bytes[end - 1] === 125
 
-/** The CRC of a checksummed line without its checksum field, continued from `chain`. */
-export const lineCrc = (bytes: Uint8Array, chain: number) =>
-  Checksum.crc32(closeBrace, Checksum.crc32(bytes, chain, 0, bytes.length - suffixLength))
+/** The CRC of a checksummed line without its checksum field (its bytes up to the field, then `}`), continued from `chain`. */
+export const lineCrc = (bytes: Uint8Array, chain: number, begin = 0, end = bytes.length) =>
+  Checksum.crc32Byte(125, Checksum.crc32(bytes, chain, begin, end - suffixLength))
 
 /** The 8 lowercase hex digits before the line's closing `"}`, as a number. */
-export const storedCrc = (bytes: Uint8Array): number | undefined => {
+export const storedCrc = (bytes: Uint8Array, begin = 0, end = bytes.length): number | undefined => {
+  if (end - begin < 10) return undefined
   let value = 0
-  for (let i = bytes.length - 10; i < bytes.length - 2; i++) {
+  for (let i = end - 10; i < end - 2; i++) {
     const byte = bytes[i]!
     const digit = byte >= 48 && byte <= 57 ? byte - 48 : byte >= 97 && byte <= 102 ? byte - 87 : -1
     if (digit < 0) return undefined
     value = value * 16 + digit
   }
   return value
+}
+
+/** Is `bytes[begin, end)` a checksummed line whose checksum, continued from `chain`, holds? */
+export const checksumHolds = (bytes: Uint8Array, chain: number, begin: number, end: number): number | undefined => {
+  if (!hasChecksum(bytes, begin, end)) return undefined
+  const crc = lineCrc(bytes, chain, begin, end)
+  return storedCrc(bytes, begin, end) === crc ? crc : undefined
 }
 
 export const tagKey = ascii("\"_tag\":\"")
@@ -122,35 +155,123 @@ export const tagKey = ascii("\"_tag\":\"")
  * JSON string (its quotes would be escaped). Undefined when the line does not
  * end that way (the caller then decodes it).
  */
-export const trailingTag = (bytes: Uint8Array): string | undefined => {
-  const close = bytes.length - suffixLength - 1
-  if (close < 1 || bytes[close] !== 125 || bytes[close - 1] !== 34) return undefined
+export const trailingTag = (bytes: Uint8Array, begin = 0, end = bytes.length): string | undefined => {
+  const close = end - suffixLength - 1
+  if (close < begin + 1 || bytes[close] !== 125 || bytes[close - 1] !== 34) return undefined
   let open = close - 2
   // Kinds are short ASCII names: give up on anything else.
-  while (open >= 0 && close - open < 64) {
+  while (open >= begin && close - open < 64) {
     const byte = bytes[open]!
     if (byte === 34) break
     const name = (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte === 95 || byte === 46
     if (!name) return undefined
     open--
   }
-  if (open < tagKey.length - 1 || bytes[open] !== 34 || !startsWith(bytes, tagKey, open - tagKey.length + 1)) return undefined
+  if (open < begin + tagKey.length - 1 || bytes[open] !== 34 || !startsWith(bytes, tagKey, open - tagKey.length + 1, end)) {
+    return undefined
+  }
   let tag = ""
   for (let i = open + 1; i < close - 1; i++) tag += String.fromCharCode(bytes[i]!)
   return tag
 }
 
 /** The sequence at the start of a line this code wrote, without parsing the rest. */
-export const leadingSequence = (bytes: Uint8Array): number | undefined => {
-  if (!startsWith(bytes, sequencePrefix)) return undefined
+export const leadingSequence = (bytes: Uint8Array, begin = 0, end = bytes.length): number | undefined => {
+  if (!startsWith(bytes, sequencePrefix, begin, end)) return undefined
   let value = 0
-  let i = sequencePrefix.length
-  for (; i < bytes.length && i < sequencePrefix.length + 16; i++) {
+  const digits = begin + sequencePrefix.length
+  let i = digits
+  for (; i < end && i < digits + 16; i++) {
     const byte = bytes[i]!
     if (byte < 48 || byte > 57) break
     value = value * 10 + byte - 48
   }
-  return i > sequencePrefix.length && bytes[i] === 44 ? value : undefined
+  return i > digits && i < end && bytes[i] === 44 ? value : undefined
+}
+
+const authorKey = ascii(",\"author\":\"")
+const timestampKey = ascii("\",\"timestamp\":")
+const payloadKey = ascii(",\"payload\":")
+
+/**
+ * Reads the events of checksummed lines whose checksum holds the way this
+ * code writes them — `{"sequence":N,"author":"…","timestamp":T,"payload":{…}`
+ * and the checksum field — with `JSON.parse` of the payload alone: the
+ * envelope's integers and name are read off the bytes (`JSON.parse` reads a
+ * 13-digit timestamp through its slow number path, and would build the
+ * envelope only for it to be copied). One reader per read: it remembers the
+ * last few authors, so a run of lines by one author builds its name once.
+ */
+export class EnvelopeReader {
+  /** Where the last {@link integerAt} stopped. */
+  private integerEnd = 0
+  private readonly authors: Array<{ readonly bytes: Uint8Array; readonly name: string }> = []
+
+  /**
+   * The event on the line `bytes[begin, end)`; undefined when the line is not
+   * laid out that way, or a field is not in its plain form (an escaped name, a
+   * fractional timestamp…): the caller then parses the whole line.
+   */
+  event(bytes: Uint8Array, begin: number, end: number): Event.Event | undefined {
+    if (!startsWith(bytes, sequencePrefix, begin, end)) return undefined
+    const sequence = this.integerAt(bytes, begin + sequencePrefix.length, end)
+    if (sequence === undefined || !startsWith(bytes, authorKey, this.integerEnd, end)) return undefined
+    const nameStart = this.integerEnd + authorKey.length
+    let nameEnd = nameStart
+    while (nameEnd < end && bytes[nameEnd] !== 34) nameEnd++
+    if (!startsWith(bytes, timestampKey, nameEnd, end)) return undefined
+    const author = this.plainString(bytes, nameStart, nameEnd)
+    if (author === undefined) return undefined
+    const timestamp = this.integerAt(bytes, nameEnd + timestampKey.length, end)
+    if (timestamp === undefined || !startsWith(bytes, payloadKey, this.integerEnd, end)) return undefined
+    const payloadStart = this.integerEnd + payloadKey.length
+    const payloadEnd = end - suffixLength
+    if (payloadEnd <= payloadStart || bytes[payloadStart] !== 123 || bytes[payloadEnd - 1] !== 125) return undefined
+    const json = textOrUndefined(bytes, payloadStart, payloadEnd)
+    if (json === undefined) return undefined
+    let payload: unknown
+    try {
+      payload = JSON.parse(json)
+    } catch {
+      return undefined
+    }
+    return Trusted.makeEvent(sequence, author, timestamp, payload)
+  }
+
+  /**
+   * The JSON integer at `bytes[at]` when it is a plain non-negative one of at
+   * most 15 digits (then exact as a double, as `JSON.parse` reads it), else
+   * undefined; where it ends in `integerEnd`.
+   */
+  private integerAt(bytes: Uint8Array, at: number, end: number): number | undefined {
+    let value = 0
+    let i = at
+    for (; i < end && i - at < 16; i++) {
+      const byte = bytes[i]!
+      if (byte < 48 || byte > 57) break
+      value = value * 10 + byte - 48
+    }
+    const digits = i - at
+    if (digits === 0 || digits > 15 || (digits > 1 && bytes[at] === 48)) return undefined
+    this.integerEnd = i
+    return value
+  }
+
+  /** The JSON string of `bytes[begin, end)` (its quotes outside) when it holds no escape and no control character. */
+  private plainString(bytes: Uint8Array, begin: number, end: number): string | undefined {
+    for (const known of this.authors) {
+      if (known.bytes.length === end - begin && startsWith(bytes, known.bytes, begin, end)) return known.name
+    }
+    for (let i = begin; i < end; i++) {
+      const byte = bytes[i]!
+      if (byte === 92 || byte < 32) return undefined
+    }
+    const name = textOrUndefined(bytes, begin, end)
+    if (name === undefined) return undefined
+    if (this.authors.length >= 8) this.authors.shift()
+    this.authors.push({ bytes: bytes.slice(begin, end), name })
+    return name
+  }
 }
 
 export const headerLine = (start: number) => ascii(`{"chorus.journal":2,"start":${start}}`)

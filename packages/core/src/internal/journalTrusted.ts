@@ -310,10 +310,56 @@ export const tagOf = (ast: SchemaAST.AST): unknown => {
 }
 
 let event: Build | undefined = undefined
+let payload: Build | undefined = undefined
+
+/**
+ * Does `Event.unsafeMake` build what the compiled decoder of `Event` builds
+ * from already decoded fields? It does while the event's fields are exactly
+ * `sequence`, `author`, `timestamp` (each decoded as it is encoded) and
+ * `payload` (a `Payload`), in that order: then the envelope is built
+ * directly, with one shape (no field-by-field copy onto `Object.create`).
+ */
+const envelopeKnown = (): boolean => {
+  const fields = Event.Event.fields as Record<string, { readonly ast: SchemaAST.AST }>
+  const names = Object.keys(fields)
+  return names.join(",") === "sequence,author,timestamp,payload" &&
+    compile(fields.sequence!.ast) === identity && compile(fields.author!.ast) === identity &&
+    compile(fields.timestamp!.ast) === identity && fields.payload!.ast === Event.Payload.ast
+}
+let envelope: boolean | undefined = undefined
+
+/** The payload this encoded value stands for, or `undefined` when the trusted path cannot build it. */
+export const decodePayload = (value: unknown): Event.Payload | undefined => {
+  try {
+    return (payload ??= compile(Event.Payload.ast))(value) as Event.Payload
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The event of an envelope read field by field (a journal that stores the
+ * envelope outside the payload's JSON, or reads it off the line itself):
+ * `undefined` when the trusted path cannot build it — the payload does not
+ * fit, or `Event` has other fields than the four this builds.
+ */
+export const makeEvent = (sequence: number, author: string, timestamp: number, encoded: unknown): Event.Event | undefined => {
+  if (!(envelope ??= envelopeKnown())) return undefined
+  const decoded = decodePayload(encoded)
+  return decoded === undefined ? undefined : Event.unsafeMake({ sequence, author, timestamp, payload: decoded })
+}
 
 /** The event this encoded value stands for, or `undefined` when the trusted path cannot build it. */
 export const decodeEvent = (value: unknown): Event.Event | undefined => {
   try {
+    if ((envelope ??= envelopeKnown()) && typeof value === "object" && value !== null) {
+      const { author, payload: encoded, sequence, timestamp } = value as Record<string, unknown>
+      // JSON never gives `undefined`: a missing field goes to the compiled decoder, which gives up on it.
+      if (sequence !== undefined && author !== undefined && timestamp !== undefined && encoded !== undefined) {
+        const decoded = (payload ??= compile(Event.Payload.ast))(encoded) as Event.Payload
+        return Event.unsafeMake({ sequence: sequence as number, author: author as string, timestamp: timestamp as number, payload: decoded })
+      }
+    }
     const built = (event ??= compile(Event.Event.ast))(value)
     return built instanceof Event.Event ? built : undefined
   } catch {

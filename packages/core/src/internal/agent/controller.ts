@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Chunk, Data, HashSet } from "effect"
+import { Chunk, Data, type Duration, HashSet } from "effect"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import type * as Run from "./run.js"
@@ -85,7 +85,11 @@ export type Command = Data.TaggedEnum<{
   StartRun: { readonly runId: string }
   /** Start inference `turn` of the run (in the agent's `FiberHandle`). */
   StartInference: { readonly runId: string; readonly turn: number }
-  /** Start a call of the run at its stage (in the agent's `FiberMap`, keyed by run and call id). */
+  /**
+   * Start a call of the run at its stage (in the agent's `FiberMap`, keyed by run and call id). At
+   * `awaiting_approval` (a call resumed after a restart) it only waits: its approval is pending
+   * (`approvals.ts`).
+   */
   StartCall: { readonly runId: string; readonly call: ContextItem.FunctionCall; readonly stage: Run.Stage }
   /** End the run by its own steps: its fibers gone, what it left open closed, its end published. */
   EndRun: { readonly runId: string; readonly ending: Run.Ending }
@@ -132,6 +136,8 @@ export interface Settings {
   readonly maxTurns: number
   /** Calls of one turn running at once. */
   readonly concurrency: number
+  /** How long a call waits for its approval before it is rejected (none: until it is answered). */
+  readonly approvalTimeout?: Duration.Duration | undefined
 }
 
 export type Transition = readonly [State, ReadonlyArray<Command>]

@@ -10,12 +10,12 @@
  *
  * @internal
  */
-import { Chunk, Effect, Either, Stream } from "effect"
+import { Chunk, Effect, Either, Ref, Stream } from "effect"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import type * as InferenceRunner from "../../InferenceRunner.js"
 import * as Assemble from "../inference/assemble.js"
-import type * as Run from "./run.js"
+import * as Run from "./run.js"
 import * as Runtime from "./runtime.js"
 
 /** What an inference produced: skipped by a hook, or its items and the calls among them. */
@@ -28,7 +28,7 @@ export type Outcome =
   }
 
 /** Runs inference `turn` of the run. */
-export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
+export const infer = (rt: Runtime.Runtime, run: Run.Current, turn: number) =>
   Effect.gen(function*() {
     const { me, env, inference } = rt
     const prepared = yield* rt.hooks.beforeInference({
@@ -39,7 +39,7 @@ export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
     })
     if (prepared.skip) return { _tag: "Skipped" } as Outcome
     const inferenceId = `${run.runId}_inf_${turn}`
-    run.inferenceId = inferenceId
+    yield* Ref.update(run.state, Run.withInference(inferenceId))
     yield* Runtime.setState(rt, run, "inference")
     yield* Runtime.publish(rt, new Event.InferenceStarted({ runId: run.runId, inferenceId, model: inference.model }))
     const produced: Array<ContextItem.ContextItem> = []
@@ -54,19 +54,18 @@ export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
       options: rt.options.inference ?? {}
     }
     const assembly = Assemble.empty(me, run.runId)
-    run.assembly = assembly
+    yield* Ref.update(run.state, Run.withAssembly(assembly))
+    const done = (item: ContextItem.ContextItem) => Runtime.publish(rt, new Event.ItemDone({ item, runId: run.runId, to: [], policy: null }))
     const finish = (item: ContextItem.ContextItem) => {
       produced.push(item)
-      if (item._tag === "FunctionCall") {
-        run.calls.set(item.callId, item)
-        calls.push(item)
-      }
-      return Runtime.publish(rt, new Event.ItemDone({ item, runId: run.runId, to: [], policy: null }))
+      if (item._tag !== "FunctionCall") return done(item)
+      calls.push(item)
+      return Effect.zipRight(Ref.update(run.state, Run.withCall(item)), done(item))
     }
     const onChunk = (chunk: Chunk.Chunk<InferenceRunner.Part>) =>
-      run.applying.withPermits(1)(Effect.uninterruptible(Effect.suspend(() => {
+      run.applying.withPermits(1)(Effect.uninterruptible(Effect.flatMap(Ref.get(run.state), ({ frozen }) => {
         // Stopped: the assembly is final, what comes after is dropped.
-        if (run.frozen) return Effect.interrupt
+        if (frozen) return Effect.interrupt
         const { error, publish: out } = Assemble.stepAll(assembly, chunk)
         const pending: Array<Event.Payload> = []
         const effects: Array<Effect.Effect<unknown>> = []
@@ -105,7 +104,7 @@ export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
     if (streamed._tag === "Left") {
       const error = streamed.left
       yield* Runtime.publish(rt, new Event.InferenceFailed({ runId: run.runId, inferenceId, error: error.message, reason: error.reason }))
-      run.inferenceId = null
+      yield* Ref.update(run.state, Run.withInference(null))
       return yield* Effect.fail(error)
     }
     // The inference ends after its hooks: its `InferenceCompleted` is what moves the run on. A hook
@@ -118,6 +117,6 @@ export const infer = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
       )
     }
     yield* Runtime.publish(rt, new Event.InferenceCompleted({ runId: run.runId, inferenceId, usage, incompleteReason }))
-    run.inferenceId = null
+    yield* Ref.update(run.state, Run.withInference(null))
     return { _tag: "Inferred", produced, calls } as Outcome
   })

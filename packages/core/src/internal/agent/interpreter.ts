@@ -18,32 +18,24 @@ import * as Run from "./run.js"
 import * as Runtime from "./runtime.js"
 import * as State from "./state.js"
 
-/** The bookkeeping of a closing: cut calls join the run's calls, cancelled outputs answer them. */
-const applyClosing = (run: Run.RunState, closing: Run.Closing) => {
-  for (const call of closing.cutCalls) run.calls.set(call.callId, call)
-  for (const item of closing.outputs) {
-    run.answered.add(item.callId)
-    run.outputs.set(item.callId, item)
-  }
-}
+/** Publishes a closing decision (`Run.end` / `Run.stop`), its bookkeeping applied to the run's state first. */
+const close = (rt: Runtime.Runtime, run: Ref.Ref<Run.RunState> | null, decision: Run.Stopping) =>
+  Effect.zipRight(
+    decision.closing === null || run === null ? Effect.void : Ref.update(run, Run.closed(decision.closing)),
+    Runtime.emitAll(rt, decision.commands)
+  )
 
-/** Publishes a closing decision (`Run.end` / `Run.stop`): the run's waits are gone before its end. */
-const close = (rt: Runtime.Runtime, run: Run.RunState, decision: Run.Stopping) =>
-  Effect.gen(function*() {
-    if (decision.closing !== null) {
-      applyClosing(run, decision.closing)
-      run.state = "idle"
-      if (rt.approvalsMade !== undefined) yield* rt.approvalsMade.dropRun(run.runId)
-    }
-    yield* Runtime.emitAll(rt, decision.commands)
-  })
+/**
+ * A step reports to the controller (it died, a call needs approval, an approval timed out): from a
+ * fiber of its own, since deciding may interrupt or replace the step.
+ */
+const report = (rt: Runtime.Runtime): Calls.Report => (input) =>
+  Effect.flatMap(Runtime.fibers(rt), ({ scope }) => Effect.asVoid(Effect.forkIn(handle(rt, input), scope)))
 
-/** A step died (a bug): reported from a fiber of its own, since deciding may interrupt the step. */
-const died = (rt: Runtime.Runtime, runId: string) => (detail: string) =>
-  Effect.flatMap(Runtime.fibers(rt), ({ scope }) => Effect.asVoid(Effect.forkIn(handle(rt, Controller.Input.Died({ runId, detail })), scope)))
+const died = (rt: Runtime.Runtime, runId: string) => (detail: string) => report(rt)(Controller.Input.Died({ runId, detail }))
 
 /** Inference `turn` of the run, in the agent's `FiberHandle`; it reports back by publishing. */
-const startInference = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
+const startInference = (rt: Runtime.Runtime, run: Run.Current, turn: number) =>
   Effect.flatMap(Runtime.fibers(rt), ({ runs }) => FiberHandle.run(
     runs,
     Inference.infer(rt, run, turn).pipe(
@@ -68,7 +60,7 @@ const startInference = (rt: Runtime.Runtime, run: Run.RunState, turn: number) =>
   ))
 
 /** The run's fibers gone: its inference and its calls. */
-const interruptSteps = (rt: Runtime.Runtime, run: Run.RunState) =>
+const interruptSteps = (rt: Runtime.Runtime, run: Run.Current) =>
   Effect.zipRight(clearInference(rt), Calls.interruptAll(rt, run))
 
 /** Interrupts the inference going, if any (and waits for it). */
@@ -76,14 +68,14 @@ const clearInference = (rt: Runtime.Runtime) =>
   Effect.suspend(() => rt.fibers === undefined ? Effect.void : FiberHandle.clear(rt.fibers.runs))
 
 /** A run's end by its own steps (`Run.end`): finished, or failed with what it left open closed. */
-const end = (rt: Runtime.Runtime, run: Run.RunState, ending: Run.Ending) =>
-  Effect.suspend(() => {
-    if (run.ended) return Effect.void
-    run.ended = true
-    const decision = Run.end(rt.me, run, ending._tag === "Failed" ? Assemble.cut(run.assembly).items : [], ending)
-    run.state = "idle"
-    return close(rt, run, decision)
-  })
+const end = (rt: Runtime.Runtime, run: Run.Current, ending: Run.Ending) =>
+  Effect.flatMap(
+    Ref.modify(run.state, (state) => [state.ended ? null : state, state.ended ? state : Run.ended(state)] as const),
+    (state) =>
+      state === null
+        ? Effect.void
+        : close(rt, run.state, Run.end(rt.me, state, ending._tag === "Failed" ? Assemble.cut(state.assembly).items : [], ending))
+  )
 
 /** The agent stops with its environment: the run's fibers go, what it left open stays for resume. */
 export const halt = (rt: Runtime.Runtime) => rt.current === undefined ? Effect.void : interruptSteps(rt, rt.current)
@@ -101,33 +93,41 @@ export const stopRun = (rt: Runtime.Runtime, reason: string) =>
     rt.current = undefined
     const inference = rt.fibers === undefined ? Option.none() : FiberHandle.unsafeGet(rt.fibers.runs)
     if (Option.isSome(inference)) yield* Fiber.interruptFork(inference.value)
-    yield* run.applying.withPermits(1)(Effect.sync(() => {
-      run.frozen = true
-    }))
+    const state = yield* run.applying.withPermits(1)(Ref.updateAndGet(run.state, Run.frozen))
     yield* Calls.interruptAll(rt, run)
-    yield* close(rt, run, Run.stop(rt.me, run, run.ended ? [] : Assemble.cut(run.assembly).items, reason))
+    yield* close(rt, run.state, Run.stop(rt.me, state, state.ended ? [] : Assemble.cut(state.assembly).items, reason))
     yield* clearInference(rt)
   })
 
-/** Runs one of the controller's commands. */
-export const interpret = (rt: Runtime.Runtime, command: Controller.Command): Effect.Effect<void> => {
+/** Runs `f` on the run going if it is run `runId` (a command for a run stopped meanwhile does nothing). */
+const ofRun = (rt: Runtime.Runtime, runId: string, f: (run: Run.Current) => Effect.Effect<void>) =>
+  Effect.suspend(() => rt.current?.runId === runId ? Effect.asVoid(f(rt.current)) : Effect.void)
+
+/** Runs one of the agent's commands. */
+export const interpret = (rt: Runtime.Runtime, command: State.Command): Effect.Effect<void> => {
   switch (command._tag) {
     case "Publish":
       return Effect.asVoid(Runtime.publish(rt, command.payload))
     case "StartRun":
       return Effect.sync(() => {
-        rt.current = Run.make(rt.me, command.runId)
+        rt.current = Run.current(Run.make(rt.me, command.runId))
       })
     case "StartInference":
       return Effect.suspend(() =>
         rt.current?.runId === command.runId ? Effect.asVoid(startInference(rt, rt.current, command.turn)) : Effect.void
       )
     case "StartCall":
-      return Effect.suspend(() =>
-        rt.current?.runId === command.runId
-          ? Calls.start(rt, rt.current, command.call, command.stage, died(rt, command.runId))
-          : Effect.void
-      )
+      return ofRun(rt, command.runId, (run) => Calls.start(rt, run, command.call, command.stage, report(rt)))
+    case "AskApproval":
+      return ofRun(rt, command.runId, (run) => Calls.ask(rt, run, command.call, report(rt)))
+    case "ApprovalTimer":
+      return ofRun(rt, command.runId, (run) => Calls.timer(rt, run, command.callId, command.after, report(rt)))
+    case "DenyCall":
+      return ofRun(rt, command.runId, (run) => Calls.deny(rt, run, command.call, command.by, command.reason, report(rt)))
+    case "AskQuestion":
+      return ofRun(rt, command.runId, (run) => Calls.askQuestion(rt, run, command.callId, command.question, report(rt)))
+    case "AnswerQuestion":
+      return ofRun(rt, command.runId, (run) => Calls.answerQuestion(rt, run, command.call, command.answer, report(rt)))
     case "EndRun":
       return Effect.suspend(() => {
         const run = rt.current
@@ -139,8 +139,8 @@ export const interpret = (rt: Runtime.Runtime, command: Controller.Command): Eff
   }
 }
 
-/** One decision of the controller: a pure transition, then its commands, in order. */
-export const handle = (rt: Runtime.Runtime, input: Controller.Input) =>
+/** One decision: a pure transition, then its commands, in order. */
+export const handle = (rt: Runtime.Runtime, input: State.Input): Effect.Effect<void> =>
   Effect.flatMap(
     Ref.modify(rt.state, (state) => {
       const [next, commands] = State.decide(rt.settings, state, input)
@@ -155,22 +155,14 @@ export const restore = (rt: Runtime.Runtime, plan: Resume.Plan) =>
     yield* Ref.update(rt.state, (state) => ({ ...state, controller: Controller.restored(state.controller, plan.queued) }))
     const cut = plan.cut
     if (cut === null) return
-    const { run, resumable } = cut
-    for (const output of cut.outputs) {
-      run.answered.add(output.callId)
-      run.outputs.set(output.callId, output)
-    }
+    const { resumable, run } = cut
     yield* Runtime.emitAll(rt, cut.commands)
     if (cut.next === "continue") {
-      // Answers may arrive before the resumed run reaches its calls: register the waits now.
-      for (const [call, stage] of resumable) {
-        if (stage === "awaiting_approval") yield* Runtime.approvals(rt).registerResumed(run.runId, call.callId)
-      }
       yield* Runtime.publish(rt, new Event.RunStarted({ participant: rt.me, runId: run.runId, trigger: null }))
-      rt.current = run
+      rt.current = Run.current(run)
       yield* handle(rt, Controller.Input.Resumed({ runId: run.runId, turn: cut.turn, calls: resumable }))
       return
     }
     // Cut mid-inference: it ends as interrupted, its partial output kept as incomplete.
-    yield* close(rt, run, Run.stop(rt.me, run, Assemble.cut(run.assembly).items, "interrupted by a restart"))
+    yield* close(rt, null, Run.stop(rt.me, run, Assemble.cut(run.assembly).items, "interrupted by a restart"))
   })

@@ -12,6 +12,7 @@ import * as Activity from "../../Activity.js"
 import type * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
 import type * as Participant from "../../Participant.js"
+import * as Approvals from "./approvals.js"
 import { isMessage } from "./context.js"
 import * as Controller from "./controller.js"
 import type * as History from "./history.js"
@@ -57,11 +58,44 @@ const reports = (payload: Event.Payload): string | null => {
     case "ItemDone":
       return payload.item._tag === "FunctionCall" || payload.item._tag === "FunctionCallOutput" ? payload.runId : null
     case "HookFailed":
+    case "ApprovalRequested":
       return payload.runId
     default:
       return null
   }
 }
+
+/**
+ * An answer to an approval: its facts gathered (may its author approve? is this the agent that refuses
+ * answers nobody asked for — the first agent by id, so it happens once? what the journal says of the
+ * call), then the decision (`approvals.ts`).
+ */
+const onAnswer = (rt: Runtime.Runtime, event: Event.Event, answer: Event.ApprovalAnswered) =>
+  Effect.gen(function*() {
+    const approvers = rt.options.approval?.approvers
+    const members = yield* rt.env.members
+    const allowed = approvers !== undefined
+      ? approvers.includes(event.author)
+      : members.find((member) => member.id === event.author)?.kind === "human"
+    const { history } = yield* Ref.get(rt.state)
+    const known = Option.getOrNull(HashMap.get(history.commands, answer.callId))
+    // Only a call nobody asked for needs it: the first agent by id refuses.
+    const refusesUnknown = known === null &&
+      !members.some((member) => member.kind === "agent" && member.id < rt.me) &&
+      members.some((member) => member.kind === "agent" && member.id === rt.me)
+    yield* Interpreter.handle(
+      rt,
+      Approvals.Input.Answered({
+        callId: answer.callId,
+        by: event.author,
+        approved: answer.approved,
+        reason: answer.reason,
+        allowed,
+        refusesUnknown,
+        known
+      })
+    )
+  })
 
 /** A live event, after it was folded. */
 const onEvent = (rt: Runtime.Runtime, event: Event.Event) => {
@@ -80,12 +114,10 @@ const onEvent = (rt: Runtime.Runtime, event: Event.Event) => {
       return payload.participant === rt.me
         ? Interpreter.handle(rt, Controller.Input.Interrupt({ runId: payload.runId, by: event.author }))
         : Effect.void
-    case "FunctionCallRequested":
-      return Runtime.approvals(rt).onRequested(event, payload)
     case "ApprovalAnswered":
-      return Runtime.approvals(rt).onAnswer(event, payload)
+      return onAnswer(rt, event, payload)
     case "ClarificationAnswered":
-      return Runtime.approvals(rt).onClarification(payload)
+      return Interpreter.handle(rt, Approvals.Input.Clarified({ callId: payload.callId, answer: payload.answer }))
     default:
       return Effect.void
   }
@@ -102,8 +134,6 @@ const live = (rt: Runtime.Runtime, event: Event.Event) => Effect.zipRight(fold(r
 /** The journal is folded: resume is a decision on the fold, then the next input. */
 const resume = (rt: Runtime.Runtime, history: History.History) =>
   Effect.gen(function*() {
-    // This agent's calls that were answered: a later answer is refused as a second one.
-    if (HashMap.size(history.commands) > 0) yield* Runtime.approvals(rt).restore(history.commands)
     const reactTo = rt.options.reactTo ?? "messages"
     // Who is an agent, as the journal says: an environment projection, looked up only when needed.
     const kinds = Resume.needsKinds(rt.me, reactTo, history)

@@ -20,10 +20,8 @@ import * as Triggers from "./triggers.js"
 /** What the restart cut: the run rebuilt from the journal, and what to do with it. */
 export interface CutRun {
   readonly run: Run.RunState
-  /** Published first: the cut inference, the interrupted calls' outputs. */
+  /** Published first: the cut inference, the interrupted calls' outputs (the run's state has them). */
   readonly commands: ReadonlyArray<Command>
-  /** Outputs given by these commands (bookkeeping for the interpreter). */
-  readonly outputs: ReadonlyArray<ContextItem.FunctionCallOutput>
   /** The calls to finish, at their stage; empty when the run ends interrupted instead. */
   readonly resumable: ReadonlyArray<readonly [ContextItem.FunctionCall, Run.Stage]>
   /** `continue`: resume the calls, then infer again after `turn`; `interrupt`: the run ends interrupted. */
@@ -81,25 +79,23 @@ export const plan = (
   if (history.openInference !== null) {
     out.push(Command.Publish({ payload: new Event.InferenceInterrupted({ runId, inferenceId: history.openInference }) }))
   }
+  // Rebuilt in place: the draft is not shared until the interpreter holds it.
   const run = Run.make(me, runId)
+  const { calls, outputs } = run
   for (const item of Reducer.items(transcript)) {
     if (item.author !== me) continue
     if (item._tag === "FunctionCallOutput") {
-      if (run.calls.has(item.callId)) {
-        run.answered.add(item.callId)
-        run.outputs.set(item.callId, item)
-      }
+      if (calls.has(item.callId)) outputs.set(item.callId, item)
       continue
     }
     if (Option.getOrUndefined(HashMap.get(history.runOfItem, item.id)) !== runId) continue
     // The transcript has folded its deltas already.
     if (item.status === "in_progress") run.assembly.open.set(item.id, { item, deltas: [] })
-    else if (item._tag === "FunctionCall") run.calls.set(item.callId, item)
+    else if (item._tag === "FunctionCall") calls.set(item.callId, item)
   }
-  const outputs: Array<ContextItem.FunctionCallOutput> = []
   const resumable: Array<readonly [ContextItem.FunctionCall, Run.Stage]> = []
-  for (const call of run.calls.values()) {
-    if (run.answered.has(call.callId)) continue
+  for (const call of calls.values()) {
+    if (outputs.has(call.callId)) continue
     const command = HashMap.get(commands, call.callId)
     const status = Option.isSome(command) ? command.value.status : "new"
     if (status === "running") {
@@ -109,7 +105,7 @@ export const plan = (
           "and it was not run again.",
         isError: true
       })
-      outputs.push(output)
+      outputs.set(call.callId, output)
       out.push(
         Command.Publish({ payload: new Event.FunctionCallCancelled({ callId: call.callId, reason: "interrupted by a restart" }) }),
         ...Run.publishOutput(runId, output)
@@ -121,5 +117,5 @@ export const plan = (
   }
   const next = run.assembly.open.size === 0 && resumable.length > 0 ? "continue" : "interrupt"
   const turn = Option.getOrElse(HashMap.get(history.inferences, runId), () => 1)
-  return { context, queued: waiting, cut: { run, commands: out, outputs, resumable: next === "continue" ? resumable : [], next, turn } }
+  return { context, queued: waiting, cut: { run, commands: out, resumable: next === "continue" ? resumable : [], next, turn } }
 }

@@ -3,12 +3,13 @@
  * which the controller closes when it ends or stops the run — pure decisions (`close`, `stop`,
  * `end`) on that data once the run's fibers are gone.
  *
- * The fields are written by the run's step fibers; the controller reads them after interrupting
- * those fibers.
+ * The state is data, changed by pure functions (`withState`, `withCall`, `withOutput`, …). The
+ * run going holds it in a `Ref` ({@link Current}): its step fibers update it, the controller reads
+ * it after interrupting them.
  *
  * @internal
  */
-import { Effect } from "effect"
+import { Effect, Ref } from "effect"
 import type * as Commands from "../../Commands.js"
 import * as ContextItem from "../../ContextItem.js"
 import * as Event from "../../Event.js"
@@ -19,35 +20,95 @@ import { Command } from "./controller.js"
 /** What a run has open: what the controller closes when it stops the run. */
 export interface RunState {
   readonly runId: string
-  state: Event.AgentState
-  inferenceId: string | null
-  /** The current inference's assembly: the items streaming now, closed by the assembler if the run is cut. */
-  assembly: Assemble.Assembly
-  readonly calls: Map<string, ContextItem.FunctionCall>
-  readonly answered: Set<string>
+  readonly state: Event.AgentState
+  readonly inferenceId: string | null
+  /**
+   * The current inference's assembly: the items streaming now, closed by the assembler if the run is cut.
+   * The assembly itself is mutable, owned by the inference's fiber (the hot path of every delta).
+   */
+  readonly assembly: Assemble.Assembly
+  /** The run's function calls, in the order they were produced. */
+  readonly calls: ReadonlyMap<string, ContextItem.FunctionCall>
   /** Outputs published so far, by call id. */
-  readonly outputs: Map<string, ContextItem.FunctionCallOutput>
+  readonly outputs: ReadonlyMap<string, ContextItem.FunctionCallOutput>
   /** Set when the run has published its end: an interrupt after that has no effect. */
-  ended: boolean
+  readonly ended: boolean
   /**
    * Set by a stop once no chunk of parts is being applied: the assembly is then final, even while
    * the inference fiber is still being torn down (its HTTP request aborted).
    */
-  frozen: boolean
-  /** Held while a chunk of parts is applied and published (a stop waits for it, then freezes the assembly). */
-  readonly applying: Effect.Semaphore
+  readonly frozen: boolean
 }
 
-export const make = (me: string, runId: string): RunState => ({
+/**
+ * A run's state being made: fresh, not shared yet, so its owner may fill it in place (resume rebuilds
+ * a cut run from the journal this way) before it goes into a {@link Current}.
+ */
+export type Draft = { -readonly [K in keyof RunState]: RunState[K] } & {
+  readonly calls: Map<string, ContextItem.FunctionCall>
+  readonly outputs: Map<string, ContextItem.FunctionCallOutput>
+}
+
+/** A new run's state. */
+export const make = (me: string, runId: string): Draft => ({
   runId,
   state: "idle",
   inferenceId: null,
   assembly: Assemble.empty(me, runId),
   calls: new Map(),
-  answered: new Set(),
   outputs: new Map(),
   ended: false,
-  frozen: false,
+  frozen: false
+})
+
+/** The agent's state changes to `to`. */
+export const withState = (to: Event.AgentState) => (run: RunState): RunState => run.state === to ? run : { ...run, state: to }
+
+/** An inference starts (its id) or ends (null). */
+export const withInference = (inferenceId: string | null) => (run: RunState): RunState => ({ ...run, inferenceId })
+
+/** The inference going assembles into `assembly`. */
+export const withAssembly = (assembly: Assemble.Assembly) => (run: RunState): RunState => ({ ...run, assembly })
+
+/** A function call of the run (produced, or closed by a cut). */
+export const withCall = (call: ContextItem.FunctionCall) => (run: RunState): RunState => ({
+  ...run,
+  calls: new Map(run.calls).set(call.callId, call)
+})
+
+/** A call's output is published. */
+export const withOutput = (item: ContextItem.FunctionCallOutput) => (run: RunState): RunState => ({
+  ...run,
+  outputs: new Map(run.outputs).set(item.callId, item)
+})
+
+/** The run is closed by `closing`: cut calls join its calls, cancelled outputs answer them, the agent is idle. */
+export const closed = (closing: Closing) => (run: RunState): RunState => {
+  const calls = new Map(run.calls)
+  for (const call of closing.cutCalls) calls.set(call.callId, call)
+  const outputs = new Map(run.outputs)
+  for (const item of closing.outputs) outputs.set(item.callId, item)
+  return { ...run, calls, outputs, state: "idle" }
+}
+
+/** The run has published its end. */
+export const ended = (run: RunState): RunState => ({ ...run, ended: true, state: "idle" })
+
+/** The assembly is final (a stop). */
+export const frozen = (run: RunState): RunState => ({ ...run, frozen: true })
+
+/** The run going: its state, and the permit a chunk of parts holds while it is applied and published. */
+export interface Current {
+  readonly runId: string
+  readonly state: Ref.Ref<RunState>
+  /** Held while a chunk of parts is applied and published (a stop waits for it, then freezes the assembly). */
+  readonly applying: Effect.Semaphore
+}
+
+/** Holds a run's state while it goes. */
+export const current = (run: RunState): Current => ({
+  runId: run.runId,
+  state: Ref.unsafeMake(run),
   applying: Effect.unsafeMakeSemaphore(1)
 })
 

@@ -4,7 +4,7 @@
  * function takes it (module-level functions, not closures per agent).
  *
  * Ownership: the controller fiber folds the history, decides and sets `current`; the run fiber
- * and its call fibers write their `Run.RunState` and read the fold.
+ * and its call fibers update their `Run.RunState` (data, in the run's `Ref`) and read the fold.
  *
  * @internal
  */
@@ -16,13 +16,12 @@ import * as Event from "../../Event.js"
 import * as FunctionCallRunner from "../../FunctionCallRunner.js"
 import * as InferenceRunner from "../../InferenceRunner.js"
 import type * as Tool from "../../Tool.js"
-import * as Approvals from "./approvals.js"
 import { present } from "./context.js"
 import * as Controller from "./controller.js"
 import * as State from "./state.js"
 import * as History from "./history.js"
 import * as CombinedHooks from "./hooks.js"
-import type * as Run from "./run.js"
+import * as Run from "./run.js"
 
 /** A hook failed; the run ended and the agent is idle again. */
 export class HookError extends Schema.TaggedError<HookError>()("HookError", {
@@ -88,9 +87,7 @@ export interface Runtime {
   /** The run's fibers, made when the agent first runs (an idle agent has none); see {@link fibers}. */
   fibers: Fibers | undefined
   /** The run going's own state (what it has open), written by its step fibers. */
-  current: Run.RunState | undefined
-  /** Approvals and clarifications, made when a call or an answer first concerns the agent; see {@link approvals}. */
-  approvalsMade: Approvals.Approvals | undefined
+  current: Run.Current | undefined
 }
 
 /** The fibers of the agent's runs, in a scope of their own that closes when the agent stops. */
@@ -126,14 +123,14 @@ export const make = (options: Agent.Options) =>
         me,
         exchangeCap: options.exchangeCap ?? 5,
         maxTurns: options.maxTurns ?? 10,
-        concurrency: options.concurrency ?? 4
+        concurrency: options.concurrency ?? 4,
+        approvalTimeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout)
       },
       historyReducer,
       state: Ref.unsafeMake(State.initial(historyReducer.initial)),
       published: Ref.unsafeMake(-1),
       fibers: undefined,
-      current: undefined,
-      approvalsMade: undefined
+      current: undefined
     }
     return rt
   }) satisfies Effect.Effect<Runtime, never, Environment.Environment | InferenceRunner.InferenceRunner>
@@ -154,25 +151,6 @@ export const fibers = (rt: Runtime): Effect.Effect<Fibers> =>
 /** Closes what the agent made while it ran (its fibers are interrupted): when it stops. */
 export const release = (rt: Runtime): Effect.Effect<void> =>
   Effect.suspend(() => rt.fibers === undefined ? Effect.void : Scope.close(rt.fibers.scope, Exit.void))
-
-/** The agent's approvals, made on first use. */
-export const approvals = (rt: Runtime): Approvals.Approvals => {
-  if (rt.approvalsMade !== undefined) return rt.approvalsMade
-  const options = rt.options
-  return rt.approvalsMade = Approvals.make({
-    me: rt.me,
-    publish: (payload) => publish(rt, payload),
-    mayApprove: (by) =>
-      options.approval?.approvers !== undefined
-        ? Effect.succeed(options.approval.approvers.includes(by))
-        : Effect.map(kindOf(rt, by), (kind) => kind === "human"),
-    // One agent refuses answers for calls nobody asked: the first agent by id.
-    refusesUnknown: Effect.map(rt.env.members, (members) =>
-      members.filter((member) => member.kind === "agent").map((member) => member.id).sort()[0] === rt.me),
-    timeout: options.approval?.timeout === undefined ? undefined : Duration.decode(options.approval.timeout),
-    current: () => rt.current
-  })
-}
 
 /**
  * The kinds of event an agent takes: what its history folds (`history.ts`, `Commands.reducer`),
@@ -259,13 +237,11 @@ export const approvalPolicy = (rt: Runtime, definition: Tool.Definition | undefi
   rt.options.approval?.tools?.[name] ?? rt.options.approval?.default ?? definition?.approval ?? "never"
 
 /** Publishes the run's state change, if it changes. */
-export const setState = (rt: Runtime, run: Run.RunState, to: Event.AgentState) =>
-  Effect.suspend(() => {
-    const from = run.state
-    if (from === to) return Effect.void
-    run.state = to
-    return publish(rt, new Event.StateChanged({ participant: rt.me, runId: run.runId, from, to }))
-  })
+export const setState = (rt: Runtime, run: Run.Current, to: Event.AgentState) =>
+  Effect.flatMap(
+    Ref.modify(run.state, (state) => [state.state, Run.withState(to)(state)] as const),
+    (from) => from === to ? Effect.void : publish(rt, new Event.StateChanged({ participant: rt.me, runId: run.runId, from, to }))
+  )
 
 /** Runs a run's publishing commands, in order. */
 export const emitAll = (rt: Runtime, commands: ReadonlyArray<Controller.Command>) =>

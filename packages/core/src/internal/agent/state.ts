@@ -5,7 +5,8 @@
  *
  * - `evolve(state, event)`: folds an event into the history — the same function on the journal at
  *   resume and on live events, so resume and live handling cannot disagree;
- * - `decide(state, input)`: the controller's decision — the next state and the commands to run.
+ * - `decide(state, input)`: the controller's decision — the next state and the commands to run —
+ *   with what approvals add to it (`approvals.ts`), or the decision on an approval's input.
  *
  * The controller fiber evolves and decides; a step of a run only reads the state, and may wait
  * until the history has folded what the agent published itself.
@@ -15,6 +16,7 @@
 import { Deferred, Effect, Ref } from "effect"
 import type * as Event from "../../Event.js"
 import type * as Reducer from "../../Reducer.js"
+import * as Approvals from "./approvals.js"
 import * as Controller from "./controller.js"
 import type * as History from "./history.js"
 
@@ -22,6 +24,8 @@ import type * as History from "./history.js"
 export interface State {
   readonly history: History.History
   readonly controller: Controller.State
+  /** The approvals of the run going (`approvals.ts`). */
+  readonly approvals: Approvals.State
   /** The sequence of the last event folded, -1 before the first. */
   readonly sequence: number
   /** A step waiting for the history to reach a sequence (at most one: the inference starting). */
@@ -31,6 +35,7 @@ export interface State {
 export const initial = (history: History.History): State => ({
   history,
   controller: Controller.initial,
+  approvals: Approvals.initial,
   sequence: -1,
   waiter: null
 })
@@ -42,14 +47,25 @@ export const evolve = (reducer: Reducer.Reducer<History.History>, state: State, 
   sequence: event.sequence
 })
 
-/** The controller's decision on the state: the next state and the commands to run, in order. */
+/** What the agent decides on: the controller's inputs and approvals'. */
+export type Input = Controller.Input | Approvals.Input
+
+/** What the interpreter runs. */
+export type Command = Controller.Command | Approvals.Command
+
+/** The decision on the state: the next state and the commands to run, in order. */
 export const decide = (
   settings: Controller.Settings,
   state: State,
-  input: Controller.Input
-): readonly [State, ReadonlyArray<Controller.Command>] => {
+  input: Input
+): readonly [State, ReadonlyArray<Command>] => {
+  if (Approvals.isInput(input)) {
+    const [approvals, commands] = Approvals.decide(settings, state.controller, state.approvals, input)
+    return [{ ...state, approvals }, commands]
+  }
   const [controller, commands] = Controller.decide(settings, state.controller, input)
-  return [{ ...state, controller }, commands]
+  const [approvals, more] = Approvals.react(settings, controller, state.approvals, input, commands)
+  return [{ ...state, controller, approvals }, more.length === 0 ? commands : [...commands, ...more]]
 }
 
 /** Evolves the state held in `ref` by one event; releases a waiter whose sequence is reached. Returns the history. */
