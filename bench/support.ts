@@ -3,9 +3,11 @@
  * garbage collector handle, memory sampling and the description of the
  * machine the figures were taken on.
  */
-import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { execFileSync, fork } from "node:child_process"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
+import { basename, dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 
@@ -134,6 +136,85 @@ export const sampleRss = (everyMs = 10) => {
     }
   }
 }
+
+const taskFlag = "--chorus-bench-task"
+
+/**
+ * In a process started by {@link freshProcess} for the module at `moduleUrl`: the arguments it was
+ * given; `undefined` in any other process (or for another module).
+ */
+export const taskArguments = (moduleUrl: string): ReadonlyArray<string> | undefined => {
+  const index = process.argv.indexOf(taskFlag)
+  if (process.send === undefined || index < 0 || process.argv[index + 1] !== fileURLToPath(moduleUrl)) return undefined
+  return process.argv.slice(index + 2)
+}
+
+/** In a process started by {@link freshProcess}: sends the task's result to the parent, then exits. */
+export const reply = (work: Promise<unknown>): void => {
+  work.then(
+    (value) => process.send!({ _tag: "Done", value }, () => process.exit(0)),
+    (error: unknown) => process.send!({ _tag: "Failed", error: String(error) }, () => process.exit(1))
+  )
+}
+
+/**
+ * The bench module at `path` and the bench modules it imports (`./x.js`), type-stripped into
+ * `bench/.build/` (plain ES modules, still resolving packages from `bench/node_modules`): what a
+ * fresh process runs without the TypeScript loader. Returns the compiled entry's path.
+ */
+const compiled = async (path: string): Promise<string> => {
+  // A CommonJS package: its `module.exports` is the default export.
+  const ts = ((await import("typescript")) as unknown as { readonly default: typeof import("typescript") }).default
+  const source = dirname(path)
+  const out = join(source, ".build")
+  mkdirSync(out, { recursive: true })
+  const todo = [basename(path, ".ts")]
+  const done = new Set<string>()
+  while (todo.length > 0) {
+    const name = todo.pop()!
+    if (done.has(name)) continue
+    done.add(name)
+    const text = readFileSync(join(source, `${name}.ts`), "utf8")
+    for (const match of text.matchAll(/from "\.\/([\w-]+)\.js"/g)) todo.push(match[1]!)
+    const js = ts.transpileModule(text, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+      fileName: `${name}.ts`
+    }).outputText
+    writeFileSync(join(out, `${name}.js`), js)
+  }
+  return join(out, `${basename(path, ".ts")}.js`)
+}
+
+/**
+ * Runs a module's task in a fresh Node process: what the sections run before it in this process —
+ * their heap, their JIT state — does not weigh on it. The module checks {@link taskArguments} at
+ * its top level and answers with {@link reply}. The process runs the module type-stripped, as plain
+ * JavaScript on plain `node` (`compiled`): as a user's compiled program runs, without the
+ * TypeScript loader `pnpm bench` uses (its hooks thread alone holds ~65 MiB of RSS).
+ */
+export const freshProcess = async <A>(moduleUrl: string, args: ReadonlyArray<string>): Promise<A> => {
+  const entry = await compiled(fileURLToPath(moduleUrl))
+  return new Promise((resolve, reject) => {
+    const child = fork(entry, [taskFlag, entry, ...args], {
+      // Node's own flags only (no loader: the entry is JavaScript).
+      execArgv: process.execArgv.filter((flag) => flag.startsWith("--") && !/^--(import|require|loader)/.test(flag) && !flag.includes("tsx")),
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
+    let settled = false
+    child.on("message", (message: { _tag: "Done"; value: A } | { _tag: "Failed"; error: string }) => {
+      settled = true
+      if (message._tag === "Done") resolve(message.value)
+      else reject(new Error(`${entry} ${args.join(" ")}: ${message.error}`))
+    })
+    child.on("error", reject)
+    child.on("exit", (code) => {
+      if (!settled) reject(new Error(`${entry} ${args.join(" ")}: the process exited (${code}) without a result`))
+    })
+  })
+}
+
+/** The most RSS this process has held since it started (the kernel's high-water mark), in bytes. */
+export const maxRss = (): number => process.resourceUsage().maxRSS * 1024
 
 /** Yields to the event loop (timers, I/O) once. */
 export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Layer, Option, ParseResult, Schema } from "effect"
+import { Cause, Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
 import * as FunctionCallRunner from "./FunctionCallRunner.js"
 import type * as Tool from "./Tool.js"
 
@@ -79,7 +79,8 @@ export const make = <const Tools extends ReadonlyArray<Tool.Any>>(
     byName.set(tool.definition.name, tool)
   }
   const definitions = tools.map((tool) => tool.definition)
-  const runner = Effect.map(Effect.context<Requirements<Tools[number]>>(), (context): FunctionCallRunner.Service => ({
+  type R = Requirements<Tools[number]>
+  const service = (context: Context.Context<R>): FunctionCallRunner.Service => ({
     tools: Effect.succeed(definitions),
     run: ({ call, progress }) => {
       const tool = byName.get(call.name)
@@ -137,12 +138,21 @@ export const make = <const Tools extends ReadonlyArray<Tool.Any>>(
         return yield* render(call.name, value)
       }).pipe(Effect.provide(context)) as Effect.Effect<Tool.Result, FunctionCallRunner.FunctionCallError>
     }
-  }))
+  })
+  // The context the handlers run in, as it is where the runner is built — without the layer build's own
+  // services (its memo map, which holds every layer built with it: ~2 KiB an agent kept alive per join).
+  const runner = Effect.map(
+    Effect.context<R>(),
+    (context) => service(Context.omit(Layer.CurrentMemoMap)(context) as Context.Context<R>)
+  )
   return {
     tools,
     definitions,
     runner,
-    layer: Layer.effect(FunctionCallRunner.FunctionCallRunner, runner)
+    // No tools, no handler to give a context: one runner, shared by every agent it is provided to.
+    layer: tools.length === 0
+      ? Layer.succeed(FunctionCallRunner.FunctionCallRunner, service(Context.empty() as Context.Context<R>))
+      : Layer.effect(FunctionCallRunner.FunctionCallRunner, runner)
   }
 }
 
