@@ -15,8 +15,14 @@
  * cut by the cluster (a defect or an interruption), then, per this test's step log, when it got no answer at all
  * (routed to the dead runner); both fixed (Wake.test.ts). Since: 7 of 7 runs of the whole of test/cluster, and the
  * suite runs it by default again (`CHORUS_CLUSTER_PROCESSES=0` skips it).
+ * Round 5: the CI timed out once more (Node 24, loaded). Reproduced here 3 of 7 runs of this file on Node 24 beside
+ * four busy loops (load 11-14); with CHORUS_RUNNER_LOGS (support/processes.ts) the runners' debug logs showed it:
+ * after the kill the cluster moved the environment between the two survivors too; the wake in flight died with
+ * the old environment instance, and the agent rebuilt on the new owner waited for good on its `Members` request.
+ * Fixed in the library: every idempotent request is sent again after 10 s unanswered (Retry.test.ts), and a new
+ * environment instance wakes the agents with an unanswered waking event (Wake.test.ts).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -78,10 +84,13 @@ const stepsOf = (context: { readonly onTestFailed: (handler: () => void) => void
   const reached: Array<string> = []
   const seen: Array<string> = []
   let following = false
-  context.onTestFailed(() => console.error(`steps:\n${reached.join("\n")}\nevents:\n${seen.join("\n")}`))
+  context.onTestFailed(() => console.error(`steps:\n${reached.join("\n")}\nevents:\n${seen.join("\n")}\ncalls run: ${callsRun().join(", ")}`))
+  // Debugging: with CHORUS_RUNNER_LOGS=<directory> (see support/processes.ts) the steps go to <directory>/steps.log too.
+  const logs = process.env.CHORUS_RUNNER_LOGS
   return (step: string) =>
     Effect.gen(function*() {
       reached.push(`${new Date().toISOString()} ${step}`)
+      if (logs !== undefined && logs !== "") appendFileSync(join(logs, "steps.log"), `${reached.at(-1)}\n`)
       const env = yield* Effect.serviceOption(Environment.Environment)
       if (env._tag === "None" || following) return
       following = true

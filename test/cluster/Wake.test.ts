@@ -65,3 +65,57 @@ describe("waking a hosted agent", () => {
   it.effect("a wake that gets no answer (sent to a runner that died) is sent again", () =>
     wakeThrough(Effect.never, "1 second"))
 })
+
+const realMillisecond = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1)))
+
+describe("a wake that dies with the environment's instance", () => {
+  it.effect("is sent again by the instance that replaces it (the agent has not acted since)", () =>
+    Effect.gen(function*() {
+      const outer = yield* Effect.scope
+      const wakes = yield* Ref.make(0)
+      // The first wake never answers (its agent's runner died with it in flight); the next ones do.
+      const agent = AgentEntity.toLayer(Effect.succeed(AgentEntity.of({
+        Wake: () => Rpc.fork(Effect.flatMap(Ref.updateAndGet(wakes, (n) => n + 1), (n) => n === 1 ? Effect.never : Effect.succeed("here"))),
+        Leave: () => Effect.void,
+        Where: () => Effect.succeed("here")
+      })))
+      // Passivated after 1 s without a request (the reaper checks every 5 s): that closes the instance, and the
+      // wake in flight with it.
+      const cluster = Layer.mergeAll(agent, ClusterEnvironment.layerEntity({ maxIdleTime: "1 second" })).pipe(
+        Layer.provide(ClusterAgent.layerRegistry({ flaky: never })),
+        Layer.provide(Journals.layerMemory),
+        Layer.provideMerge(TestRunner.layer)
+      )
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const env = yield* Environment.Environment
+        yield* env.publish(Environment.author, new Event.ParticipantJoined({ participant: "flaky", kind: "agent" }))
+        yield* Human.say("bob", "anyone there?")
+        const settle = Effect.gen(function*() {
+          for (let turn = 0; turn < 20; turn++) yield* Effect.yieldNow()
+        })
+        yield* settle
+        const first = yield* Ref.get(wakes)
+        // The reaper passivates the idle instance (it checks every 5 s), before the wake's 10 s patience ends.
+        for (let i = 0; i < 7; i++) {
+          yield* TestClock.adjust("1 second")
+          yield* settle
+        }
+        const afterPassivation = yield* Ref.get(wakes)
+        // The next request builds a new instance, from the journal: the agent has not acted since bob spoke.
+        const last = yield* env.lastSequence
+        for (let i = 0; i < 5 && (yield* Ref.get(wakes)) < 2; i++) {
+          yield* TestClock.adjust("100 millis")
+          yield* settle
+        }
+        const afterRebuild = yield* Ref.get(wakes)
+        // The clock ticks while the cluster shuts down: the unanswered wake holds its entity until
+        // entityTerminationTimeout. (Started before the assertions, so that a failed one does not hang instead.)
+        yield* Effect.forkIn(Effect.forever(Effect.zipRight(TestClock.adjust("1 second"), realMillisecond)), outer)
+        assert.strictEqual(first, 1)
+        assert.strictEqual(afterPassivation, 1, "not sent again by the instance that sent it: it is gone")
+        assert.strictEqual(last, 2)
+        assert.strictEqual(afterRebuild, 2, "sent again by the instance that replaced it")
+      }).pipe(Effect.provide(ClusterEnvironment.layer("wake-2").pipe(Layer.provideMerge(cluster))), Effect.scoped)
+    }).pipe(Effect.scoped))
+})

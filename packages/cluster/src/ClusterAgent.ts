@@ -34,7 +34,7 @@ import type { Environment, InferenceRunner, Participant } from "@chorus/core"
 import { Agent } from "@chorus/core"
 import * as entity from "./internal/agentEntity.js"
 import * as protocol from "./internal/agentProtocol.js"
-import { retryCut } from "./internal/retry.js"
+import { deliver } from "./internal/retry.js"
 
 export { AgentEntity, AgentNotRegistered, AgentRegistry, agentEntityId } from "./internal/agentProtocol.js"
 
@@ -82,20 +82,20 @@ export const add = (
   agent: string
 ): Effect.Effect<string, protocol.AgentNotRegistered, Sharding.Sharding> =>
   Effect.flatMap(protocol.AgentEntity.client, (client) =>
-    retryCut(Effect.suspend(() => client(protocol.agentEntityId(environmentId, agent)).Wake()))).pipe(
+    deliver(Effect.suspend(() => client(protocol.agentEntityId(environmentId, agent)).Wake()))).pipe(
     Effect.catchIf((error) => !(error instanceof protocol.AgentNotRegistered), Effect.die)
   )
 
 /** Takes a hosted agent out of an environment: it leaves, and is not woken again. */
 export const remove = (environmentId: string, agent: string): Effect.Effect<void, never, Sharding.Sharding> =>
   Effect.flatMap(protocol.AgentEntity.client, (client) =>
-    retryCut(Effect.suspend(() => client(protocol.agentEntityId(environmentId, agent)).Leave()))).pipe(
+    deliver(Effect.suspend(() => client(protocol.agentEntityId(environmentId, agent)).Leave()))).pipe(
     Effect.orDie
   )
 
 /** Where a hosted agent runs now (waking it if needed). */
 export const where = (environmentId: string, agent: string): Effect.Effect<string, never, Sharding.Sharding> =>
   Effect.flatMap(protocol.AgentEntity.client, (client) =>
-    retryCut(Effect.suspend(() => client(protocol.agentEntityId(environmentId, agent)).Where()))).pipe(
+    deliver(Effect.suspend(() => client(protocol.agentEntityId(environmentId, agent)).Where()))).pipe(
     Effect.orDie
   )

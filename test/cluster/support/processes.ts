@@ -1,6 +1,8 @@
 /** Runner processes for the multi-process tests and bench/cluster.ts. */
 import { type ChildProcess, spawn } from "node:child_process"
+import { appendFileSync } from "node:fs"
 import { createServer } from "node:net"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const runnerScript = fileURLToPath(new URL("./runner.ts", import.meta.url))
@@ -39,6 +41,13 @@ export const startRunner = async (
     stdio: ["ignore", "pipe", "pipe"]
   })
   const runner: RunnerProcess = { port, child, seen: [], output: [] }
+  // Debugging: CHORUS_RUNNER_LOGS=<directory> keeps everything each runner prints in <directory>/runner-<port>.log.
+  const logs = process.env.CHORUS_RUNNER_LOGS
+  if (logs !== undefined && logs !== "") {
+    const file = join(logs, `runner-${port}.log`)
+    child.stdout!.on("data", (data: Buffer) => appendFileSync(file, data))
+    child.stderr!.on("data", (data: Buffer) => appendFileSync(file, data))
+  }
   let buffered = ""
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`runner ${port} not ready: ${runner.output.join("\n")}`)), 60_000)

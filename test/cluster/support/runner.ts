@@ -2,9 +2,10 @@
  * A runner process (tsx test/cluster/support/runner.ts): DATABASE_URL, CHORUS_PORT; with CHORUS_WATCH=<id> it
  * also subscribes to that environment from sequence 0 and prints `seen <sequence>` for every event it receives.
  * Prints `ready` once its layers are up. With CHORUS_CALLS_FILE=<path> it hosts the agent "ops" (support/opsAgent.ts).
+ * CHORUS_RUNNER_LOG_LEVEL=Debug lowers its minimum log level (see also CHORUS_RUNNER_LOGS in processes.ts).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Logger, LogLevel, Stream } from "effect"
 import { Environment } from "@chorus/core"
 import { ClusterEnvironment } from "@chorus/cluster"
 import { runnerLayer } from "./cluster.js"
@@ -28,4 +29,7 @@ const program = Effect.gen(function*() {
 // Without CHORUS_WATCH the program never asks for the environment it is given.
 const layer = ClusterEnvironment.layer(watch || "unwatched").pipe(Layer.provideMerge(runnerLayer(url, port, calls ? { agents: opsAgents(calls) } : undefined)))
 
-NodeRuntime.runMain(program.pipe(Effect.provide(layer)))
+// Debugging: CHORUS_RUNNER_LOG_LEVEL=Debug (or All, Trace, ...) shows the cluster's own logs too.
+const level = LogLevel.allLevels.find((candidate) => candidate._tag === process.env.CHORUS_RUNNER_LOG_LEVEL) ?? LogLevel.Info
+
+NodeRuntime.runMain(program.pipe(Effect.provide(layer), Logger.withMinimumLogLevel(level)))

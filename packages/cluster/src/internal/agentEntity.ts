@@ -95,6 +95,7 @@ const handlers = Effect.gen(function*() {
   // Rebuilt (after a passivation, a move or its runner's death): a member already, it resumes at once.
   const members = yield* env.members
   if (members.some((member) => member.id === agent)) yield* join
+  yield* Effect.logDebug(`agent ${entityId}: built on ${where}, ${joined ? "rejoined" : "not a member"}`)
 
   return AgentEntity.of({
     Wake: () => (joined ? Effect.succeed(where) : Effect.as(join, where)),

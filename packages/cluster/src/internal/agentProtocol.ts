@@ -58,12 +58,8 @@ export interface Registry {
 /** The registry tag. */
 export class AgentRegistry extends Context.Tag("@chorus/cluster/AgentRegistry")<AgentRegistry, Registry>() {}
 
-/**
- * Whether an event may make an idle (or waiting) agent act, so its entity must be awake: a finished item, an
- * approval or clarification answer, an interrupt, from someone else. Deltas and state changes never do.
- */
-export const wakes = (agent: string, event: Event.Event): boolean => {
-  if (event.author === agent) return false
+/** Whether an event is of a kind that may make an idle (or waiting) agent act, when someone else publishes it. */
+export const mayWake = (event: Event.Event): boolean => {
   switch (event.payload._tag) {
     case "ItemDone":
     case "ApprovalAnswered":
@@ -74,3 +70,9 @@ export const wakes = (agent: string, event: Event.Event): boolean => {
       return false
   }
 }
+
+/**
+ * Whether an event may make an idle (or waiting) agent act, so its entity must be awake: a finished item, an
+ * approval or clarification answer, an interrupt, from someone else. Deltas and state changes never do.
+ */
+export const wakes = (agent: string, event: Event.Event): boolean => event.author !== agent && mayWake(event)

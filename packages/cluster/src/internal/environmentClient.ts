@@ -15,7 +15,7 @@ import type { Scope } from "effect"
 import type { Participant, Reducer } from "@chorus/core"
 import { Environment, Event, Journal } from "@chorus/core"
 import { EnvironmentEntity } from "./environmentEntity.js"
-import { retryCut, retryDelay, retryInterrupted } from "./retry.js"
+import { deliver, retryDelay } from "./retry.js"
 
 const isJournalFailure = (error: unknown): error is Journal.JournalError | Journal.JournalCorrupted =>
   error instanceof Journal.JournalError || error instanceof Journal.JournalCorrupted
@@ -52,6 +52,10 @@ export const make = (
   Effect.gen(function*() {
     const makeClient = yield* EnvironmentEntity.client
     const entity = makeClient(environmentId)
+    // Requests are sent again when the cluster cuts them or leaves them unanswered (see retry.ts); an attempt
+    // left unanswered keeps running in this client's scope.
+    const scope = yield* Effect.scope
+    const send = <A, E, R>(request: Effect.Effect<A, E, R>) => deliver(request, { scope })
 
     // Per entity instance, the last event this node published through it since the last flush: `flush` checks
     // each is in the journal (a runner that died may not have written what it stamped).
@@ -63,9 +67,9 @@ export const make = (
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
       Effect.suspend(() => {
         const request = { author, payloads: [...payloads], key: `${node}/${++publishes}` }
-        // Sent again, with its key, when the cluster interrupted it (it closes its client to a runner it
-        // declares unavailable): applied once either way.
-        return retryInterrupted(Effect.orDie(Effect.suspend(() => entity.Publish(request))))
+        // Sent again, with its key, when the cluster cuts it or leaves it unanswered: applied once either way
+        // (an attempt that arrives after another was applied gets the same events back).
+        return send(Effect.orDie(Effect.suspend(() => entity.Publish(request))))
       }).pipe(Effect.map(({ events, instance }) => {
         const last = events[events.length - 1]
         const previous = unflushed.get(instance)
@@ -74,7 +78,7 @@ export const make = (
       }))
     const publish = (author: string, payload: Event.Payload) =>
       Effect.map(publishAll(author, [payload]), (events) => events[0]!)
-    const lastSequence = Effect.orDie(retryCut(Effect.suspend(() => entity.LastSequence())))
+    const lastSequence = Effect.orDie(send(Effect.suspend(() => entity.LastSequence())))
 
     // Events from `from` on, across entity moves, each once, in order.
     const follow = (from: number): Environment.Subscription["stream"] =>
@@ -159,7 +163,7 @@ export const make = (
       Effect.gen(function*() {
         const request = Effect.suspend(() => entity.Join({ participant: participant.id, kind: participant.kind, rejoin }))
         // A rejoin is idempotent (a member taking its place again): sent again when the cluster cuts it.
-        const { seen, sequence: joined } = yield* (rejoin ? retryCut(request) : request).pipe(
+        const { seen, sequence: joined } = yield* (rejoin ? send(request) : request).pipe(
           Effect.catchIf((error) => !(error instanceof Environment.ParticipantAlreadyJoined), Effect.die)
         )
         // Its inbox starts with its own ParticipantJoined; with `replay`, the history before it comes first, unfiltered.
@@ -200,7 +204,7 @@ export const make = (
     const leave = (id: string) =>
       Effect.gen(function*() {
         yield* FiberMap.remove(fibers, id)
-        yield* Effect.orDie(retryCut(Effect.suspend(() => entity.Leave({ participant: id }))))
+        yield* Effect.orDie(send(Effect.suspend(() => entity.Leave({ participant: id }))))
       })
 
     // --- derived state ------------------------------------------------------
@@ -227,7 +231,6 @@ export const make = (
 
     // Live projections: one follower per reducer (by identity), started on first use in this client's scope;
     // a read waits until the follower has folded everything published before it, then is a memory read.
-    const scope = yield* Effect.scope
     const projections = new Map<Reducer.Reducer<unknown>, SubscriptionRef.SubscriptionRef<Folded<unknown>>>()
     const projection = <S>(reducer: Reducer.Reducer<S>) =>
       Effect.gen(function*() {
@@ -275,10 +278,11 @@ export const make = (
         // A loss is reported once; the next flush checks what is published after this one.
         const published = [...unflushed.values()]
         unflushed = new Map()
-        return entity.Flush({ published })
+        // Idempotent (it reads the journal): sent again like the others.
+        return send(Effect.suspend(() => entity.Flush({ published })))
       }).pipe(Effect.catchIf((error) => !(error instanceof Journal.JournalError), Effect.die)),
       lastSequence,
-      members: Effect.orDie(retryCut(Effect.suspend(() => entity.Members()))),
+      members: Effect.orDie(send(Effect.suspend(() => entity.Members()))),
       projection,
       snapshot,
       state,

@@ -14,7 +14,7 @@ import type { Duration } from "effect"
 import { Chunk, Clock, Deferred, Effect, Option, Random, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
-import { AgentEntity, agentEntityId, AgentRegistry, wakes } from "./agentProtocol.js"
+import { AgentEntity, agentEntityId, AgentRegistry, mayWake, wakes } from "./agentProtocol.js"
 import { deliver } from "./retry.js"
 
 const JournalFailure = Schema.Union(Journal.JournalError, Journal.JournalCorrupted)
@@ -53,19 +53,31 @@ export const EnvironmentEntity = Entity.make("chorus/Environment", [
   Rpc.make("Where", { success: Schema.String })
 ])
 
-/** Who is in the environment, and the last event each participant published or joined at. */
+/**
+ * Who is in the environment, the last event each participant published or joined at, and the last event of a
+ * waking kind (see `mayWake`) each author published.
+ */
 export interface Roster {
   readonly members: Map<string, Event.ParticipantKind>
   readonly kinds: Map<string, Event.ParticipantKind>
   readonly lastSeen: Map<string, number>
+  readonly lastWaking: Map<string, number>
 }
 
-export const emptyRoster = (): Roster => ({ members: new Map(), kinds: new Map(), lastSeen: new Map() })
+export const emptyRoster = (): Roster => ({ members: new Map(), kinds: new Map(), lastSeen: new Map(), lastWaking: new Map() })
+
+/** Whether someone else published an event that may make `agent` act after it last published or joined. */
+export const wakePending = (roster: Roster, agent: string): boolean => {
+  const seen = roster.lastSeen.get(agent) ?? -1
+  for (const [author, sequence] of roster.lastWaking) if (author !== agent && sequence > seen) return true
+  return false
+}
 
 /** One fold for the journal's history and for live events. */
 export const foldRoster = (roster: Roster, event: Event.Event): void => {
-  const { kinds, lastSeen, members } = roster
+  const { kinds, lastSeen, lastWaking, members } = roster
   if (kinds.has(event.author)) lastSeen.set(event.author, event.sequence)
+  if (mayWake(event)) lastWaking.set(event.author, event.sequence)
   const payload = event.payload
   switch (payload._tag) {
     case "ParticipantJoined":
@@ -85,9 +97,6 @@ export const foldRoster = (roster: Roster, event: Event.Event): void => {
     }
   }
 }
-
-/** A wake unanswered for this long is sent again (the first may have gone to a runner that died). */
-const wakePatience = "10 seconds"
 
 /** Options of the entity. */
 export interface Options extends Environment.Options {
@@ -128,25 +137,32 @@ const handlers = (options: Options) =>
     const agents = yield* AgentEntity.client
     const waking = new Set<string>()
     const scope = yield* Effect.scope
+    const wakeAll = (woken: ReadonlyArray<string>) =>
+      Effect.forEach(woken, (id) => {
+        waking.add(id)
+        // Sent again when the cluster cuts it, or when it gets no answer (the agent's runner died with the wake
+        // in flight): a lost wake left an answered approval unseen, as no other event would come.
+        return deliver(Effect.suspend(() => agents(agentEntityId(entityId, id)).Wake()), { scope }).pipe(
+          Effect.tap((where) => Effect.logDebug(`environment ${entityId}: woke agent ${id} on ${where}`)),
+          Effect.catchAllCause((cause) => Effect.logWarning(`environment ${entityId}: waking agent ${id} failed`, cause)),
+          Effect.ensuring(Effect.sync(() => waking.delete(id))),
+          Effect.forkIn(scope)
+        )
+      }, { discard: true })
+    const hosted = (id: string, kind: Event.ParticipantKind) =>
+      kind === "agent" && !waking.has(id) && Option.isSome(registry) && registry.value.agents.has(id)
     const wake = (events: ReadonlyArray<Event.Event>) =>
       Effect.suspend(() => {
-        if (Option.isNone(registry)) return Effect.void
         const woken: Array<string> = []
         for (const [id, kind] of members) {
-          if (kind !== "agent" || waking.has(id) || !registry.value.agents.has(id)) continue
-          if (events.some((event) => wakes(id, event))) woken.push(id)
+          if (hosted(id, kind) && events.some((event) => wakes(id, event))) woken.push(id)
         }
-        return Effect.forEach(woken, (id) => {
-          waking.add(id)
-          // Sent again when the cluster cuts it, or when it gets no answer (the agent's runner died with the wake
-          // in flight): a lost wake left an answered approval unseen, as no other event would come.
-          return deliver(Effect.suspend(() => agents(agentEntityId(entityId, id)).Wake()), { scope, patience: wakePatience }).pipe(
-            Effect.catchAllCause((cause) => Effect.logWarning(`environment ${entityId}: waking agent ${id} failed`, cause)),
-            Effect.ensuring(Effect.sync(() => waking.delete(id))),
-            Effect.forkIn(scope)
-          )
-        }, { discard: true })
+        return wakeAll(woken)
       })
+    // A wake in flight dies with the instance that sent it (its fibers are in this scope): when a move or a
+    // passivation closed that instance before the agent answered, nothing else would wake the agent. So a new
+    // instance wakes every hosted agent that has not published nor joined since an event that may make it act.
+    yield* wakeAll([...members].filter(([id, kind]) => hosted(id, kind) && wakePending(roster, id)).map(([id]) => id))
 
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
       Effect.flatMap(env.publishAll(author, payloads), (events) => {

@@ -1,7 +1,16 @@
 /**
- * Requests the cluster may cut: `@effect/cluster` interrupts every request in flight to a runner it declares
- * unavailable (it closes its client to that runner), and answers a request whose connection broke mid-way
- * with a defect. For an idempotent request both mean "send it again".
+ * Requests the cluster may cut, or leave unanswered.
+ *
+ * - Cut: `@effect/cluster` interrupts every request in flight to a runner it declares unavailable (it closes
+ *   its client to that runner), and answers a request whose connection broke mid-way with a defect.
+ * - Unanswered: a request can also get no answer at all. A write to a connection that just closed waits for
+ *   it to reopen, which never happens for a runner that died; and the client of a runner declared unavailable
+ *   is only closed once nothing uses it. Seen in the multi-process tests: a wake sent just after its agent's
+ *   runner was SIGKILLed, and a rebuilt agent's `Members` while the environment moved between two survivors,
+ *   both waited until the test timed out.
+ *
+ * For an idempotent request all three mean "send it again": {@link deliver} does, so that every request of
+ * the clustered environment and of hosted agents answers, or fails with a defect, in bounded time.
  *
  * @internal
  */
@@ -12,18 +21,21 @@ import type { Scope } from "effect"
 export const retryDelay = Duration.millis(100)
 
 /**
- * Runs a request again when it was interrupted from outside this fiber. An interruption of this fiber itself
- * is not recovered (Effect does not let a fiber being interrupted catch it), so this never outlives its caller.
+ * How long an attempt may go unanswered before it is sent again. Above the time a healthy but loaded runner
+ * takes to answer, and short next to the time the cluster takes to move a dead runner's shards (with
+ * `shardLockExpiration` 9 s, up to ~10 s, plus `entityTerminationTimeout` when a shard moves between
+ * survivors): a request sent into that window is sent again once or twice, not waited on for good.
  */
-export const retryInterrupted = <A, E, R>(request: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.catchAllCause(request, (cause) =>
-    Cause.isInterruptedOnly(cause)
-      ? Effect.zipRight(Effect.sleep(retryDelay), retryInterrupted(request))
-      : Effect.failCause(cause))
+export const defaultPatience = Duration.seconds(10)
+
+/** Attempts before giving up: 30 × 10 s, about five minutes (far above the cluster's failure detection). */
+export const defaultAttempts = 30
 
 /**
  * Runs an idempotent request again when the cluster cut it, interrupted or with a defect, waiting longer each
- * time (100 ms doubling up to 2 s), at most `attempts` times (default 30, about a minute); its typed failures are the caller's.
+ * time (100 ms doubling up to 2 s), at most `attempts` times (default 30, about a minute); its typed failures are
+ * the caller's. An interruption of this fiber itself is not recovered (Effect does not let a fiber being
+ * interrupted catch it), so this never outlives its caller.
  */
 export const retryCut = <A, E, R>(request: Effect.Effect<A, E, R>, attempts = 30): Effect.Effect<A, E, R> => {
   const attempt = (n: number): Effect.Effect<A, E, R> =>
@@ -37,26 +49,36 @@ export const retryCut = <A, E, R>(request: Effect.Effect<A, E, R>, attempts = 30
   return attempt(1)
 }
 
+/** Options of {@link deliver}. */
+export interface DeliverOptions {
+  /**
+   * Where unanswered attempts keep running (interrupting one would interrupt the handler on a runner that is
+   * only slow); a daemon fiber when absent. Each ends when it is answered or its own retries give up.
+   */
+  readonly scope?: Scope.Scope | undefined
+  readonly patience?: Duration.DurationInput | undefined
+  readonly attempts?: number | undefined
+}
+
 /**
- * Sends an idempotent request until it is delivered, as {@link retryCut} does, and also sends it again when an
- * attempt gets no answer within `patience`: a request that the cluster routed to a runner that died can wait
- * forever. The unanswered attempt is left running in `scope` (interrupting it would interrupt the handler on a
- * runner that is only slow); whichever attempt answers first is the answer.
+ * Sends an idempotent request until it is delivered: each attempt is retried as {@link retryCut} does, and the
+ * request is sent again, in a new attempt, whenever the attempts so far got no answer within `patience`.
+ * Whichever attempt ends first is the answer, a success or a typed failure (the request is idempotent: any
+ * attempt's answer is the answer). After `attempts` unanswered sends it dies, so a caller never waits more than
+ * `attempts × patience`.
  */
-export const deliver = <A, E, R>(
-  request: Effect.Effect<A, E, R>,
-  options: { readonly scope: Scope.Scope; readonly patience: Duration.DurationInput; readonly attempts?: number }
-): Effect.Effect<A, E, R> =>
+export const deliver = <A, E, R>(request: Effect.Effect<A, E, R>, options?: DeliverOptions): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
-    const attempts = options.attempts ?? 30
+    const attempts = options?.attempts ?? defaultAttempts
+    const patience = options?.patience ?? defaultPatience
+    const scope = options?.scope
     const pending: Array<Fiber.RuntimeFiber<A, E>> = []
     for (let n = 1; ; n++) {
-      pending.push(yield* Effect.forkIn(retryCut(request, attempts), options.scope))
-      const answered = yield* Effect.raceAll(pending.map((fiber) => Fiber.join(fiber))).pipe(
-        Effect.timeoutOption(options.patience)
-      )
-      if (Option.isSome(answered)) return answered.value
-      if (n >= attempts) return yield* Effect.dieMessage(`no answer after ${attempts} attempts`)
-      yield* Effect.logWarning(`a cluster request got no answer within ${Duration.format(Duration.decode(options.patience))}: sent again`)
+      const attempt = retryCut(request, attempts)
+      pending.push(yield* (scope === undefined ? Effect.forkDaemon(attempt) : Effect.forkIn(attempt, scope)))
+      const answered = yield* Effect.raceAll(pending.map((fiber) => Fiber.await(fiber))).pipe(Effect.timeoutOption(patience))
+      if (Option.isSome(answered)) return yield* answered.value
+      if (n >= attempts) return yield* Effect.dieMessage(`a cluster request got no answer after ${attempts} attempts`)
+      yield* Effect.logWarning(`a cluster request got no answer within ${Duration.format(Duration.decode(patience))}: sent again`)
     }
   })
