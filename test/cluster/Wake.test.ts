@@ -28,15 +28,19 @@ const never: ClusterAgent.Definition = {
   participant: () => ({ id: "flaky", kind: "agent", run: () => Effect.never }) as never
 }
 
+/** The agent's and the environment's entities on the in-memory test runner, with the agent registered as "flaky". */
+const clusterOf = <A, E, R, A2, E2, R2>(agent: Layer.Layer<A, E, R>, environment: Layer.Layer<A2, E2, R2>) =>
+  Layer.mergeAll(agent, environment).pipe(
+    Layer.provide(ClusterAgent.layerRegistry({ flaky: never })),
+    Layer.provide(Journals.layerMemory),
+    Layer.provideMerge(TestRunner.layer)
+  )
+
 const wakeThrough = (first: Effect.Effect<string> | undefined, step: "100 millis" | "1 second") =>
   Effect.gen(function*() {
       const outer = yield* Effect.scope
       const wakes = yield* Ref.make(0)
-      const cluster = Layer.mergeAll(flakyAgent(wakes, first), ClusterEnvironment.layerEntity()).pipe(
-        Layer.provide(ClusterAgent.layerRegistry({ flaky: never })),
-        Layer.provide(Journals.layerMemory),
-        Layer.provideMerge(TestRunner.layer)
-      )
+      const cluster = clusterOf(flakyAgent(wakes, first), ClusterEnvironment.layerEntity())
       yield* Effect.gen(function*() {
         yield* TestClock.adjust(1)
         const env = yield* Environment.Environment
@@ -81,11 +85,7 @@ describe("a wake that dies with the environment's instance", () => {
       })))
       // Passivated after 1 s without a request (the reaper checks every 5 s): that closes the instance, and the
       // wake in flight with it.
-      const cluster = Layer.mergeAll(agent, ClusterEnvironment.layerEntity({ maxIdleTime: "1 second" })).pipe(
-        Layer.provide(ClusterAgent.layerRegistry({ flaky: never })),
-        Layer.provide(Journals.layerMemory),
-        Layer.provideMerge(TestRunner.layer)
-      )
+      const cluster = clusterOf(agent, ClusterEnvironment.layerEntity({ maxIdleTime: "1 second" }))
       yield* Effect.gen(function*() {
         yield* TestClock.adjust(1)
         const env = yield* Environment.Environment

@@ -4,14 +4,14 @@
  * agent; the timeout and a restart between request and answer are checked end to end on the TestClock.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Ref, Schema, TestClock } from "effect"
+import { Duration, Effect, Layer, Ref, TestClock } from "effect"
 import type { Commands } from "@chorus/core"
-import { ContextItem, Environment, Event, InputStream, Journal, ScriptedModel, Tool, Toolkit } from "@chorus/core"
+import { ContextItem, Environment, Event, InputStream, Journal, ScriptedModel, Toolkit } from "@chorus/core"
 import * as Approvals from "../../packages/core/src/internal/agent/approvals.js"
 import * as Controller from "../../packages/core/src/internal/agent/controller.js"
 import * as History from "../../packages/core/src/internal/agent/history.js"
 import * as State from "../../packages/core/src/internal/agent/state.js"
-import { events, joinAgent, joinHuman, payloads, runEnded } from "../support/agents.js"
+import { deployTool, events, joinAgent, joinHuman, payloads, runEnded } from "../support/agents.js"
 
 const settings: Controller.Settings = {
   me: "ops",
@@ -211,14 +211,6 @@ describe("Agent approvals (pure decisions)", () => {
     assert.deepStrictEqual(play(stopped.state, Approvals.Input.ApprovalTimedOut({ runId, callId: "d1" })).commands, [])
   })
 })
-
-const deployTool = (runs: Ref.Ref<ReadonlyArray<string>>) =>
-  Tool.make("deploy", {
-    description: "Deploys",
-    parameters: Schema.Struct({ target: Schema.String }),
-    approval: "always",
-    handler: ({ target }) => Effect.as(Ref.update(runs, (all) => [...all, target]), `deployed ${target}`)
-  })
 
 const approve = (callId: string) => new InputStream.Approval({ callId, approved: true, reason: null })
 

@@ -4,21 +4,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Ref, Schedule, Schema, Stream, TestClock } from "effect"
 import { Agent, ContextItem, Environment, Event, InferenceRunner, InputStream, Journal, ScriptedModel, Tool, Toolkit } from "@chorus/core"
-import { events, joinAgent, joinHuman, payloads, runEnded, runEndedAdvancing } from "../support/agents.js"
+import { deployTool, events, joinAgent, joinHuman, payloads, runEnded, runEndedAdvancing } from "../support/agents.js"
 
 const lifetimes = Effect.gen(function*() {
   const journal = yield* Journal.makeMemory
   const environment = Environment.layer().pipe(Layer.provide(Layer.succeed(Journal.Journal, journal)), Layer.orDie)
   return <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, environment)
 })
-
-const deployTool = (runs: Ref.Ref<ReadonlyArray<string>>) =>
-  Tool.make("deploy", {
-    description: "Deploys",
-    parameters: Schema.Struct({ target: Schema.String }),
-    approval: "always",
-    handler: ({ target }) => Effect.as(Ref.update(runs, (all) => [...all, target]), `deployed ${target}`)
-  })
 
 /** The first live event matching, from a subscription opened now (no journal read: it may be broken). */
 const live = (predicate: (event: Event.Event) => boolean) =>

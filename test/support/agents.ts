@@ -1,6 +1,6 @@
-import { Effect, Fiber, Queue, TestClock } from "effect"
+import { Effect, Fiber, Queue, Ref, Schema, TestClock } from "effect"
 import type { Layer } from "effect"
-import { Agent, Environment, Event, FunctionCallRunner, Human, InputStream, ScriptedModel, Toolkit } from "@chorus/core"
+import { Agent, Environment, Event, FunctionCallRunner, Human, InputStream, ScriptedModel, Tool, Toolkit } from "@chorus/core"
 
 /** Joins an agent with its own scripted model and toolkit; returns the model (for its requests). */
 export const joinAgent = (
@@ -55,4 +55,13 @@ export const runEndedAdvancing = (participant: string, count = 1) =>
       yield* Effect.yieldNow()
     }
     return yield* Fiber.join(fiber)
+  })
+
+/** A tool that always needs approval and records each target it deploys. */
+export const deployTool = (runs: Ref.Ref<ReadonlyArray<string>>) =>
+  Tool.make("deploy", {
+    description: "Deploys",
+    parameters: Schema.Struct({ target: Schema.String }),
+    approval: "always",
+    handler: ({ target }) => Effect.as(Ref.update(runs, (all) => [...all, target]), `deployed ${target}`)
   })
