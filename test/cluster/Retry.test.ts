@@ -83,6 +83,37 @@ describe("deliver: a request the cluster leaves unanswered", () => {
     }))
 })
 
+describe("deliver: the attempts it sent", () => {
+  it.scoped("an attempt still unanswered when another answers is interrupted: none outlives the request", () =>
+    Effect.gen(function*() {
+      const sent = yield* Ref.make(0)
+      const stopped = yield* Ref.make(0)
+      const fiber = yield* Effect.fork(deliver(
+        request(sent, (n) => n === 1 ? Effect.onInterrupt(Effect.never, () => Ref.update(stopped, (k) => k + 1)) : Effect.succeed("second")),
+        { patience: "10 seconds" }
+      ))
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "second")
+      for (let turn = 0; turn < 20; turn++) yield* Effect.yieldNow()
+      assert.strictEqual(yield* Ref.get(stopped), 1)
+    }))
+
+  it.scoped("an attempt whose cuts outlast its own retries does not end the request: it is sent again", () =>
+    Effect.gen(function*() {
+      const sent = yield* Ref.make(0)
+      // With 3 attempts, the first send gives up after its 3 tries (each cut with a defect, ~0.3 s); the request
+      // is sent again after the patience, and that send is answered.
+      const fiber = yield* Effect.fork(deliver(
+        request(sent, (n) => n <= 3 ? Effect.die("connection reset") : Effect.succeed(`answered by try ${n}`)),
+        { patience: "10 seconds", attempts: 3 }
+      ))
+      yield* TestClock.adjust("1 second")
+      assert.isNull(fiber.unsafePoll())
+      yield* TestClock.adjust("9 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "answered by try 4")
+    }))
+})
+
 describe("the clustered environment's requests", () => {
   // An environment entity whose first answer to each of these requests never comes (as when it went to a runner
   // that died, or to one giving the shard up); the next ones answer.

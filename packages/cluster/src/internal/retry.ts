@@ -14,7 +14,7 @@
  *
  * @internal
  */
-import { Cause, Duration, Effect, Fiber, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
 import type { Scope } from "effect"
 
 /** Wait before sending again. */
@@ -52,33 +52,62 @@ export const retryCut = <A, E, R>(request: Effect.Effect<A, E, R>, attempts = 30
 /** Options of {@link deliver}. */
 export interface DeliverOptions {
   /**
-   * Where unanswered attempts keep running (interrupting one would interrupt the handler on a runner that is
-   * only slow); a daemon fiber when absent. Each ends when it is answered or its own retries give up.
+   * Where attempts run while the request is unanswered (interrupting one would interrupt the handler on a
+   * runner that is only slow); a daemon fiber when absent. Once the request is answered (or given up, or its
+   * caller interrupted), the attempts still running are interrupted: none outlives the request.
    */
   readonly scope?: Scope.Scope | undefined
   readonly patience?: Duration.DurationInput | undefined
   readonly attempts?: number | undefined
 }
 
+/** An attempt's end that answers the request: a success or a typed failure (not a cut that outlasted its retries). */
+const answers = <A, E>(exit: Exit.Exit<A, E>) => Exit.isSuccess(exit) || Option.isSome(Cause.failureOption(exit.cause))
+
 /**
  * Sends an idempotent request until it is delivered: each attempt is retried as {@link retryCut} does, and the
  * request is sent again, in a new attempt, whenever the attempts so far got no answer within `patience`.
- * Whichever attempt ends first is the answer, a success or a typed failure (the request is idempotent: any
- * attempt's answer is the answer). After `attempts` unanswered sends it dies, so a caller never waits more than
- * `attempts × patience`.
+ * Whichever attempt answers first is the answer, a success or a typed failure (the request is idempotent: any
+ * attempt's answer is the answer); an attempt whose cuts outlasted its own retries is dropped while others run.
+ * After `attempts` sends without an answer it dies (with the last cut's cause when there was one), so a caller
+ * never waits more than `attempts × patience`. The attempts still running when it returns are interrupted.
  */
 export const deliver = <A, E, R>(request: Effect.Effect<A, E, R>, options?: DeliverOptions): Effect.Effect<A, E, R> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const attempts = options?.attempts ?? defaultAttempts
     const patience = options?.patience ?? defaultPatience
     const scope = options?.scope
-    const pending: Array<Fiber.RuntimeFiber<A, E>> = []
-    for (let n = 1; ; n++) {
-      const attempt = retryCut(request, attempts)
-      pending.push(yield* (scope === undefined ? Effect.forkDaemon(attempt) : Effect.forkIn(attempt, scope)))
-      const answered = yield* Effect.raceAll(pending.map((fiber) => Fiber.await(fiber))).pipe(Effect.timeoutOption(patience))
-      if (Option.isSome(answered)) return yield* answered.value
-      if (n >= attempts) return yield* Effect.dieMessage(`a cluster request got no answer after ${attempts} attempts`)
-      yield* Effect.logWarning(`a cluster request got no answer within ${Duration.format(Duration.decode(patience))}: sent again`)
-    }
+    const pending = new Set<Fiber.RuntimeFiber<A, E>>()
+    let lastCut: Cause.Cause<E> | undefined = undefined
+
+    // The first answer among the attempts running; waits for good while none is left (the patience ends it).
+    const firstAnswer: Effect.Effect<Exit.Exit<A, E>> = Effect.suspend(() =>
+      pending.size === 0
+        ? Effect.never
+        : Effect.raceAll([...pending].map((fiber) => Effect.map(Fiber.await(fiber), (exit) => [fiber, exit] as const))).pipe(
+          Effect.flatMap(([fiber, exit]) => {
+            if (answers(exit)) return Effect.succeed(exit)
+            pending.delete(fiber)
+            if (Exit.isFailure(exit)) lastCut = exit.cause
+            return firstAnswer
+          })
+        )
+    )
+
+    const send: Effect.Effect<A, E, R> = Effect.gen(function*() {
+      for (let n = 1; ; n++) {
+        const attempt = retryCut(request, attempts)
+        pending.add(yield* (scope === undefined ? Effect.forkDaemon(attempt) : Effect.forkIn(attempt, scope)))
+        const answered = yield* Effect.timeoutOption(firstAnswer, patience)
+        if (Option.isSome(answered)) return yield* answered.value
+        if (n >= attempts) {
+          return yield* lastCut === undefined
+            ? Effect.dieMessage(`a cluster request got no answer after ${attempts} attempts`)
+            : Effect.failCause(lastCut)
+        }
+        yield* Effect.logWarning(`a cluster request got no answer within ${Duration.format(Duration.decode(patience))}: sent again`)
+      }
+    })
+
+    return Effect.ensuring(send, Effect.suspend(() => Effect.forEach(pending, Fiber.interruptFork, { discard: true })))
   })
