@@ -165,6 +165,10 @@ describe("reading a journal line's envelope off its bytes", () => {
     sameShape(at(new TextDecoder().decode(fileLine(plain))), plain)
     // Read twice by the same reader (its remembered author): still the same.
     sameShape(at(new TextDecoder().decode(fileLine(plain))), plain)
+    // A name that begins with a byte order mark keeps it (a UTF-8 decoder drops a leading BOM by default).
+    const marked = new Event.Event({ sequence: 8, author: "\uFEFFbob", timestamp: 1, payload: delta })
+    const markedLine = fileLine(marked)
+    assert.strictEqual(reader.event(markedLine, 0, markedLine.length)?.author ?? "\uFEFFbob", "\uFEFFbob")
     const payload = JSON.stringify(Schema.encodeSync(Event.Payload)(delta))
     const crc = `,"crc":"00000000"}`
     for (

@@ -14,6 +14,8 @@ import * as Trusted from "./journalTrusted.js"
 export const NEWLINE = 10
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
+// For a string inside a line: a leading U+FEFF is part of it (a name may begin with one), not a mark to drop.
+const utf8Exact = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const utf8Encoder = new TextEncoder()
 
 /**
@@ -99,6 +101,15 @@ export const text = (bytes: Uint8Array, begin = 0, end = bytes.length): Either.E
 export const textOrUndefined = (bytes: Uint8Array, begin: number, end: number): string | undefined => {
   try {
     return utf8.decode(bytes.subarray(begin, end))
+  } catch {
+    return undefined
+  }
+}
+
+/** The UTF-8 text of a string's bytes inside a line, a leading U+FEFF kept; undefined when it is not UTF-8. */
+const stringOrUndefined = (bytes: Uint8Array, begin: number, end: number): string | undefined => {
+  try {
+    return utf8Exact.decode(bytes.subarray(begin, end))
   } catch {
     return undefined
   }
@@ -266,7 +277,7 @@ export class EnvelopeReader {
       const byte = bytes[i]!
       if (byte === 92 || byte < 32) return undefined
     }
-    const name = textOrUndefined(bytes, begin, end)
+    const name = stringOrUndefined(bytes, begin, end)
     if (name === undefined) return undefined
     if (this.authors.length >= 8) this.authors.shift()
     this.authors.push({ bytes: bytes.slice(begin, end), name })
