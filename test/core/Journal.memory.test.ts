@@ -36,6 +36,20 @@ describe("Journal.makeMemory", () => {
       assert.strictEqual(yield* journal.lastSequence, 7 + appended.length - 1)
     }))
 
+  it.effect("an empty append when a storage chunk is full changes nothing: the last sequence and every event stay", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.makeMemory
+      // The first storage chunk holds 64 rows: fill it exactly, then append nothing.
+      const appended = Array.from({ length: 64 }, (_, i) =>
+        new Event.Event({ sequence: i, author: "agent", timestamp: i, payload: new Event.TextDelta({ itemId: "m", contentIndex: 0, delta: `d${i}` }) }, true)
+      )
+      yield* journal.append(appended)
+      yield* journal.append([])
+      assert.strictEqual(yield* journal.lastSequence, 63)
+      assert.strictEqual((yield* readAll(journal)).length, 64)
+      assert.strictEqual((yield* readAll(journal, { from: 60 })).length, 4)
+    }))
+
   it.effect("deltas built by the providers' fast path and indexes beyond 32 bits read back the same", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.makeMemory

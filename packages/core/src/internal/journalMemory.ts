@@ -168,6 +168,8 @@ export const make = (): Store => {
   }
 
   const append = (events: ReadonlyArray<Event.Event>) => {
+    // Nothing to store: no new chunk either (an empty last chunk would hide the events before it).
+    if (events.length === 0) return
     let chunk = room()
     for (let i = 0; i < events.length; i++) {
       if (chunk.length === chunk.sequence.length) chunk = room()
