@@ -93,8 +93,10 @@ export const stopRun = (rt: Runtime.Runtime, reason: string) =>
     rt.current = undefined
     const inference = rt.fibers === undefined ? Option.none() : FiberHandle.unsafeGet(rt.fibers.runs)
     if (Option.isSome(inference)) yield* Fiber.interruptFork(inference.value)
-    const state = yield* run.applying.withPermits(1)(Ref.updateAndGet(run.state, Run.frozen))
+    yield* run.applying.withPermits(1)(Ref.update(run.state, Run.frozen))
     yield* Calls.interruptAll(rt, run)
+    // Read once the calls are gone: an output a call published while it was being interrupted is in it.
+    const state = yield* Ref.get(run.state)
     yield* close(rt, run.state, Run.stop(rt.me, state, state.ended ? [] : Assemble.cut(state.assembly).items, reason))
     yield* clearInference(rt)
   })

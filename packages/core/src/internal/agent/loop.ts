@@ -73,12 +73,13 @@ const reports = (payload: Event.Payload): string | null => {
 const onAnswer = (rt: Runtime.Runtime, event: Event.Event, answer: Event.ApprovalAnswered) =>
   Effect.gen(function*() {
     const approvers = rt.options.approval?.approvers
-    const members = yield* rt.env.members
+    const { history } = yield* Ref.get(rt.state)
+    const known = Option.getOrNull(HashMap.get(history.commands, answer.callId))
+    // The members are asked for only when a fact needs them (clustered, it is a request to the environment).
+    const members = approvers === undefined || known === null ? yield* rt.env.members : []
     const allowed = approvers !== undefined
       ? approvers.includes(event.author)
       : members.find((member) => member.id === event.author)?.kind === "human"
-    const { history } = yield* Ref.get(rt.state)
-    const known = Option.getOrNull(HashMap.get(history.commands, answer.callId))
     // Only a call nobody asked for needs it: the first agent by id refuses.
     const refusesUnknown = known === null &&
       !members.some((member) => member.kind === "agent" && member.id < rt.me) &&
