@@ -8,7 +8,7 @@ import { RunnerAddress, RunnerHealth, Runners, ShardingConfig, SocketRunner, Sql
 import { Socket } from "@effect/platform"
 import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
 import { RpcClient, RpcSerialization } from "@effect/rpc"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
 
 export interface Options {
   readonly port?: number | undefined
@@ -39,7 +39,15 @@ const clientProtocol = (openTimeout: number) =>
     })
   )
 
-const storage = Layer.mergeAll(Layer.orDie(SqlMessageStorage.layer), Layer.orDie(SqlRunnerStorage.layer))
+/**
+ * The cluster's tables. Their `CREATE TABLE IF NOT EXISTS` races with itself on Postgres when runners start
+ * together (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`: seen when three web
+ * chat nodes started at once): a failed build is tried again (the other runner's table then exists).
+ */
+const storage = Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer).pipe(
+  Layer.retry(Schedule.intersect(Schedule.exponential("100 millis"), Schedule.recurs(6))),
+  Layer.orDie
+)
 
 export const layer = (options: Options) => {
   const host = options.host ?? "127.0.0.1"
