@@ -108,24 +108,19 @@ export const make = (): Store => {
 
   // Consecutive events mostly share their author, and consecutive deltas their item: one entry each
   // before the table's lookup.
-  let lastAuthor = ""
-  let lastAuthorIndex = -1
-  const internAuthor = (author: string): number => {
-    if (author !== lastAuthor || lastAuthorIndex < 0) {
-      lastAuthor = author
-      lastAuthorIndex = intern(author)
+  const lastEntry = () => {
+    let last = ""
+    let lastIndex = -1
+    return (text: string): number => {
+      if (text !== last || lastIndex < 0) {
+        last = text
+        lastIndex = intern(text)
+      }
+      return lastIndex
     }
-    return lastAuthorIndex
   }
-  let lastItem = ""
-  let lastItemIndex = -1
-  const internItem = (itemId: string): number => {
-    if (itemId !== lastItem || lastItemIndex < 0) {
-      lastItem = itemId
-      lastItemIndex = intern(itemId)
-    }
-    return lastItemIndex
-  }
+  const internAuthor = lastEntry()
+  const internItem = lastEntry()
 
   const room = (): Chunk => {
     const last = chunks[chunks.length - 1]
