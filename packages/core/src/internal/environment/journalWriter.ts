@@ -46,6 +46,12 @@
  * while the writer is idle, not one message per event (the publish hot path
  * pays one array push).
  *
+ * ## A synchronous journal
+ * The in-memory journal's appends are a synchronous store that cannot fail:
+ * the writer appends to it at once, in the publish step, and every event is
+ * durable when `publish` returns. No event waits in memory for a writer
+ * fiber, no flush waits, and the outage policy above never applies.
+ *
  * State is owned by this module; the environment calls `offer` from its
  * publish step (synchronous) and `flush` from any fiber.
  *
@@ -55,6 +61,7 @@ import { Deferred, Duration, Effect, Either, Fiber, FiberId, Mailbox, Schedule }
 import type { Clock, Scope } from "effect"
 import * as Event from "../../Event.js"
 import * as Journal from "../../Journal.js"
+import * as JournalMemory from "../journalMemory.js"
 
 /** When a failing journal is declared degraded. */
 export interface DegradedAfter {
@@ -186,9 +193,17 @@ export const make = (options: {
       health._tag === "Failing" &&
       (offered - persisted >= maxBacklog || clock.unsafeCurrentTimeMillis() - health.since >= maxOutage)
 
+    // The in-memory journal's store, appended to at once (see "A synchronous journal").
+    const store = JournalMemory.stores.get(journal)
+
     const offer = (events: ReadonlyArray<Event.Event>) => {
       if (events.length === 0) return
       offered = events[events.length - 1]!.sequence
+      if (store !== undefined) {
+        store.append(events)
+        persisted = offered
+        return
+      }
       for (const event of events) pending.push(event)
       signal()
       if (health._tag !== "Healthy" && outageTooLong()) degrade()
@@ -203,6 +218,11 @@ export const make = (options: {
 
     const offerOne = (event: Event.Event) => {
       offered = event.sequence
+      if (store !== undefined) {
+        store.appendOne(event)
+        persisted = offered
+        return
+      }
       pending.push(event)
       signal()
       if (health._tag !== "Healthy" && outageTooLong()) degrade()
