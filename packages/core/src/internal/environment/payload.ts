@@ -8,7 +8,7 @@
  *
  * @internal
  */
-import type * as Event from "../../Event.js"
+import * as Event from "../../Event.js"
 
 type Fields<A> = { readonly [K in Exclude<keyof A, "_tag">]: A[K] }
 
@@ -19,4 +19,24 @@ export const make = <A extends Event.Payload>(
   const payload = Object.assign(Object.create(Class.prototype) as A, fields)
   ;(payload as { _tag: string })._tag = Class._tag
   return payload
+}
+
+/**
+ * A delta of kind `tag`, built like {@link make}: `index` is its content
+ * index (its summary index for a reasoning summary; unused for function call
+ * arguments). For stores that keep a delta by its fields and rebuild it.
+ */
+export const delta = (tag: Event.Delta["_tag"], itemId: string, index: number, text: string): Event.Delta => {
+  switch (tag) {
+    case "TextDelta":
+      return Event.unsafeTextDelta(itemId, index, text)
+    case "RefusalDelta":
+      return make(Event.RefusalDelta, { itemId, contentIndex: index, delta: text })
+    case "ReasoningSummaryDelta":
+      return make(Event.ReasoningSummaryDelta, { itemId, summaryIndex: index, delta: text })
+    case "ReasoningDelta":
+      return make(Event.ReasoningDelta, { itemId, contentIndex: index, delta: text })
+    case "FunctionCallArgumentsDelta":
+      return make(Event.FunctionCallArgumentsDelta, { itemId, delta: text })
+  }
 }
