@@ -8,7 +8,7 @@ import { RunnerAddress, RunnerHealth, Runners, ShardingConfig, SocketRunner, Sql
 import { Socket } from "@effect/platform"
 import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
 import { RpcClient, RpcSerialization } from "@effect/rpc"
-import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Cause, Duration, Effect, Layer, Option, Schedule } from "effect"
 
 export interface Options {
   readonly port?: number | undefined
@@ -41,10 +41,13 @@ const clientProtocol = (openTimeout: number) =>
 
 /**
  * The cluster's tables. Their `CREATE TABLE IF NOT EXISTS` races with itself on Postgres when runners start
- * together (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`: seen when three web
- * chat nodes started at once): a failed build is tried again (the other runner's table then exists).
+ * together (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`, or `relation
+ * "cluster_migrations" already exists`: seen when three web chat nodes started at once): a failed build is tried
+ * again (the other runner's table then exists). `@effect/cluster` runs its migrations under `Effect.orDie`, so the
+ * failure arrives as a defect: made a failure here (an interruption stays one), so that it is retried.
  */
-const storage = Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer).pipe(
+export const storage = Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer).pipe(
+  Layer.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Layer.failCause(cause) : Layer.fail(Cause.squash(cause))),
   Layer.retry(Schedule.intersect(Schedule.exponential("100 millis"), Schedule.recurs(6))),
   Layer.orDie
 )
