@@ -109,6 +109,7 @@ describe("environment-made payloads", () => {
       new Event.ParticipantJoined({ participant: "p", kind: "observer" })
     )
     sameShape(Payload.make(Event.ParticipantLeft, { participant: "p" }), new Event.ParticipantLeft({ participant: "p" }))
+    sameShape(Event.unsafeTextDelta("m", 3, "x"), new Event.TextDelta({ itemId: "m", contentIndex: 3, delta: "x" }))
     sameShape(
       Payload.make(Event.ParticipantRestarted, { participant: "p", attempt: 2 }),
       new Event.ParticipantRestarted({ participant: "p", attempt: 2 })

@@ -38,7 +38,21 @@ export class TextDelta extends Schema.TaggedClass<TextDelta>()("TextDelta", {
  * result is an ordinary `TextDelta` instance (same prototype, same own fields).
  */
 export const unsafeTextDelta = (itemId: string, contentIndex: number, delta: string): TextDelta =>
-  Object.assign(Object.create(TextDelta.prototype) as TextDelta, { itemId, contentIndex, delta, _tag: "TextDelta" as const })
+  new TextDeltaRecord(itemId, contentIndex, delta)
+
+/**
+ * A plain constructor sharing `TextDelta.prototype` (as `EventRecord` below):
+ * one fixed shape, cheaper than `Object.create` plus `Object.assign` (a
+ * journal replay rebuilds one per delta). Own fields in the class's order,
+ * `_tag` last, as the class builds them.
+ */
+const TextDeltaRecord = function(this: { -readonly [K in keyof TextDelta]: TextDelta[K] }, itemId: string, contentIndex: number, delta: string) {
+  this.itemId = itemId
+  this.contentIndex = contentIndex
+  this.delta = delta
+  this._tag = "TextDelta"
+} as unknown as new(itemId: string, contentIndex: number, delta: string) => TextDelta
+TextDeltaRecord.prototype = TextDelta.prototype
 
 /** A piece of a model message's refusal. */
 export class RefusalDelta extends Schema.TaggedClass<RefusalDelta>()("RefusalDelta", {
