@@ -60,7 +60,7 @@ import {
   textOrUndefined,
   trailingTag
 } from "./journalFileFormat.js"
-import { checkpointEvery, chunkSize, ioError, scan } from "./journalFileScan.js"
+import { checkpointEvery, ioError, readChunks, scan } from "./journalFileScan.js"
 
 const utf8Encoder = new TextEncoder()
 
@@ -302,9 +302,7 @@ export const make = (
           )
         )
 
-        return fs.stream(path, { offset, bytesToRead: size - offset, chunkSize }).pipe(
-          Stream.mapError(ioError("read", path)),
-          Stream.mapEffect(decodeChunk),
+        return readChunks(fs, path, "read", offset, size - offset, decodeChunk).pipe(
           // Evaluated right after the chunk that reached `to` was decoded: stops reading the file there.
           Stream.takeUntil(() => done),
           Stream.flattenChunks,

@@ -27,7 +27,9 @@ export type OnLine = (bytes: Uint8Array, begin: number, end: number, start: numb
 /**
  * Splits byte chunks into lines, keeping the file offset of each line. A
  * line is handed over as a range of the chunk (no copy, no view built per
- * line); only a line that spans chunks is copied into one array.
+ * line); only a line that spans chunks is copied into one array. A chunk's
+ * bytes are not kept once `push` returns (the reader reuses its buffer): the
+ * start of a line cut by the chunk's end is copied.
  */
 export class LineSplitter {
   private carry: Array<Uint8Array> = []
@@ -41,7 +43,7 @@ export class LineSplitter {
 
   /** Calls `onLine` for each complete line of the chunk until it returns false. */
   push(data: Uint8Array, onLine: OnLine): boolean {
-    // Searched in the chunk itself (the file system gives Node `Buffer`s: a `Buffer`'s `indexOf` is a native byte
+    // Searched in the chunk itself (the reader's chunks are Node `Buffer`s: a `Buffer`'s `indexOf` is a native byte
     // search, a `Uint8Array`'s a generic element loop), handed over as a plain view (a `Buffer` view would make
     // every `subarray` of it build another `Buffer`).
     const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
@@ -49,7 +51,7 @@ export class LineSplitter {
     while (position < chunk.length) {
       const newline = data.indexOf(NEWLINE, position)
       if (newline === -1) {
-        this.carry.push(chunk.subarray(position))
+        this.carry.push(chunk.slice(position))
         this.carryLength += chunk.length - position
         return true
       }
