@@ -129,7 +129,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(
   () => {
     // Owned by this journal instance only; appends stay O(batch), a read sees what was stored when it began.
     const store = JournalMemory.make()
-    return {
+    const service: Service = {
       append: (batch) => Effect.sync(() => store.append(batch)),
       read: (options) =>
         Stream.suspend(() => {
@@ -142,6 +142,9 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(
       lastSequence: Effect.sync(store.last),
       repairs: []
     }
+    // The environment appends to the store itself, in its publish step.
+    JournalMemory.stores.set(service, store)
+    return service
   }
 )
 

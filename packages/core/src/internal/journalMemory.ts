@@ -78,6 +78,8 @@ const fitsIndex = (index: number) => Number.isInteger(index) && index >= 0 && in
 /** The columns of one in-memory journal. */
 export interface Store {
   readonly append: (events: ReadonlyArray<Event.Event>) => void
+  /** `append` of one event, without an array. */
+  readonly appendOne: (event: Event.Event) => void
   /**
    * The events with `from <= sequence <= to`, of the given kinds (all when absent), of what is stored
    * now: each call of the function returned gives the next page of them, rebuilt (one chunk of rows at a
@@ -91,6 +93,15 @@ export interface Store {
   /** The sequence of the last event, or -1. */
   readonly last: () => number
 }
+
+/**
+ * The store behind each in-memory journal service, by service: a journal
+ * whose append is a synchronous store the environment writes in its publish
+ * step, with no writer fiber or queue in between (`environment/journalWriter.ts`).
+ * A service that wraps one (to record or fail appends) is not in here, and
+ * goes through the writer like any other journal.
+ */
+export const stores = new WeakMap<object, Store>()
 
 export const make = (): Store => {
   const chunks: Array<Chunk> = []
@@ -162,26 +173,26 @@ export const make = (): Store => {
     return true
   }
 
-  const append = (events: ReadonlyArray<Event.Event>) => {
-    // Nothing to store: no new chunk either (an empty last chunk would hide the events before it).
-    if (events.length === 0) return
-    let chunk = room()
-    for (let i = 0; i < events.length; i++) {
-      if (chunk.length === chunk.sequence.length) chunk = room()
-      const event = events[i]!
-      const row = chunk.length
-      chunk.sequence[row] = event.sequence
-      chunk.timestamp[row] = event.timestamp
-      chunk.author[row] = internAuthor(event.author)
-      const payload = event.payload
-      if (Event.isDelta(payload) && storeDelta(chunk, row, payload)) {
-        chunk.values[row] = payload.delta
-      } else {
-        chunk.kind[row] = Kind.Object
-        chunk.values[row] = event
-      }
-      chunk.length = row + 1
+  /** Stores one event in the last chunk, or a new one when it is full. */
+  const appendOne = (event: Event.Event) => {
+    const chunk = room()
+    const row = chunk.length
+    chunk.sequence[row] = event.sequence
+    chunk.timestamp[row] = event.timestamp
+    chunk.author[row] = internAuthor(event.author)
+    const payload = event.payload
+    if (Event.isDelta(payload) && storeDelta(chunk, row, payload)) {
+      chunk.values[row] = payload.delta
+    } else {
+      chunk.kind[row] = Kind.Object
+      chunk.values[row] = event
     }
+    chunk.length = row + 1
+  }
+
+  const append = (events: ReadonlyArray<Event.Event>) => {
+    // An empty append stores nothing, not even a chunk (an empty last chunk would hide the events before it).
+    for (let i = 0; i < events.length; i++) appendOne(events[i]!)
   }
 
   const rebuild = (chunk: Chunk, row: number): Event.Event => {
@@ -266,5 +277,5 @@ export const make = (): Store => {
     return chunk === undefined || chunk.length === 0 ? -1 : chunk.sequence[chunk.length - 1]!
   }
 
-  return { append, pages, last }
+  return { append, appendOne, pages, last }
 }

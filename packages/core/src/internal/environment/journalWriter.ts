@@ -10,7 +10,7 @@
  *   degraded (below) at once; the writer then goes on retrying every 5 s. It
  *   never gives up while the process lives, and nothing published is dropped
  *   (the backlog is held in memory).
- * - Events published meanwhile wait in the writer's `Mailbox`; when an append
+ * - Events published meanwhile wait in memory, in order; when an append
  *   succeeds again the writer catches up with everything that piled up, in
  *   one batch (split by the journal as it needs).
  * - While the journal fails, `flush` waits — a short outage is invisible. The
@@ -39,15 +39,29 @@
  * registering) therefore do not fail while the journal is degraded — as long
  * as the journal can still be read.
  *
+ * ## One queue
+ * What is published and not yet durable is one array, in order: the
+ * writer's next batch is all of it, and the tail reads take from it. An
+ * Effect `Mailbox` wakes the writer: one signal when that array gains events
+ * while the writer is idle, not one message per event (the publish hot path
+ * pays one array push).
+ *
+ * ## A synchronous journal
+ * The in-memory journal's appends are a synchronous store that cannot fail:
+ * the writer appends to it at once, in the publish step, and every event is
+ * durable when `publish` returns. No event waits in memory for a writer
+ * fiber, no flush waits, and the outage policy above never applies.
+ *
  * State is owned by this module; the environment calls `offer` from its
  * publish step (synchronous) and `flush` from any fiber.
  *
  * @internal
  */
-import { Chunk, Deferred, Duration, Effect, Either, Fiber, FiberId, Mailbox, Schedule } from "effect"
+import { Deferred, Duration, Effect, Either, Fiber, FiberId, Mailbox, Schedule } from "effect"
 import type { Clock, Scope } from "effect"
 import * as Event from "../../Event.js"
 import * as Journal from "../../Journal.js"
+import * as JournalMemory from "../journalMemory.js"
 
 /** When a failing journal is declared degraded. */
 export interface DegradedAfter {
@@ -115,12 +129,20 @@ export const make = (options: {
     const retry = options.writer?.retry ?? defaultRetry
     const maxBacklog = options.writer?.degradedAfter?.backlog ?? 1_000
     const maxOutage = Duration.toMillis(options.writer?.degradedAfter?.duration ?? "2 seconds")
-    const inbox = yield* Mailbox.make<Event.Event>()
+    // Signals that `pending` holds events the writer has not taken: offered once per idle spell, not per event.
+    const wake = yield* Mailbox.make<void>()
+    let signalled = false
+    const signal = () => {
+      if (signalled) return
+      signalled = true
+      wake.unsafeOffer(undefined)
+    }
 
     let persisted = options.persisted
     let offered = options.persisted
     let health: Health = { _tag: "Healthy" }
-    // Published and not yet durable, contiguous from `persisted + 1`: the tail reads take from memory.
+    // Published and not yet durable, contiguous from `persisted + 1`: the writer's queue, and what the tail reads take
+    // from memory.
     let pending: Array<Event.Event> = []
     let pendingHead = 0
     const forgetDurable = () => {
@@ -171,14 +193,19 @@ export const make = (options: {
       health._tag === "Failing" &&
       (offered - persisted >= maxBacklog || clock.unsafeCurrentTimeMillis() - health.since >= maxOutage)
 
+    // The in-memory journal's store, appended to at once (see "A synchronous journal").
+    const store = JournalMemory.stores.get(journal)
+
     const offer = (events: ReadonlyArray<Event.Event>) => {
       if (events.length === 0) return
       offered = events[events.length - 1]!.sequence
-      // One by one: `unsafeOffer` is a push; `unsafeOfferAll` copies into a Chunk.
-      for (const event of events) {
-        inbox.unsafeOffer(event)
-        pending.push(event)
+      if (store !== undefined) {
+        store.append(events)
+        persisted = offered
+        return
       }
+      for (const event of events) pending.push(event)
+      signal()
       if (health._tag !== "Healthy" && outageTooLong()) degrade()
     }
 
@@ -191,8 +218,13 @@ export const make = (options: {
 
     const offerOne = (event: Event.Event) => {
       offered = event.sequence
-      inbox.unsafeOffer(event)
+      if (store !== undefined) {
+        store.appendOne(event)
+        persisted = offered
+        return
+      }
       pending.push(event)
+      signal()
       if (health._tag !== "Healthy" && outageTooLong()) degrade()
     }
 
@@ -240,9 +272,11 @@ export const make = (options: {
 
     const loop = Effect.gen(function*() {
       while (true) {
-        const [chunk, done] = yield* inbox.takeAll
-        if (Chunk.isNonEmpty(chunk)) {
-          const batch = Chunk.toReadonlyArray(chunk)
+        const [, done] = yield* wake.takeAll
+        signalled = false
+        // Everything not yet durable: the writer is the only one writing, so none of it is being written.
+        if (pendingHead < pending.length) {
+          const batch = pending.slice(pendingHead)
           const took = yield* write(batch)
           if (batch.length < smallBatch && took > 0) yield* Effect.sleep(Math.min(took, lingerCap))
         }
