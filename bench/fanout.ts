@@ -8,8 +8,20 @@
  * journal's writer and to every subscriber's mailbox. The `PubSub` side
  * publishes the payloads as they are: it is the limit of this design. The
  * clock starts before the first publish and stops when every subscriber has
- * counted every event. One warm-up round, then rounds alternating the two
- * sides; the median is reported. Beside the wall-clock rate, `.cpu` is the
+ * counted every event. One warm-up round, then rounds alternating the
+ * sides; the median is reported.
+ *
+ * A third side, `pubsub-stamped`, is the bare `PubSub` carrying what the
+ * Environment carries: its publisher stamps each payload into a new `Event`
+ * (sequence, author, `Clock` time) before publishing it. It is the floor of
+ * any design that stamps what it publishes, and shows what the comparison
+ * with the bare `PubSub` is made of: a new object per event that subscribers
+ * hold until they have read it costs garbage collection (V8 promotes most of
+ * those alive at a young-generation collection, and Effect's `Stream` keeps
+ * the last chunk it emitted until the next one), where the bare `PubSub`
+ * hands out payloads that already exist.
+ *
+ * Beside the wall-clock rate, `.cpu` is the
  * rate per CPU-second of the process (every thread: garbage collection too):
  * on a shared, loaded machine the wall-clock ratio also measures how the
  * operating system shared the cores during each round; the CPU ratio only
@@ -22,7 +34,7 @@ import { compare, type Figure, gc, median, now } from "./support.js"
 
 const events = 200_000
 const subscriberCounts = [1, 10, 100] as const
-const rounds = 3
+const rounds = 5
 
 const payloads: ReadonlyArray<Event.Payload> = Array.from(
   { length: events },
@@ -84,22 +96,33 @@ const throughEnvironment = (subscribers: number, coalesceAfter: number | undefin
     return yield* finish(start, done)
   }).pipe(Effect.provide(Environment.layerMemory({ coalesceAfter })), Effect.scoped)
 
-/** One round through a bare unbounded PubSub. */
-const throughPubSub = (subscribers: number) =>
+/** One round through a bare unbounded PubSub, of the payloads as they are or (`stamped`) of a new `Event` for each. */
+const throughPubSub = (subscribers: number, stamped: boolean) =>
   Effect.gen(function*() {
-    const pubsub = yield* PubSub.unbounded<Event.Payload>()
+    const pubsub = yield* PubSub.unbounded<Event.Payload | Event.Event>()
     const done = yield* Effect.forEach(Array.from({ length: subscribers }), () => Deferred.make<number>())
+    const deltaOf = (element: Event.Payload | Event.Event) =>
+      (element instanceof Event.Event ? element.payload : element) as Event.TextDelta
     for (const deferred of done) {
       // Subscribed before anything is published (EFFECT_NOTES: a lazy subscription loses messages).
       const queue = yield* PubSub.subscribe(pubsub)
-      yield* consume(Stream.fromQueue(queue), (payload) => payload as Event.TextDelta, deferred)
+      yield* consume(Stream.fromQueue(queue), deltaOf, deferred)
     }
+    const clock = yield* Effect.clock
     const start = now()
-    for (const payload of payloads) yield* PubSub.publish(pubsub, payload)
+    if (stamped) {
+      let sequence = 0
+      for (const payload of payloads) {
+        const event = Event.unsafeMake({ sequence: sequence++, author: "bench", timestamp: clock.unsafeCurrentTimeMillis(), payload })
+        yield* PubSub.publish(pubsub, event)
+      }
+    } else {
+      for (const payload of payloads) yield* PubSub.publish(pubsub, payload)
+    }
     return yield* finish(start, done)
   }).pipe(Effect.scoped)
 
-type Side = "environment" | "environment-uncoalesced" | "pubsub"
+type Side = "environment" | "environment-uncoalesced" | "pubsub" | "pubsub-stamped"
 
 const runSide = async (side: Side, subscribers: number): Promise<Round> => {
   const cpu = process.cpuUsage()
@@ -115,14 +138,16 @@ const runRound = (side: Side, subscribers: number): Promise<Round> => {
     case "environment-uncoalesced":
       return Effect.runPromise(throughEnvironment(subscribers, Number.POSITIVE_INFINITY))
     case "pubsub":
-      return Effect.runPromise(throughPubSub(subscribers))
+      return Effect.runPromise(throughPubSub(subscribers, false))
+    case "pubsub-stamped":
+      return Effect.runPromise(throughPubSub(subscribers, true))
   }
 }
 
 /** Runs the fan-out benchmark. */
 export const fanoutBench = async (log: (line: string) => void): Promise<Array<Figure>> => {
   const figures: Array<Figure> = []
-  const sides: ReadonlyArray<Side> = ["environment", "environment-uncoalesced", "pubsub"]
+  const sides: ReadonlyArray<Side> = ["environment", "environment-uncoalesced", "pubsub", "pubsub-stamped"]
   for (const subscribers of subscriberCounts) {
     const results = new Map<Side, Array<Round>>(sides.map((side) => [side, []]))
     // Warm-up round, not counted.
@@ -158,6 +183,14 @@ export const fanoutBench = async (log: (line: string) => void): Promise<Array<Fi
     figures.push(compare(
       { name: `fanout.environment.${subscribers}-subscribers.cpu`, unit: "events/CPU-s", value: cpuRate("environment") },
       { name: "bare PubSub", value: cpuRate("pubsub") }
+    ))
+    figures.push(compare(
+      { name: `fanout.pubsub-stamped.${subscribers}-subscribers`, unit: "events/s", value: rate("pubsub-stamped") },
+      baseline
+    ))
+    figures.push(compare(
+      { name: `fanout.environment.${subscribers}-subscribers.vs-stamped`, unit: "events/s", value: rate("environment") },
+      { name: "PubSub of stamped events", value: rate("pubsub-stamped") }
     ))
     figures.push({
       name: `fanout.environment.${subscribers}-subscribers.delivered`,

@@ -50,3 +50,30 @@ describe("Environment on a failing journal", () => {
       assert.include(error.message, "disk full")
     }))
 })
+
+describe("Environment on the in-memory journal", () => {
+  it.effect("what publish returned is in the journal at once, with no writer turn in between", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.makeMemory
+      const env = yield* Environment.make().pipe(Effect.provideService(Journal.Journal, journal))
+      const one = yield* env.publish("a", interruptFor("x"))
+      const more = yield* env.publishAll("a", [interruptFor("y"), interruptFor("z")])
+      // Nothing has yielded to another fiber since: a writer fiber could not have appended these.
+      assert.strictEqual(yield* journal.lastSequence, 2)
+      const stored = Chunk.toReadonlyArray(yield* Stream.runCollect(journal.read()))
+      assert.deepStrictEqual(stored, [one, ...more])
+    }).pipe(Effect.scoped))
+
+  it.effect("a journal wrapping it goes through the writer, in batches", () =>
+    Effect.gen(function*() {
+      const memory = yield* Journal.makeMemory
+      const batches: Array<number> = []
+      const journal: Journal.Service = { ...memory, append: (events) => Effect.suspend(() => (batches.push(events.length), memory.append(events))) }
+      const env = yield* Environment.make().pipe(Effect.provideService(Journal.Journal, journal))
+      for (let i = 0; i < 10; i++) yield* env.publish("a", interruptFor(`p${i}`))
+      assert.strictEqual(yield* memory.lastSequence, -1)
+      yield* env.flush
+      assert.deepStrictEqual(batches, [10])
+      assert.strictEqual(yield* memory.lastSequence, 9)
+    }).pipe(Effect.scoped))
+})

@@ -4,10 +4,12 @@ import { ContextItem, Event } from "@chorus/core"
 import * as Zlib from "node:zlib"
 import * as Checksum from "../../packages/core/src/internal/journalChecksum.js"
 import * as Codec from "../../packages/core/src/internal/journalCodec.js"
+import * as DeltaText from "../../packages/core/src/internal/journalDeltaText.js"
 import * as FileDelta from "../../packages/core/src/internal/journalFileDelta.js"
 import * as FileFormat from "../../packages/core/src/internal/journalFileFormat.js"
 import * as FileStrings from "../../packages/core/src/internal/journalFileStrings.js"
 import * as Payload from "../../packages/core/src/internal/environment/payload.js"
+import * as SqlRow from "../../packages/core/src/internal/journalSqlRow.js"
 import * as Trusted from "../../packages/core/src/internal/journalTrusted.js"
 import * as TrustedEncode from "../../packages/core/src/internal/journalTrustedEncode.js"
 
@@ -113,6 +115,114 @@ describe("environment-made payloads", () => {
     sameShape(
       Payload.make(Event.ParticipantRestarted, { participant: "p", attempt: 2 }),
       new Event.ParticipantRestarted({ participant: "p", attempt: 2 })
+    )
+  })
+})
+
+describe("reading a delta off its JSON text (SQL rows)", () => {
+  const deltas = FastCheck.oneof(
+    Arbitrary.make(Event.TextDelta),
+    Arbitrary.make(Event.RefusalDelta),
+    Arbitrary.make(Event.ReasoningSummaryDelta),
+    Arbitrary.make(Event.ReasoningDelta),
+    Arbitrary.make(Event.FunctionCallArgumentsDelta)
+  )
+  const json = (payload: Event.Payload) => JSON.stringify(Schema.encodeSync(Event.Payload)(payload))
+  const decoded = (text: string) => Schema.decodeUnknownSync(Event.Payload)(JSON.parse(text))
+
+  it("builds what the Schema decode builds, or gives up (property)", () => {
+    let read = 0
+    FastCheck.assert(
+      FastCheck.property(deltas, (payload) => {
+        const text = json(payload)
+        const built = DeltaText.fromJson(payload._tag, text)
+        if (built === undefined) return
+        read++
+        sameShape(built, decoded(text))
+      }),
+      { numRuns: 3_000 }
+    )
+    assert.isAbove(read, 100)
+    // Not a property that holds by giving up: plain strings and indexes are always read.
+    const plain = FastCheck.tuple(
+      deltas,
+      FastCheck.stringMatching(/^[a-zA-Z0-9 _.,:;!?ëæ€😀-]*$/u),
+      FastCheck.stringMatching(/^[a-zA-Z0-9 _.,:;!?ëæ€😀-]*$/u),
+      FastCheck.nat()
+    ).map(([payload, itemId, delta, index]) =>
+      Payload.delta(payload._tag, itemId, payload._tag === "FunctionCallArgumentsDelta" ? 0 : index, delta)
+    )
+    FastCheck.assert(
+      FastCheck.property(plain, (payload) => {
+        const text = json(payload)
+        const built = DeltaText.fromJson(payload._tag, text)
+        assert.ok(built !== undefined, `gave up on ${text}`)
+        sameShape(built, decoded(text))
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it("gives up on garbage and on anything not laid out as the encoder writes it", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"a\\"b","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"a\\u0062","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"a"b","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"a\nb","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":01,"delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":-1,"delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":1.5,"delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":1e3,"delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":1234567890123456,"delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"RefusalDelta"}`],
+      ["RefusalDelta", `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","summaryIndex":0,"delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"contentIndex":0,"itemId":"m","delta":"x","_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"x","extra":1,"_tag":"TextDelta"}`],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"TextDelta"} `],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":"x"`],
+      ["TextDelta", `{"itemId":"m","contentIndex":0,"delta":`],
+      ["TextDelta", `{"itemId":"m`],
+      ["TextDelta", ""],
+      ["FunctionCallArgumentsDelta", `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"FunctionCallArgumentsDelta"}`],
+      ["ItemAdded", `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"TextDelta"}`],
+      ["toString", `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"toString"}`]
+    ]
+    for (const [tag, text] of cases) assert.strictEqual(DeltaText.fromJson(tag, text), undefined, text)
+  })
+
+  it("on any text, gives up or builds what the Schema decode of that text builds (property)", () => {
+    const tags = FastCheck.constantFrom("TextDelta", "RefusalDelta", "ReasoningSummaryDelta", "ReasoningDelta", "FunctionCallArgumentsDelta")
+    // Texts near the layout: a real delta's JSON with a few characters changed, cut or inserted.
+    const near = FastCheck.tuple(deltas, FastCheck.nat(), FastCheck.string({ maxLength: 3 }), FastCheck.nat({ max: 3 })).map(
+      ([payload, at, insert, cut]) => {
+        const text = json(payload)
+        const i = at % (text.length + 1)
+        return text.slice(0, i) + insert + text.slice(i + cut)
+      }
+    )
+    FastCheck.assert(
+      FastCheck.property(tags, FastCheck.oneof(near, FastCheck.string()), (tag, text) => {
+        const built = DeltaText.fromJson(tag, text)
+        if (built === undefined) return
+        const expected = decoded(text)
+        assert.strictEqual(expected._tag, tag)
+        sameShape(built, expected)
+      }),
+      { numRuns: 5_000 }
+    )
+  })
+})
+
+describe("a SQL row's checksum", () => {
+  it("is the CRC of `sequence:timestamp:tag:authorLength:author` then the payload, continued from the seed (property)", () => {
+    const integer = FastCheck.oneof(FastCheck.nat(), FastCheck.maxSafeNat(), FastCheck.integer(), FastCheck.double(), FastCheck.constant(-0))
+    FastCheck.assert(
+      FastCheck.property(integer, integer, FastCheck.string(), FastCheck.string({ unit: "grapheme" }), FastCheck.string(), FastCheck.nat(), (sequence, timestamp, tag, author, payload, seed) => {
+        const text = `${sequence}:${timestamp}:${tag}:${author.length}:${author}${payload}`
+        assert.strictEqual(SqlRow.rowCrc(sequence, author, timestamp, tag, payload, seed), Zlib.crc32(text, seed))
+      }),
+      { numRuns: 3_000 }
     )
   })
 })

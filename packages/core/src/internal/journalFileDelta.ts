@@ -9,13 +9,16 @@
  * (`summaryIndex` for `ReasoningSummaryDelta`, no index for
  * `FunctionCallArgumentsDelta`). A payload laid out exactly so, with plain
  * strings (no escape, no control character, valid UTF-8) and a plain
- * integer, is built here by prototype, as the in-memory journal rebuilds a
- * delta (`Event.unsafeTextDelta`, `Payload.make`): the same class, the same
+ * integer, is built as the other journals rebuild a delta (`Payload.delta`,
+ * a plain constructor on the class's prototype): the same class, the same
  * own fields in the same order as the Schema decode gives. Anything else —
  * another kind, another layout, an escape — is left to the caller, which
  * parses the payload. Used only on lines whose checksum holds (this code
  * wrote them from valid events), like the trusted decoder; it gives up
- * altogether if the delta classes' fields are not the ones it reads.
+ * altogether if the delta classes' fields are not the ones it reads. (The
+ * SQL journal reads the same layout off a row's text: `journalDeltaText.ts`;
+ * here it is read off the bytes, so a line's payload is never decoded to a
+ * string.)
  *
  * @internal
  */
@@ -139,21 +142,17 @@ export class DeltaReader {
     if (bytes[tagEnd] !== 34 || bytes[tagEnd + 1] !== 125) return undefined
     switch (kind) {
       case Index.Content:
-        if (named(bytes, textDelta, tagStart, tagEnd)) return Event.unsafeTextDelta(itemId, index, delta)
-        if (named(bytes, refusalDelta, tagStart, tagEnd)) {
-          return Payload.make(Event.RefusalDelta, { itemId, contentIndex: index, delta })
-        }
-        if (named(bytes, reasoningDelta, tagStart, tagEnd)) {
-          return Payload.make(Event.ReasoningDelta, { itemId, contentIndex: index, delta })
-        }
+        if (named(bytes, textDelta, tagStart, tagEnd)) return Payload.delta("TextDelta", itemId, index, delta)
+        if (named(bytes, refusalDelta, tagStart, tagEnd)) return Payload.delta("RefusalDelta", itemId, index, delta)
+        if (named(bytes, reasoningDelta, tagStart, tagEnd)) return Payload.delta("ReasoningDelta", itemId, index, delta)
         return undefined
       case Index.Summary:
         return named(bytes, reasoningSummaryDelta, tagStart, tagEnd)
-          ? Payload.make(Event.ReasoningSummaryDelta, { itemId, summaryIndex: index, delta })
+          ? Payload.delta("ReasoningSummaryDelta", itemId, index, delta)
           : undefined
       case Index.None:
         return named(bytes, functionCallArgumentsDelta, tagStart, tagEnd)
-          ? Payload.make(Event.FunctionCallArgumentsDelta, { itemId, delta })
+          ? Payload.delta("FunctionCallArgumentsDelta", itemId, 0, delta)
           : undefined
     }
   }

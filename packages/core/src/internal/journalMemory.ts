@@ -30,7 +30,7 @@ const enum Kind {
   FunctionCallArgumentsDelta = 5
 }
 
-const tags: ReadonlyArray<Event.Payload["_tag"] | undefined> = [
+const tags: ReadonlyArray<Event.Delta["_tag"] | undefined> = [
   undefined,
   "TextDelta",
   "RefusalDelta",
@@ -199,27 +199,7 @@ export const make = (): Store => {
     const kind = chunk.kind[row] as Kind
     const value = chunk.values[row]!
     if (kind === Kind.Object) return value as Event.Event
-    const delta = value as string
-    const itemId = strings[chunk.item[row]!]!
-    const index = chunk.index[row]!
-    let payload: Event.Payload
-    switch (kind) {
-      case Kind.TextDelta:
-        payload = Event.unsafeTextDelta(itemId, index, delta)
-        break
-      case Kind.RefusalDelta:
-        payload = Payload.make(Event.RefusalDelta, { itemId, contentIndex: index, delta })
-        break
-      case Kind.ReasoningSummaryDelta:
-        payload = Payload.make(Event.ReasoningSummaryDelta, { itemId, summaryIndex: index, delta })
-        break
-      case Kind.ReasoningDelta:
-        payload = Payload.make(Event.ReasoningDelta, { itemId, contentIndex: index, delta })
-        break
-      case Kind.FunctionCallArgumentsDelta:
-        payload = Payload.make(Event.FunctionCallArgumentsDelta, { itemId, delta })
-        break
-    }
+    const payload = Payload.delta(tags[kind]!, strings[chunk.item[row]!]!, chunk.index[row]!, value as string)
     return Event.unsafeMake({
       sequence: chunk.sequence[row]!,
       author: strings[chunk.author[row]!]!,

@@ -37,7 +37,7 @@ import type * as Event from "../Event.js"
 import * as Journal from "../Journal.js"
 import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
-import * as Trusted from "./journalTrusted.js"
+import * as Row from "./journalSqlRow.js"
 
 /** Rows per INSERT statement: 5 parameters each, well under every database's parameter limit. */
 const insertRows = 500
@@ -46,30 +46,6 @@ const pageRows = 2000
 
 /** A 64-bit integer as a driver returns it: a number (SQLite), a string (pg's BIGINT, COUNT) or a bigint. */
 type Integer = number | bigint | string
-
-/** A row as `SELECT sequence, author, timestamp, tag, payload, checksum[, previous]` returns its values. */
-type RowValues = ReadonlyArray<unknown>
-
-/**
- * The CRC of a row continued from `seed`: of the text
- * `sequence:timestamp:tag:authorLength:author` followed by the payload text
- * (every field, unambiguously delimited), without building that text.
- */
-const rowCrc = (sequence: number, author: string, timestamp: number, tag: string, payload: string, seed: number) =>
-  Checksum.crc32Text(payload, Checksum.crc32Text(`${sequence}:${timestamp}:${tag}:${author.length}:${author}`, seed))
-
-/** 8 lowercase hex digits as a number (no RegExp: this runs for every row read). */
-const parseChecksum = (value: unknown): number | undefined => {
-  if (typeof value !== "string" || value.length !== 8) return undefined
-  let result = 0
-  for (let i = 0; i < 8; i++) {
-    const code = value.charCodeAt(i)
-    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1
-    if (digit < 0) return undefined
-    result = result * 16 + digit
-  }
-  return result
-}
 
 const sqlError = (operation: string, location: string) => (error: SqlError | Migrator.MigrationError) =>
   new Journal.JournalError({ operation, detail: `${location}: ${error.message}`, cause: error })
@@ -188,7 +164,7 @@ export const make = (
       sequence < start ? Effect.succeed(0) : sql<{ readonly checksum: unknown }>`
         SELECT checksum FROM ${sql(table)} WHERE sequence = ${sequence}`.pipe(
         Effect.mapError(sqlError("read", location)),
-        Effect.map((rows) => parseChecksum(rows[0]?.checksum) ?? 0)
+        Effect.map((rows) => Row.parseChecksum(rows[0]?.checksum) ?? 0)
       )
     let chain = checksummed && high !== undefined ? yield* checksumOf(high) : 0
 
@@ -221,7 +197,7 @@ export const make = (
             const tag = event.payload._tag
             let checksum: string | null = null
             if (checksummed) {
-              nextChain = rowCrc(sequence, author, timestamp, tag, payload, nextChain)
+              nextChain = Row.rowCrc(sequence, author, timestamp, tag, payload, nextChain)
               checksum = Checksum.hex(nextChain)
             }
             rows.push({ sequence, author, timestamp, tag, payload, checksum })
@@ -249,95 +225,21 @@ export const make = (
         }))
       )
 
-    /** The checksum chain after the last row {@link checkRow} accepted. */
-    let rowChain = 0
-
-    /**
-     * Decodes a row — `[sequence, author, timestamp, tag, payload, checksum]`,
-     * as `SELECT … .values` returns it — whose sequence must be `expected`;
-     * `seed` is the checksum chain before it (ignored for older tables). The
-     * event, or why the row is corrupted; the chain after it in `rowChain`.
-     */
-    const checkRow = (row: RowValues, expected: number, seed: number): Event.Event | string => {
-      const sequence = Number(row[0])
-      if (sequence !== expected) return `expected sequence ${expected}: rows are missing`
-      const author = row[1]
-      const timestamp = Number(row[2])
-      const tag = row[3]
-      const payloadText = row[4]
-      if (checksummed && typeof author === "string" && typeof tag === "string" && typeof payloadText === "string") {
-        const crc = rowCrc(sequence, author, timestamp, tag, payloadText, seed)
-        if (parseChecksum(row[5]) === crc) {
-          // The checksum holds: this code wrote the row from a valid event, no re-validation needed.
-          const event = trustedRow(sequence, author, timestamp, tag, payloadText)
-          if (event !== undefined) {
-            rowChain = crc
-            return event
-          }
-        }
-      }
-      return checkRowSlowly(row, sequence, seed)
-    }
-
-    /** The event of a row whose checksum holds, built straight from its columns; undefined when that path gives up. */
-    const trustedRow = (sequence: number, author: string, timestamp: number, tag: string, payloadText: string) => {
-      let value: unknown
-      try {
-        value = JSON.parse(payloadText)
-      } catch {
-        return undefined
-      }
-      const event = Trusted.makeEvent(sequence, author, timestamp, value)
-      return event === undefined || event.payload._tag !== tag ? undefined : event
-    }
-
-    /** {@link checkRow} for the rest: older tables, and rows that fail (says why) or that the trusted path gives up on. */
-    const checkRowSlowly = (row: RowValues, sequence: number, seed: number): Event.Event | string => {
-      const [, author, timestamp, tag, payloadText, checksum] = row
-      const decodeWith = (decoder: (value: unknown) => Either.Either<Event.Event, string>) =>
-        Either.flatMap(
-          typeof payloadText === "string" ? Codec.parseJson(payloadText) : Either.left("the payload is not text"),
-          (payload) =>
-            Either.flatMap(
-              decoder({ sequence, author, timestamp: Number(timestamp), payload }),
-              (event) =>
-                event.payload._tag === tag
-                  ? Either.right(event)
-                  : Either.left(`tag ${String(tag)} does not match the payload ${event.payload._tag}`)
-            )
-        )
-      const accepted = (decoded: Either.Either<Event.Event, string>, chain: number) => {
-        if (Either.isLeft(decoded)) return decoded.left
-        rowChain = chain
-        return decoded.right
-      }
-      if (!checksummed) return accepted(decodeWith(Codec.decode), seed)
-      const stored = parseChecksum(checksum)
-      const crc = typeof author === "string" && typeof tag === "string" && typeof payloadText === "string"
-        ? rowCrc(sequence, author, Number(timestamp), tag, payloadText, seed)
-        : undefined
-      if (stored === undefined || crc !== stored) {
-        // A row that does not decode says why; one that does only failed its checksum.
-        const decoded = decodeWith(Codec.decode)
-        if (Either.isLeft(decoded)) return decoded.left
-        return stored === undefined ? "the row has no checksum" : "checksum mismatch: the row (or one before it) was changed after it was written"
-      }
-      return accepted(decodeWith(Codec.decodeTrusted), crc)
-    }
+    const reader = new Row.Reader(checksummed)
 
     const corruptedRow = (sequence: number, detail: string) =>
       Effect.flatMap(rowNumber(sequence), (line) => Effect.fail(new Journal.JournalCorrupted({ location, line, sequence, detail })))
 
     /** Rows `[from, from + rows.length)`, the chain continued from `seed`: every row, every link checked. */
-    const decodeRows = (rows: ReadonlyArray<RowValues>, from: number, seed: number) =>
+    const decodeRows = (rows: ReadonlyArray<Row.RowValues>, from: number, seed: number) =>
       Effect.suspend(() => {
         const events: Array<Event.Event> = []
         let crc = seed
         for (let i = 0; i < rows.length; i++) {
-          const checked = checkRow(rows[i]!, from + i, crc)
+          const checked = reader.check(rows[i]!, from + i, crc)
           if (typeof checked === "string") return corruptedRow(Number(rows[i]![0]), checked)
           events.push(checked)
-          crc = rowChain
+          crc = reader.chain
         }
         return Effect.succeed({ events, crc })
       })
@@ -347,20 +249,20 @@ export const make = (
      * checksum of the row before): each is checked against its own checksum
      * continued from that one.
      */
-    const decodeSomeRows = (rows: ReadonlyArray<RowValues>) =>
+    const decodeSomeRows = (rows: ReadonlyArray<Row.RowValues>) =>
       Effect.suspend(() => {
         const events: Array<Event.Event> = []
         for (const row of rows) {
           const sequence = Number(row[0])
           let seed = 0
           if (checksummed && sequence > start) {
-            const previous = parseChecksum(row[6])
+            const previous = Row.parseChecksum(row[6])
             if (previous === undefined) {
               return corruptedRow(sequence, `the row before sequence ${sequence} is missing or has no checksum`)
             }
             seed = previous
           }
-          const checked = checkRow(row, sequence, seed)
+          const checked = reader.check(row, sequence, seed)
           if (typeof checked === "string") return corruptedRow(sequence, checked)
           events.push(checked)
         }

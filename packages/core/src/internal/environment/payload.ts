@@ -8,7 +8,7 @@
  *
  * @internal
  */
-import type * as Event from "../../Event.js"
+import * as Event from "../../Event.js"
 
 type Fields<A> = { readonly [K in Exclude<keyof A, "_tag">]: A[K] }
 
@@ -20,3 +20,54 @@ export const make = <A extends Event.Payload>(
   ;(payload as { _tag: string })._tag = Class._tag
   return payload
 }
+
+/**
+ * A delta of kind `tag`, built like {@link make} (by a plain constructor on
+ * the class's prototype: the same own fields in the same order, `_tag`
+ * last): `index` is its content index (its summary index for a reasoning
+ * summary; unused for function call arguments). For stores that keep a delta
+ * by its fields and rebuild it.
+ */
+export const delta = (tag: Event.Delta["_tag"], itemId: string, index: number, text: string): Event.Delta => {
+  switch (tag) {
+    case "TextDelta":
+      return Event.unsafeTextDelta(itemId, index, text)
+    case "RefusalDelta":
+      return new RefusalDelta(itemId, index, text)
+    case "ReasoningSummaryDelta":
+      return new ReasoningSummaryDelta(itemId, index, text)
+    case "ReasoningDelta":
+      return new ReasoningDelta(itemId, index, text)
+    case "FunctionCallArgumentsDelta":
+      return new FunctionCallArgumentsDelta(itemId, index, text)
+  }
+}
+
+type DeltaRecord<A> = new(itemId: string, index: number, text: string) => A
+
+/** A constructor of deltas of `Class` with their index under `indexKey` (none when undefined). */
+const deltaRecord = <A extends Event.Delta>(
+  Class: { readonly prototype: A; readonly _tag: A["_tag"] },
+  indexKey: "contentIndex" | "summaryIndex" | undefined
+): DeltaRecord<A> => {
+  const tag = Class._tag
+  const Built = indexKey === undefined
+    ? function(this: Record<string, unknown>, itemId: string, _index: number, text: string) {
+      this.itemId = itemId
+      this.delta = text
+      this._tag = tag
+    }
+    : function(this: Record<string, unknown>, itemId: string, index: number, text: string) {
+      this.itemId = itemId
+      this[indexKey] = index
+      this.delta = text
+      this._tag = tag
+    }
+  Built.prototype = Class.prototype
+  return Built as unknown as DeltaRecord<A>
+}
+
+const RefusalDelta = deltaRecord(Event.RefusalDelta, "contentIndex")
+const ReasoningSummaryDelta = deltaRecord(Event.ReasoningSummaryDelta, "summaryIndex")
+const ReasoningDelta = deltaRecord(Event.ReasoningDelta, "contentIndex")
+const FunctionCallArgumentsDelta = deltaRecord(Event.FunctionCallArgumentsDelta, undefined)

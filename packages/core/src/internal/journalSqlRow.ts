@@ -1,0 +1,145 @@
+/**
+ * Reading the SQL journal's rows: each row's checksum (a hash chain, see
+ * `journalSql.ts`) and its event. A row whose checksum holds was written by
+ * this code from a valid event: its event is built straight from its columns
+ * (a delta straight off its payload's text, `journalDeltaText.ts`), without
+ * re-validation. Older rows (no checksum) and rows that fail are decoded by
+ * the Schema, which says what is wrong.
+ *
+ * @internal
+ */
+import { Either } from "effect"
+import * as Event from "../Event.js"
+import * as Checksum from "./journalChecksum.js"
+import * as Codec from "./journalCodec.js"
+import * as DeltaText from "./journalDeltaText.js"
+import * as Trusted from "./journalTrusted.js"
+
+/** A row as `SELECT sequence, author, timestamp, tag, payload, checksum[, previous]` returns its values. */
+export type RowValues = ReadonlyArray<unknown>
+
+/**
+ * The CRC of a row continued from `seed`: of the text
+ * `sequence:timestamp:tag:authorLength:author` followed by the payload text
+ * (every field, unambiguously delimited), without building that text.
+ */
+export const rowCrc = (sequence: number, author: string, timestamp: number, tag: string, payload: string, seed: number) => {
+  const head = integerCrc(timestamp, integerCrc(sequence, seed))
+  const named = Checksum.crc32Text(author, integerCrc(author.length, Checksum.crc32Byte(colon, Checksum.crc32Text(tag, head))))
+  return Checksum.crc32Text(payload, named)
+}
+
+const colon = 58
+const digits = new Uint8Array(24)
+
+/** Continues `seed` over `${n}:` — for a non-negative safe integer, off its digits without making the text. */
+const integerCrc = (n: number, seed: number): number => {
+  if (!Number.isSafeInteger(n) || n < 0) return Checksum.crc32Text(`${n}:`, seed)
+  let at = digits.length
+  digits[--at] = colon
+  let rest = n
+  do {
+    digits[--at] = 48 + (rest % 10)
+    rest = Math.floor(rest / 10)
+  } while (rest > 0)
+  return Checksum.crc32Table(digits, seed, at, digits.length)
+}
+
+/** 8 lowercase hex digits as a number (no RegExp: this runs for every row read). */
+export const parseChecksum = (value: unknown): number | undefined => {
+  if (typeof value !== "string" || value.length !== 8) return undefined
+  let result = 0
+  for (let i = 0; i < 8; i++) {
+    const code = value.charCodeAt(i)
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1
+    if (digit < 0) return undefined
+    result = result * 16 + digit
+  }
+  return result
+}
+
+/** Decodes rows, one journal's (checksummed or older); the chain after the last row accepted is kept in `chain`. */
+export class Reader {
+  /** The checksum chain after the last row {@link check} accepted. */
+  chain = 0
+
+  constructor(readonly checksummed: boolean) {}
+
+  /**
+   * Decodes a row — `[sequence, author, timestamp, tag, payload, checksum]`,
+   * as `SELECT … .values` returns it — whose sequence must be `expected`;
+   * `seed` is the checksum chain before it (ignored for older tables). The
+   * event, or why the row is corrupted; the chain after it in `chain`.
+   */
+  check(row: RowValues, expected: number, seed: number): Event.Event | string {
+    const sequence = Number(row[0])
+    if (sequence !== expected) return `expected sequence ${expected}: rows are missing`
+    const author = row[1]
+    const timestamp = Number(row[2])
+    const tag = row[3]
+    const payloadText = row[4]
+    if (this.checksummed && typeof author === "string" && typeof tag === "string" && typeof payloadText === "string") {
+      const crc = rowCrc(sequence, author, timestamp, tag, payloadText, seed)
+      if (parseChecksum(row[5]) === crc) {
+        // The checksum holds: this code wrote the row from a valid event, no re-validation needed.
+        const event = this.trusted(sequence, author, timestamp, tag, payloadText)
+        if (event !== undefined) {
+          this.chain = crc
+          return event
+        }
+      }
+    }
+    return this.checkSlowly(row, sequence, seed)
+  }
+
+  /**
+   * The event of a row whose checksum holds, built straight from its columns (a delta straight off its text);
+   * undefined when that path gives up.
+   */
+  private trusted(sequence: number, author: string, timestamp: number, tag: string, payloadText: string): Event.Event | undefined {
+    const delta = DeltaText.fromJson(tag, payloadText)
+    if (delta !== undefined) return Event.unsafeMake({ sequence, author, timestamp, payload: delta })
+    let value: unknown
+    try {
+      value = JSON.parse(payloadText)
+    } catch {
+      return undefined
+    }
+    const event = Trusted.makeEvent(sequence, author, timestamp, value)
+    return event === undefined || event.payload._tag !== tag ? undefined : event
+  }
+
+  /** {@link check} for the rest: older tables, and rows that fail (says why) or that the trusted path gives up on. */
+  private checkSlowly(row: RowValues, sequence: number, seed: number): Event.Event | string {
+    const [, author, timestamp, tag, payloadText, checksum] = row
+    const decodeWith = (decoder: (value: unknown) => Either.Either<Event.Event, string>) =>
+      Either.flatMap(
+        typeof payloadText === "string" ? Codec.parseJson(payloadText) : Either.left("the payload is not text"),
+        (payload) =>
+          Either.flatMap(
+            decoder({ sequence, author, timestamp: Number(timestamp), payload }),
+            (event) =>
+              event.payload._tag === tag
+                ? Either.right(event)
+                : Either.left(`tag ${String(tag)} does not match the payload ${event.payload._tag}`)
+          )
+      )
+    const accepted = (decoded: Either.Either<Event.Event, string>, chain: number) => {
+      if (Either.isLeft(decoded)) return decoded.left
+      this.chain = chain
+      return decoded.right
+    }
+    if (!this.checksummed) return accepted(decodeWith(Codec.decode), seed)
+    const stored = parseChecksum(checksum)
+    const crc = typeof author === "string" && typeof tag === "string" && typeof payloadText === "string"
+      ? rowCrc(sequence, author, Number(timestamp), tag, payloadText, seed)
+      : undefined
+    if (stored === undefined || crc !== stored) {
+      // A row that does not decode says why; one that does only failed its checksum.
+      const decoded = decodeWith(Codec.decode)
+      if (Either.isLeft(decoded)) return decoded.left
+      return stored === undefined ? "the row has no checksum" : "checksum mismatch: the row (or one before it) was changed after it was written"
+    }
+    return accepted(decodeWith(Codec.decodeTrusted), crc)
+  }
+}
