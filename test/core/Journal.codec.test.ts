@@ -5,9 +5,11 @@ import * as Zlib from "node:zlib"
 import * as Checksum from "../../packages/core/src/internal/journalChecksum.js"
 import * as Codec from "../../packages/core/src/internal/journalCodec.js"
 import * as DeltaText from "../../packages/core/src/internal/journalDeltaText.js"
-import * as SqlRow from "../../packages/core/src/internal/journalSqlRow.js"
+import * as FileDelta from "../../packages/core/src/internal/journalFileDelta.js"
 import * as FileFormat from "../../packages/core/src/internal/journalFileFormat.js"
+import * as FileStrings from "../../packages/core/src/internal/journalFileStrings.js"
 import * as Payload from "../../packages/core/src/internal/environment/payload.js"
+import * as SqlRow from "../../packages/core/src/internal/journalSqlRow.js"
 import * as Trusted from "../../packages/core/src/internal/journalTrusted.js"
 import * as TrustedEncode from "../../packages/core/src/internal/journalTrustedEncode.js"
 
@@ -109,6 +111,7 @@ describe("environment-made payloads", () => {
       new Event.ParticipantJoined({ participant: "p", kind: "observer" })
     )
     sameShape(Payload.make(Event.ParticipantLeft, { participant: "p" }), new Event.ParticipantLeft({ participant: "p" }))
+    sameShape(Event.unsafeTextDelta("m", 3, "x"), new Event.TextDelta({ itemId: "m", contentIndex: 3, delta: "x" }))
     sameShape(
       Payload.make(Event.ParticipantRestarted, { participant: "p", attempt: 2 }),
       new Event.ParticipantRestarted({ participant: "p", attempt: 2 })
@@ -298,6 +301,128 @@ describe("reading a journal line's envelope off its bytes", () => {
     ) {
       assert.strictEqual(at(line), undefined, line)
     }
+  })
+})
+
+const deltas: FastCheck.Arbitrary<Event.Delta> = FastCheck.oneof(
+  Arbitrary.make(Event.TextDelta),
+  Arbitrary.make(Event.RefusalDelta),
+  Arbitrary.make(Event.ReasoningDelta),
+  Arbitrary.make(Event.ReasoningSummaryDelta),
+  Arbitrary.make(Event.FunctionCallArgumentsDelta)
+)
+const encoder = new TextEncoder()
+const payloadBytes = (payload: Event.Payload) => encoder.encode(TrustedEncode.encodePayload(payload)!)
+const readDelta = (bytes: Uint8Array) => new FileDelta.DeltaReader(new FileStrings.PlainStrings()).payload(bytes, 0, bytes.length)
+/** What the Schema decode makes of these payload bytes, or undefined when they are no payload. */
+const schemaPayload = (bytes: Uint8Array): Event.Payload | undefined => {
+  try {
+    const decoded = Schema.decodeUnknownEither(Event.Payload)(JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes)))
+    return Either.isRight(decoded) ? decoded.right : undefined
+  } catch {
+    return undefined
+  }
+}
+/** Does JSON write this string as its characters between quotes (no escape)? */
+const plain = (text: string) => JSON.stringify(text).length === text.length + 2
+
+describe("reading a delta's payload off a line's bytes", () => {
+  it("builds what the Schema decode builds, and never gives up on a delta with plain strings (property)", () => {
+    FastCheck.assert(
+      FastCheck.property(deltas, (delta) => {
+        const bytes = payloadBytes(delta)
+        const built = readDelta(bytes)
+        if (plain(delta.itemId) && plain(delta.delta)) assert.ok(built !== undefined, `gave up on ${TrustedEncode.encodePayload(delta)}`)
+        if (built === undefined) return
+        sameShape(built, schemaPayload(bytes))
+        sameShape(built, delta)
+      }),
+      { numRuns: 3_000 }
+    )
+  })
+
+  it("on garbage (bytes changed, cut or inserted) it builds what the Schema decode builds, or gives up (property)", () => {
+    let read = 0
+    FastCheck.assert(
+      FastCheck.property(
+        deltas,
+        FastCheck.nat(),
+        FastCheck.integer({ min: 0, max: 255 }),
+        FastCheck.constantFrom("replace", "cut", "insert"),
+        (delta, at, byte, change) => {
+          const original = payloadBytes(delta)
+          const position = at % original.length
+          const bytes = change === "replace"
+            ? original.map((value, i) => i === position ? byte : value)
+            : change === "cut"
+            ? new Uint8Array([...original.subarray(0, position), ...original.subarray(position + 1)])
+            : new Uint8Array([...original.subarray(0, position), byte, ...original.subarray(position)])
+          const built = readDelta(bytes)
+          if (built === undefined) return
+          read++
+          const expected = schemaPayload(bytes)
+          assert.ok(expected !== undefined, `read a payload the Schema rejects: ${new TextDecoder().decode(bytes)}`)
+          sameShape(built, expected)
+        }
+      ),
+      { numRuns: 5_000 }
+    )
+    // Changes that keep a valid delta (a letter of its text) are read, not only given up on.
+    assert.isAbove(read, 100)
+  })
+
+  it("reads each kind and any UTF-8 text; gives up on escapes, other layouts and invalid bytes", () => {
+    const cases: ReadonlyArray<Event.Delta> = [
+      new Event.TextDelta({ itemId: "m1", contentIndex: 0, delta: "word0 " }),
+      new Event.TextDelta({ itemId: "m1", contentIndex: 12, delta: "a longer piece of text than sixteen bytes" }),
+      new Event.RefusalDelta({ itemId: "m1", contentIndex: 1, delta: "no" }),
+      new Event.ReasoningDelta({ itemId: "m1", contentIndex: 2, delta: "" }),
+      new Event.ReasoningSummaryDelta({ itemId: "m1", summaryIndex: 3, delta: "zoë 🎉" }),
+      new Event.FunctionCallArgumentsDelta({ itemId: "call_1", delta: "{\"a\":" }),
+      // A text that begins with U+FEFF keeps it (a UTF-8 decoder drops a leading byte order mark by default).
+      new Event.TextDelta({ itemId: "\uFEFFm", contentIndex: 0, delta: "\uFEFFhi" })
+    ]
+    const reader = new FileDelta.DeltaReader(new FileStrings.PlainStrings())
+    for (const delta of cases) {
+      const bytes = payloadBytes(delta)
+      const built = reader.payload(bytes, 0, bytes.length)
+      if (delta._tag === "FunctionCallArgumentsDelta") {
+        // Its text has quotes: escaped in JSON, left to the full parse.
+        assert.strictEqual(built, undefined)
+        continue
+      }
+      sameShape(built, delta)
+      // Read again by the same reader (its remembered item id): still the same.
+      sameShape(reader.payload(bytes, 0, bytes.length), delta)
+    }
+    for (
+      const text of [
+        `{"itemId":"m","contentIndex":0,"delta":"a\\nb","_tag":"TextDelta"}`,
+        `{"itemId":"m\\u0031","contentIndex":0,"delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":0,"delta":"tab\there","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":01,"delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":1.5,"delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":-1,"delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":1234567890123456,"delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","summaryIndex":0,"delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"ReasoningSummaryDelta"}`,
+        `{"itemId":"m","delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"TextDeltaX"}`,
+        `{"itemId":"m","contentIndex":0,"delta":"x","extra":1,"_tag":"TextDelta"}`,
+        `{"contentIndex":0,"itemId":"m","delta":"x","_tag":"TextDelta"}`,
+        `{"itemId":"m","contentIndex":0,"delta":"x","_tag":"TextDelta"`,
+        `{"itemId":"m","contentIndex":0,"delta":"x"}`
+      ]
+    ) {
+      assert.strictEqual(readDelta(encoder.encode(text)), undefined, text)
+    }
+    // Not UTF-8 (a lone continuation byte), in the text and in the item id.
+    const invalid = encoder.encode(`{"itemId":"m","contentIndex":0,"delta":"x?","_tag":"TextDelta"}`)
+    invalid[invalid.indexOf(63)] = 0x80
+    assert.strictEqual(readDelta(invalid), undefined)
+    const invalidItem = encoder.encode(`{"itemId":"m?","contentIndex":0,"delta":"x","_tag":"TextDelta"}`)
+    invalidItem[invalidItem.indexOf(63)] = 0xc3
+    assert.strictEqual(readDelta(invalidItem), undefined)
   })
 })
 

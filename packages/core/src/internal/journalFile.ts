@@ -15,10 +15,12 @@
  * line still decodes; a removed or reordered line breaks the chain too. A
  * line whose checksum holds was written by this code from a valid event, so
  * opening only reads its sequence (no Schema validation); reads decode it
- * without re-validation: the envelope read off the bytes, `JSON.parse` of
- * the payload alone, the trusted decoder (`EnvelopeReader`; a line laid out
+ * without re-validation: the envelope read off the bytes, a delta's payload
+ * too (`journalFileDelta.ts`), any other payload by `JSON.parse` of the
+ * payload alone and the trusted decoder (`EnvelopeReader`; a line laid out
  * otherwise is parsed whole). The chain is computed without a call or a
- * view per line (`journalChecksum.ts`).
+ * view per line (`journalChecksum.ts`). Open and read pass over the file
+ * through one reused buffer (`readChunks`).
  * Reads check the chain again over every line they pass (the file may have
  * changed since it was opened). A read with `kinds` reads a line's kind off
  * its end once its checksum holds (the encoder writes the payload last, its
@@ -60,7 +62,7 @@ import {
   textOrUndefined,
   trailingTag
 } from "./journalFileFormat.js"
-import { checkpointEvery, chunkSize, ioError, scan } from "./journalFileScan.js"
+import { checkpointEvery, ioError, readChunks, scan } from "./journalFileScan.js"
 
 const utf8Encoder = new TextEncoder()
 
@@ -302,9 +304,7 @@ export const make = (
           )
         )
 
-        return fs.stream(path, { offset, bytesToRead: size - offset, chunkSize }).pipe(
-          Stream.mapError(ioError("read", path)),
-          Stream.mapEffect(decodeChunk),
+        return readChunks(fs, path, "read", offset, size - offset, decodeChunk).pipe(
           // Evaluated right after the chunk that reached `to` was decoded: stops reading the file there.
           Stream.takeUntil(() => done),
           Stream.flattenChunks,

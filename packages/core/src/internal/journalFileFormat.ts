@@ -9,13 +9,13 @@ import { Either } from "effect"
 import type * as Event from "../Event.js"
 import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
+import { DeltaReader } from "./journalFileDelta.js"
+import { PlainStrings, RecentStrings } from "./journalFileStrings.js"
 import * as Trusted from "./journalTrusted.js"
 
 export const NEWLINE = 10
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
-// For a string inside a line: a leading U+FEFF is part of it (a name may begin with one), not a mark to drop.
-const utf8Exact = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const utf8Encoder = new TextEncoder()
 
 /**
@@ -27,7 +27,9 @@ export type OnLine = (bytes: Uint8Array, begin: number, end: number, start: numb
 /**
  * Splits byte chunks into lines, keeping the file offset of each line. A
  * line is handed over as a range of the chunk (no copy, no view built per
- * line); only a line that spans chunks is copied into one array.
+ * line); only a line that spans chunks is copied into one array. A chunk's
+ * bytes are not kept once `push` returns (the reader reuses its buffer): the
+ * start of a line cut by the chunk's end is copied.
  */
 export class LineSplitter {
   private carry: Array<Uint8Array> = []
@@ -41,7 +43,7 @@ export class LineSplitter {
 
   /** Calls `onLine` for each complete line of the chunk until it returns false. */
   push(data: Uint8Array, onLine: OnLine): boolean {
-    // Searched in the chunk itself (the file system gives Node `Buffer`s: a `Buffer`'s `indexOf` is a native byte
+    // Searched in the chunk itself (the reader's chunks are Node `Buffer`s: a `Buffer`'s `indexOf` is a native byte
     // search, a `Uint8Array`'s a generic element loop), handed over as a plain view (a `Buffer` view would make
     // every `subarray` of it build another `Buffer`).
     const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
@@ -49,7 +51,7 @@ export class LineSplitter {
     while (position < chunk.length) {
       const newline = data.indexOf(NEWLINE, position)
       if (newline === -1) {
-        this.carry.push(chunk.subarray(position))
+        this.carry.push(chunk.slice(position))
         this.carryLength += chunk.length - position
         return true
       }
@@ -101,15 +103,6 @@ export const text = (bytes: Uint8Array, begin = 0, end = bytes.length): Either.E
 export const textOrUndefined = (bytes: Uint8Array, begin: number, end: number): string | undefined => {
   try {
     return utf8.decode(bytes.subarray(begin, end))
-  } catch {
-    return undefined
-  }
-}
-
-/** The UTF-8 text of a string's bytes inside a line, a leading U+FEFF kept; undefined when it is not UTF-8. */
-const stringOrUndefined = (bytes: Uint8Array, begin: number, end: number): string | undefined => {
-  try {
-    return utf8Exact.decode(bytes.subarray(begin, end))
   } catch {
     return undefined
   }
@@ -207,16 +200,19 @@ const payloadKey = ascii(",\"payload\":")
 /**
  * Reads the events of checksummed lines whose checksum holds the way this
  * code writes them — `{"sequence":N,"author":"…","timestamp":T,"payload":{…}`
- * and the checksum field — with `JSON.parse` of the payload alone: the
- * envelope's integers and name are read off the bytes (`JSON.parse` reads a
- * 13-digit timestamp through its slow number path, and would build the
- * envelope only for it to be copied). One reader per read: it remembers the
- * last few authors, so a run of lines by one author builds its name once.
+ * and the checksum field — off the bytes: the envelope's integers and name,
+ * and a delta's payload (`journalFileDelta.ts`); any other payload with
+ * `JSON.parse` of the payload alone (`JSON.parse` reads a 13-digit timestamp
+ * through its slow number path, and would build the envelope only for it to
+ * be copied). One reader per read: it remembers the last few authors, so a
+ * run of lines by one author builds its name once.
  */
 export class EnvelopeReader {
   /** Where the last {@link integerAt} stopped. */
   private integerEnd = 0
-  private readonly authors: Array<{ readonly bytes: Uint8Array; readonly name: string }> = []
+  private readonly strings = new PlainStrings()
+  private readonly authors = new RecentStrings(8)
+  private readonly deltas = new DeltaReader(this.strings)
 
   /**
    * The event on the line `bytes[begin, end)`; undefined when the line is not
@@ -228,16 +224,17 @@ export class EnvelopeReader {
     const sequence = this.integerAt(bytes, begin + sequencePrefix.length, end)
     if (sequence === undefined || !startsWith(bytes, authorKey, this.integerEnd, end)) return undefined
     const nameStart = this.integerEnd + authorKey.length
-    let nameEnd = nameStart
-    while (nameEnd < end && bytes[nameEnd] !== 34) nameEnd++
-    if (!startsWith(bytes, timestampKey, nameEnd, end)) return undefined
-    const author = this.plainString(bytes, nameStart, nameEnd)
+    const nameEnd = this.strings.end(bytes, nameStart, end)
+    if (nameEnd < 0 || !startsWith(bytes, timestampKey, nameEnd, end)) return undefined
+    const author = this.author(bytes, nameStart, nameEnd)
     if (author === undefined) return undefined
     const timestamp = this.integerAt(bytes, nameEnd + timestampKey.length, end)
     if (timestamp === undefined || !startsWith(bytes, payloadKey, this.integerEnd, end)) return undefined
     const payloadStart = this.integerEnd + payloadKey.length
     const payloadEnd = end - suffixLength
     if (payloadEnd <= payloadStart || bytes[payloadStart] !== 123 || bytes[payloadEnd - 1] !== 125) return undefined
+    const delta = this.deltas.payload(bytes, payloadStart, payloadEnd)
+    if (delta !== undefined) return Trusted.eventOf(sequence, author, timestamp, delta)
     const json = textOrUndefined(bytes, payloadStart, payloadEnd)
     if (json === undefined) return undefined
     let payload: unknown
@@ -268,19 +265,12 @@ export class EnvelopeReader {
     return value
   }
 
-  /** The JSON string of `bytes[begin, end)` (its quotes outside) when it holds no escape and no control character. */
-  private plainString(bytes: Uint8Array, begin: number, end: number): string | undefined {
-    for (const known of this.authors) {
-      if (known.bytes.length === end - begin && startsWith(bytes, known.bytes, begin, end)) return known.name
-    }
-    for (let i = begin; i < end; i++) {
-      const byte = bytes[i]!
-      if (byte === 92 || byte < 32) return undefined
-    }
-    const name = stringOrUndefined(bytes, begin, end)
-    if (name === undefined) return undefined
-    if (this.authors.length >= 8) this.authors.shift()
-    this.authors.push({ bytes: bytes.slice(begin, end), name })
+  /** The author's name, `bytes[begin, end)`, the plain string the last `strings.end` found. */
+  private author(bytes: Uint8Array, begin: number, end: number): string | undefined {
+    const known = this.authors.find(bytes, begin, end)
+    if (known !== undefined) return known
+    const name = this.strings.text(bytes, begin, end)
+    if (name !== undefined) this.authors.remember(bytes, begin, end, name)
     return name
   }
 }

@@ -349,6 +349,14 @@ export const makeEvent = (sequence: number, author: string, timestamp: number, e
   return decoded === undefined ? undefined : Event.unsafeMake({ sequence, author, timestamp, payload: decoded })
 }
 
+/**
+ * The event of an envelope read field by field around a payload already
+ * built (a delta read off a journal line): `undefined` when `Event` has other
+ * fields than the four this builds.
+ */
+export const eventOf = (sequence: number, author: string, timestamp: number, payload: Event.Payload): Event.Event | undefined =>
+  (envelope ??= envelopeKnown()) ? Event.unsafeMake({ sequence, author, timestamp, payload }) : undefined
+
 /** The event this encoded value stands for, or `undefined` when the trusted path cannot build it. */
 export const decodeEvent = (value: unknown): Event.Event | undefined => {
   try {
