@@ -14,7 +14,9 @@
  * The caller trusts the text (its checksum holds: this code wrote it from a
  * valid event), as `journalTrusted.ts` does; what is built equals what the
  * Schema decode of the same text gives (the same class, the same own fields
- * in the same order).
+ * in the same order), and nothing is read if the delta classes' fields
+ * change (`Payload.deltaFieldsKnown`). The file journal reads the same
+ * layout off a line's bytes (`journalFileDelta.ts`).
  *
  * @internal
  */
@@ -38,7 +40,7 @@ const isDeltaTag = (tag: string): tag is Event.Delta["_tag"] => Object.hasOwn(la
 
 /** The delta of kind `tag` whose JSON is `text`, when laid out as the encoder writes it; else undefined. */
 export const fromJson = (tag: string, text: string): Event.Delta | undefined => {
-  if (!isDeltaTag(tag) || !text.startsWith(itemKey) || text.includes("\\")) return undefined
+  if (!isDeltaTag(tag) || !text.startsWith(itemKey) || text.includes("\\") || !Payload.deltaFieldsKnown()) return undefined
   const layout = layouts[tag]
   const itemStart = itemKey.length
   const itemEnd = text.indexOf("\"", itemStart)

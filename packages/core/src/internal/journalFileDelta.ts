@@ -22,10 +22,9 @@
  *
  * @internal
  */
-import { Schema } from "effect"
 import * as Event from "../Event.js"
 import * as Payload from "./environment/payload.js"
-import { type PlainStrings, RecentStrings } from "./journalFileStrings.js"
+import { PlainIntegers, type PlainStrings, RecentStrings } from "./journalFileStrings.js"
 
 const ascii = (text: string) => new TextEncoder().encode(text)
 
@@ -54,25 +53,6 @@ const matches = (bytes: Uint8Array, key: Uint8Array, at: number, end: number): b
 const named = (bytes: Uint8Array, name: Uint8Array, begin: number, end: number) =>
   end - begin === name.length && matches(bytes, name, begin, end)
 
-const fieldsAre = (fields: Record<string, unknown>, expected: Record<string, unknown>): boolean => {
-  const names = Object.keys(fields).filter((name) => name !== "_tag")
-  return names.join(",") === Object.keys(expected).join(",") && names.every((name) => fields[name] === expected[name])
-}
-
-/**
- * Are the delta classes' fields the ones read here, in this order (beside
- * `_tag`), each of the schema read: `itemId` a string, the index a
- * non-negative integer, `delta` a string? Otherwise this path would build
- * something the Schema decode does not.
- */
-const layoutKnown = (): boolean => {
-  const indexed = { itemId: Schema.String, contentIndex: Schema.NonNegativeInt, delta: Schema.String }
-  return fieldsAre(Event.TextDelta.fields, indexed) && fieldsAre(Event.RefusalDelta.fields, indexed) &&
-    fieldsAre(Event.ReasoningDelta.fields, indexed) &&
-    fieldsAre(Event.ReasoningSummaryDelta.fields, { itemId: Schema.String, summaryIndex: Schema.NonNegativeInt, delta: Schema.String }) &&
-    fieldsAre(Event.FunctionCallArgumentsDelta.fields, { itemId: Schema.String, delta: Schema.String })
-}
-let known: boolean | undefined = undefined
 
 const enum Index {
   None = 0,
@@ -86,6 +66,7 @@ const enum Index {
  */
 export class DeltaReader {
   private readonly items = new RecentStrings(4)
+  private readonly integers = new PlainIntegers()
 
   constructor(private readonly strings: PlainStrings) {}
 
@@ -96,7 +77,7 @@ export class DeltaReader {
    */
   payload(bytes: Uint8Array, begin: number, end: number): Event.Delta | undefined {
     if (!matches(bytes, itemKey, begin, end)) return undefined
-    if (!(known ??= layoutKnown())) return undefined
+    if (!Payload.deltaFieldsKnown()) return undefined
     const strings = this.strings
     const itemStart = begin + itemKey.length
     const itemEnd = strings.end(bytes, itemStart, end)
@@ -119,15 +100,10 @@ export class DeltaReader {
       } else {
         return undefined
       }
-      // A plain non-negative integer of at most 15 digits (exact as a double, as `JSON.parse` reads it).
-      const digits = at
-      for (; at < end && at - digits < 16; at++) {
-        const byte = bytes[at]!
-        if (byte < 48 || byte > 57) break
-        index = index * 10 + byte - 48
-      }
-      const count = at - digits
-      if (count === 0 || count > 15 || (count > 1 && bytes[digits] === 48)) return undefined
+      const read = this.integers.read(bytes, at, end)
+      if (read === undefined) return undefined
+      index = read
+      at = this.integers.end
       if (!matches(bytes, deltaKey, at, end)) return undefined
       at += deltaKey.length
     }

@@ -10,7 +10,7 @@ import type * as Event from "../Event.js"
 import * as Checksum from "./journalChecksum.js"
 import * as Codec from "./journalCodec.js"
 import { DeltaReader } from "./journalFileDelta.js"
-import { PlainStrings, RecentStrings } from "./journalFileStrings.js"
+import { PlainIntegers, PlainStrings, RecentStrings } from "./journalFileStrings.js"
 import * as Trusted from "./journalTrusted.js"
 
 export const NEWLINE = 10
@@ -208,8 +208,7 @@ const payloadKey = ascii(",\"payload\":")
  * run of lines by one author builds its name once.
  */
 export class EnvelopeReader {
-  /** Where the last {@link integerAt} stopped. */
-  private integerEnd = 0
+  private readonly integers = new PlainIntegers()
   private readonly strings = new PlainStrings()
   private readonly authors = new RecentStrings(8)
   private readonly deltas = new DeltaReader(this.strings)
@@ -221,16 +220,16 @@ export class EnvelopeReader {
    */
   event(bytes: Uint8Array, begin: number, end: number): Event.Event | undefined {
     if (!startsWith(bytes, sequencePrefix, begin, end)) return undefined
-    const sequence = this.integerAt(bytes, begin + sequencePrefix.length, end)
-    if (sequence === undefined || !startsWith(bytes, authorKey, this.integerEnd, end)) return undefined
-    const nameStart = this.integerEnd + authorKey.length
+    const sequence = this.integers.read(bytes, begin + sequencePrefix.length, end)
+    if (sequence === undefined || !startsWith(bytes, authorKey, this.integers.end, end)) return undefined
+    const nameStart = this.integers.end + authorKey.length
     const nameEnd = this.strings.end(bytes, nameStart, end)
     if (nameEnd < 0 || !startsWith(bytes, timestampKey, nameEnd, end)) return undefined
     const author = this.author(bytes, nameStart, nameEnd)
     if (author === undefined) return undefined
-    const timestamp = this.integerAt(bytes, nameEnd + timestampKey.length, end)
-    if (timestamp === undefined || !startsWith(bytes, payloadKey, this.integerEnd, end)) return undefined
-    const payloadStart = this.integerEnd + payloadKey.length
+    const timestamp = this.integers.read(bytes, nameEnd + timestampKey.length, end)
+    if (timestamp === undefined || !startsWith(bytes, payloadKey, this.integers.end, end)) return undefined
+    const payloadStart = this.integers.end + payloadKey.length
     const payloadEnd = end - suffixLength
     if (payloadEnd <= payloadStart || bytes[payloadStart] !== 123 || bytes[payloadEnd - 1] !== 125) return undefined
     const delta = this.deltas.payload(bytes, payloadStart, payloadEnd)
@@ -244,25 +243,6 @@ export class EnvelopeReader {
       return undefined
     }
     return Trusted.makeEvent(sequence, author, timestamp, payload)
-  }
-
-  /**
-   * The JSON integer at `bytes[at]` when it is a plain non-negative one of at
-   * most 15 digits (then exact as a double, as `JSON.parse` reads it), else
-   * undefined; where it ends in `integerEnd`.
-   */
-  private integerAt(bytes: Uint8Array, at: number, end: number): number | undefined {
-    let value = 0
-    let i = at
-    for (; i < end && i - at < 16; i++) {
-      const byte = bytes[i]!
-      if (byte < 48 || byte > 57) break
-      value = value * 10 + byte - 48
-    }
-    const digits = i - at
-    if (digits === 0 || digits > 15 || (digits > 1 && bytes[at] === 48)) return undefined
-    this.integerEnd = i
-    return value
   }
 
   /** The author's name, `bytes[begin, end)`, the plain string the last `strings.end` found. */

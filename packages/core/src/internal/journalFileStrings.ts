@@ -119,3 +119,27 @@ export class RecentStrings {
     this.entries.push({ bytes: bytes.slice(begin, end), text })
   }
 }
+
+/**
+ * Reads JSON integers off a line's bytes in their plain form: non-negative,
+ * no leading zero, at most 15 digits (exact as a double, as `JSON.parse`
+ * reads them). Where the last one read ended is in `end` (no object per read).
+ */
+export class PlainIntegers {
+  end = 0
+
+  /** The integer at `bytes[at]`, or undefined when there is none in its plain form before `limit`. */
+  read(bytes: Uint8Array, at: number, limit: number): number | undefined {
+    let value = 0
+    let i = at
+    for (; i < limit && i - at < 16; i++) {
+      const byte = bytes[i]!
+      if (byte < 48 || byte > 57) break
+      value = value * 10 + byte - 48
+    }
+    const digits = i - at
+    if (digits === 0 || digits > 15 || (digits > 1 && bytes[at] === 48)) return undefined
+    this.end = i
+    return value
+  }
+}

@@ -98,7 +98,7 @@ export class Reader {
    */
   private trusted(sequence: number, author: string, timestamp: number, tag: string, payloadText: string): Event.Event | undefined {
     const delta = DeltaText.fromJson(tag, payloadText)
-    if (delta !== undefined) return Event.unsafeMake({ sequence, author, timestamp, payload: delta })
+    if (delta !== undefined) return Trusted.eventOf(sequence, author, timestamp, delta)
     let value: unknown
     try {
       value = JSON.parse(payloadText)

@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import { Schema } from "effect"
 import * as Event from "../../Event.js"
 
 type Fields<A> = { readonly [K in Exclude<keyof A, "_tag">]: A[K] }
@@ -41,6 +42,29 @@ export const delta = (tag: Event.Delta["_tag"], itemId: string, index: number, t
     case "FunctionCallArgumentsDelta":
       return new FunctionCallArgumentsDelta(itemId, index, text)
   }
+}
+
+/**
+ * Are the delta classes' fields the ones {@link delta} builds, in this order
+ * (beside `_tag`), each of the schema a reader of stored deltas checks:
+ * `itemId` a string, the index a non-negative integer, `delta` a string?
+ * The journals' readers of deltas by their fields give up otherwise, as they
+ * would build something the Schema decode does not.
+ */
+export const deltaFieldsKnown = (): boolean => (fieldsKnown ??= deltaFieldsAre())
+let fieldsKnown: boolean | undefined = undefined
+
+const deltaFieldsAre = (): boolean => {
+  const indexed = { itemId: Schema.String, contentIndex: Schema.NonNegativeInt, delta: Schema.String }
+  return fieldsAre(Event.TextDelta.fields, indexed) && fieldsAre(Event.RefusalDelta.fields, indexed) &&
+    fieldsAre(Event.ReasoningDelta.fields, indexed) &&
+    fieldsAre(Event.ReasoningSummaryDelta.fields, { itemId: Schema.String, summaryIndex: Schema.NonNegativeInt, delta: Schema.String }) &&
+    fieldsAre(Event.FunctionCallArgumentsDelta.fields, { itemId: Schema.String, delta: Schema.String })
+}
+
+const fieldsAre = (fields: Record<string, unknown>, expected: Record<string, unknown>): boolean => {
+  const names = Object.keys(fields).filter((name) => name !== "_tag")
+  return names.join(",") === Object.keys(expected).join(",") && names.every((name) => fields[name] === expected[name])
 }
 
 type DeltaRecord<A> = new(itemId: string, index: number, text: string) => A
