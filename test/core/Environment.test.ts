@@ -51,6 +51,29 @@ describe("Environment on a failing journal", () => {
     }))
 })
 
+describe("Environment on a journal whose append dies", () => {
+  it.effect("the death is a failed append: retried, nothing lost, and the environment closes", () =>
+    Effect.gen(function*() {
+      const memory = yield* Journal.makeMemory
+      let deaths = 1
+      const journal: Journal.Service = {
+        ...memory,
+        append: (events) => Effect.suspend(() => deaths-- > 0 ? Effect.dieMessage("driver bug") : memory.append(events))
+      }
+      // Before: the writer's fiber died with the defect; the flush waited forever and the scope never closed.
+      yield* Effect.gen(function*() {
+        const env = yield* Environment.make().pipe(Effect.provideService(Journal.Journal, journal))
+        yield* env.publish("a", interruptFor("x"))
+        const flushed = yield* Effect.fork(env.flush)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(flushed)
+        yield* env.publish("a", interruptFor("y"))
+      }).pipe(Effect.scoped)
+      const stored = Chunk.toReadonlyArray(yield* Stream.runCollect(memory.read()))
+      assert.deepStrictEqual(stored.map((event) => event.sequence), [0, 1])
+    }))
+})
+
 describe("Environment on the in-memory journal", () => {
   it.effect("what publish returned is in the journal at once, with no writer turn in between", () =>
     Effect.gen(function*() {
@@ -76,4 +99,12 @@ describe("Environment on the in-memory journal", () => {
       assert.deepStrictEqual(batches, [10])
       assert.strictEqual(yield* memory.lastSequence, 9)
     }).pipe(Effect.scoped))
+
+  it.effect("is frozen: patching its append in place fails loudly instead of being bypassed by the publish step", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.makeMemory
+      assert.throws(() => {
+        ;(journal as { append: Journal.Service["append"] }).append = () => Effect.void
+      })
+    }))
 })

@@ -142,9 +142,10 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(
       lastSequence: Effect.sync(store.last),
       repairs: []
     }
-    // The environment appends to the store itself, in its publish step.
+    // The environment appends to the store itself, in its publish step. Frozen: a test that patched `append` in
+    // place would see its patch bypassed; it wraps the service instead (a new object, appended through the writer).
     JournalMemory.stores.set(service, store)
-    return service
+    return Object.freeze(service)
   }
 )
 

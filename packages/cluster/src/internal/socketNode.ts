@@ -44,13 +44,25 @@ const clientProtocol = (openTimeout: number) =>
  * together (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`, or `relation
  * "cluster_migrations" already exists`: seen when three web chat nodes started at once): a failed build is tried
  * again (the other runner's table then exists). `@effect/cluster` runs its migrations under `Effect.orDie`, so the
- * failure arrives as a defect: made a failure here (an interruption stays one), so that it is retried.
+ * failure arrives as a defect: an SQL or migration error, failure or defect, is retried (and logged); anything else
+ * (an interruption, another defect) ends the build at once.
  */
 export const storage = Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer).pipe(
-  Layer.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Layer.failCause(cause) : Layer.fail(Cause.squash(cause))),
+  Layer.catchAllCause((cause) => {
+    const error = Cause.squash(cause)
+    return !Cause.isInterruptedOnly(cause) && isSqlError(error)
+      ? Layer.effectDiscard(Effect.logWarning("cluster: building the cluster's tables failed; trying again", cause)).pipe(
+        Layer.flatMap(() => Layer.fail(error))
+      )
+      : Layer.failCause(cause)
+  }),
   Layer.retry(Schedule.intersect(Schedule.exponential("100 millis"), Schedule.recurs(6))),
   Layer.orDie
 )
+
+/** An `@effect/sql` error (`SqlError`) or a failed migration (`MigrationError`), however it arrived. */
+const isSqlError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "_tag" in error && (error._tag === "SqlError" || error._tag === "MigrationError")
 
 export const layer = (options: Options) => {
   const host = options.host ?? "127.0.0.1"

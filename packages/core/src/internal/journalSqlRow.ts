@@ -37,12 +37,28 @@ const integerCrc = (n: number, seed: number): number => {
   if (!Number.isSafeInteger(n) || n < 0) return Checksum.crc32Text(`${n}:`, seed)
   let at = digits.length
   digits[--at] = colon
+  // Eight digits at a time in 32-bit integer arithmetic (a 13-digit timestamp is two runs, not 13 float divisions).
   let rest = n
-  do {
-    digits[--at] = 48 + (rest % 10)
-    rest = Math.floor(rest / 10)
-  } while (rest > 0)
+  while (rest >= 1e8) {
+    const high = Math.floor(rest / 1e8)
+    at = lowDigits(rest - high * 1e8, at, 8)
+    rest = high
+  }
+  at = lowDigits(rest, at, 0)
   return Checksum.crc32Table(digits, seed, at, digits.length)
+}
+
+/** Writes the decimal digits of `value` (< 1e8) into `digits` before `at`, at least `width` of them; returns the new start. */
+const lowDigits = (value: number, at: number, width: number): number => {
+  let rest = value | 0
+  let written = 0
+  do {
+    const next = (rest / 10) | 0
+    digits[--at] = 48 + rest - next * 10
+    rest = next
+    written++
+  } while (rest > 0 || written < width)
+  return at
 }
 
 /** 8 lowercase hex digits as a number (no RegExp: this runs for every row read). */

@@ -228,13 +228,20 @@ export const make = (options: {
       if (health._tag !== "Healthy" && outageTooLong()) degrade()
     }
 
+    // A journal whose append dies (a driver's bug, a library reporting a failure as a defect) is failing like any
+    // other: left a defect, it would end the writer's fiber, and nothing would be written or retried again.
+    const appendOrFail = (batch: ReadonlyArray<Event.Event>) =>
+      journal.append(batch).pipe(Effect.catchAllDefect((defect) =>
+        Effect.fail(new Journal.JournalError({ operation: "append", detail: `the journal's append died: ${String(defect)}`, cause: defect }))
+      ))
+
     const write = (batch: ReadonlyArray<Event.Event>) =>
       Effect.gen(function*() {
         let driver = yield* Schedule.driver(retry)
         let watching: Fiber.RuntimeFiber<void> | undefined = undefined
         while (true) {
           const started = clock.unsafeCurrentTimeMillis()
-          const written = yield* Effect.either(journal.append(batch))
+          const written = yield* Effect.either(appendOrFail(batch))
           if (Either.isRight(written)) {
             if (watching !== undefined) yield* Fiber.interruptFork(watching)
             const before = health
