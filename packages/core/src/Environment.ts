@@ -37,9 +37,7 @@
  * fails fast until `JournalRecovered` (see `internal/environment/journalWriter.ts`
  * for the whole policy). While it is degraded, reads of history take what is
  * not durable yet from the writer's memory, so they keep working. The
- * in-memory journal (`Journal.layerMemory`) is a synchronous store that
- * cannot fail: it is appended to in the publish step itself, so what
- * `publish` returned is already in it.
+ * in-memory journal is appended to in the publish step itself.
  *
  * ## Derived state
  * {@link Service.projection} keeps a reducer's state current on every

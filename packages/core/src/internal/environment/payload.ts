@@ -6,6 +6,9 @@
  * leave) would check nothing new. The result is what `new X(fields, true)`
  * builds: the same prototype, the same own fields, `_tag` last.
  *
+ * Deltas rebuilt from their stored fields (the journals' reads) are made the
+ * same way, by `delta`.
+ *
  * @internal
  */
 import { Schema } from "effect"
