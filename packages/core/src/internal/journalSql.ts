@@ -50,6 +50,17 @@ type Integer = number | bigint | string
 const sqlError = (operation: string, location: string) => (error: SqlError | Migrator.MigrationError) =>
   new Journal.JournalError({ operation, detail: `${location}: ${error.message}`, cause: error })
 
+/**
+ * Empties a page of rows once its events are built. `@effect/sql` runs each
+ * query in a scope whose exit (holding the rows) stays reachable for a while
+ * after the query has returned: during a replay ~5 MB of rows survived each
+ * young collection and were promoted, against ~1 MB once each page is
+ * released — a third of a replay's time went to collecting them.
+ */
+const release = (rows: ReadonlyArray<Row.RowValues>): void => {
+  ;(rows as Array<Row.RowValues>).length = 0
+}
+
 const toNumber = (value: Integer | null | undefined): number | undefined =>
   value === null || value === undefined ? undefined : Number(value)
 
@@ -241,6 +252,7 @@ export const make = (
           events.push(checked)
           crc = reader.chain
         }
+        release(rows)
         return Effect.succeed({ events, crc })
       })
 
@@ -266,6 +278,7 @@ export const make = (
           if (typeof checked === "string") return corruptedRow(sequence, checked)
           events.push(checked)
         }
+        release(rows)
         return Effect.succeed(events)
       })
 
