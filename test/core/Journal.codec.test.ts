@@ -238,6 +238,73 @@ describe("a SQL row's checksum", () => {
   })
 })
 
+describe("a SQLite row read as one text", () => {
+  const payloadJson = (payload: Event.Payload) => Either.getOrThrow(Codec.encodePayloadJson(payload))
+  /** The row's columns, as the journal writes them (checksum continued from `seed`) and SQLite returns them (no -0). */
+  const columnsOf = (event: Event.Event, seed: number) => {
+    const payload = payloadJson(event.payload)
+    const crc = SqlRow.rowCrc(event.sequence, event.author, event.timestamp, event.payload._tag, payload, seed)
+    return [event.sequence + 0, event.author, event.timestamp + 0, event.payload._tag, payload, Checksum.hex(crc)] as const
+  }
+  // Envelope numbers mostly as the environment stamps them (sequences, millisecond timestamps), some anything.
+  const envelopeNumber = FastCheck.oneof({ weight: 4, arbitrary: FastCheck.nat() }, { weight: 1, arbitrary: FastCheck.double() })
+  /** `Row.rowText` as SQLite computes it: `length()` counts characters (code points), not UTF-16 units. */
+  const textOf = ([sequence, author, timestamp, tag, payload, checksum]: ReturnType<typeof columnsOf>) =>
+    `${checksum}${sequence}:${timestamp}:${tag}:${[...author].length}:${author}${payload}`
+
+  it("builds what the columns build, with the same chain, or gives up (property)", () => {
+    let read = 0
+    FastCheck.assert(
+      FastCheck.property(events, envelopeNumber, envelopeNumber, FastCheck.string({ unit: "grapheme", maxLength: 8 }), FastCheck.nat(), (event, sequence, timestamp, author, seed) => {
+        const row = new Event.Event({ ...event, sequence, timestamp, author }, true)
+        const columns = columnsOf(row, seed)
+        const byColumns = new SqlRow.Reader(true)
+        const expected = byColumns.check(columns, row.sequence, seed)
+        const byText = new SqlRow.Reader(true)
+        const built = byText.checkText(textOf(columns), row.sequence, seed)
+        if (built === undefined) return
+        read++
+        assert.ok(typeof expected !== "string", "the columns say the row is corrupted")
+        sameShape(built, expected)
+        assert.strictEqual(byText.chain, byColumns.chain)
+      }),
+      { numRuns: 2_000 }
+    )
+    assert.isAbove(read, 200)
+  })
+
+  it("never gives up on a delta as this code writes it, with any author inside the BMP (property)", () => {
+    const bmp = FastCheck.string({ unit: "binary", maxLength: 12 }).filter((author) => [...author].length === author.length)
+    FastCheck.assert(
+      FastCheck.property(bmp, FastCheck.nat({ max: 2 ** 40 }), FastCheck.stringMatching(/^[a-z0-9 ,.:;ëæ€😀-]*$/u), FastCheck.nat(), (author, sequence, delta, seed) => {
+        const event = new Event.Event({ sequence, author, timestamp: 1_700_000_000_000 + sequence, payload: Event.unsafeTextDelta("m1", 0, delta) }, true)
+        const columns = columnsOf(event, seed)
+        const reader = new SqlRow.Reader(true)
+        const built = reader.checkText(textOf(columns), sequence, seed)
+        assert.ok(built !== undefined, `gave up on ${textOf(columns)}`)
+        sameShape(built, event)
+        assert.strictEqual(reader.chain, SqlRow.parseChecksum(columns[5]))
+      }),
+      { numRuns: 1_000 }
+    )
+  })
+
+  it("gives up on what it cannot vouch for: a changed byte, an author outside the BMP, another sequence, garbage", () => {
+    const event = new Event.Event({ sequence: 4, author: "zoë", timestamp: 1_700_000_000_004, payload: Event.unsafeTextDelta("m1", 0, "hi") }, true)
+    const text = textOf(columnsOf(event, 7))
+    const reader = () => new SqlRow.Reader(true)
+    assert.ok(reader().checkText(text, 4, 7) !== undefined)
+    assert.isUndefined(reader().checkText(text.replace("hi", "ho"), 4, 7))
+    assert.isUndefined(reader().checkText(text, 4, 8), "another chain before it")
+    assert.isUndefined(reader().checkText(text, 5, 7), "another sequence")
+    const fox = new Event.Event({ sequence: 4, author: "🦊", timestamp: 1, payload: Event.unsafeTextDelta("m1", 0, "hi") }, true)
+    assert.isUndefined(reader().checkText(textOf(columnsOf(fox, 0)), 4, 0), "SQLite counts 1 character, the checksum 2 units")
+    for (const garbage of [null, 12, "", "0000000", "zzzzzzzz4:1:TextDelta:0:{}", text.slice(0, 20), `${text.slice(0, 8)}x${text.slice(8)}`]) {
+      assert.isUndefined(reader().checkText(garbage, 4, 7), String(garbage))
+    }
+  })
+})
+
 describe("trusted decode of records", () => {
   it("an own __proto__ key in a record is left to the full decode (it would set the prototype)", () => {
     const resolved = new Event.ElicitationResolved({ elicitationId: "e", action: "accept", by: "h", content: { a: "x" } })
@@ -469,6 +536,8 @@ describe("journal checksums", () => {
           assert.strictEqual(Checksum.crc32(bytes, seed, start, end), expected)
           assert.strictEqual(Checksum.crc32Table(bytes, seed, start, end), expected)
           assert.strictEqual(Checksum.crc32Text(text, seed), text.length > 0 ? Zlib.crc32(text, seed) : seed)
+          const from = text.length === 0 ? 0 : a % text.length
+          assert.strictEqual(Checksum.crc32Text(text, seed, from), from < text.length ? Zlib.crc32(text.slice(from), seed) : seed)
           if (bytes.length > 0) assert.strictEqual(Checksum.crc32Byte(bytes[0]!, seed), Zlib.crc32(bytes.subarray(0, 1), seed))
         }
       ),

@@ -371,6 +371,23 @@ describe("Journal.layerSqlite", () => {
       }))
     }).pipe(Effect.scoped))
 
+  it.effect("rows a read as one text cannot vouch for read back as written: authors outside the BMP, with a colon or a NUL", () =>
+    Effect.gen(function*() {
+      const filename = yield* sqliteFile
+      // SQLite's length() counts "🦊" as 1 character, the checksum as 2 UTF-16 units; it stops at a NUL.
+      const authors = ["🦊 fox", "agent", "a:b:9:", "nul\u0000inside", "", "zoë", "🦊"]
+      const written = authors.map((author, sequence) =>
+        new Event.Event({ sequence, author, timestamp: 1_700_000_000_000 + sequence, payload: Event.unsafeTextDelta("m1", 0, `${sequence}: 🦊 said`) }, true))
+      yield* onSqlite(filename)(Effect.flatMap(Journal.Journal, (journal) => journal.append(written)))
+      const read = yield* onSqlite(filename)(contents)
+      assert.deepStrictEqual(read.all, written)
+      // A changed row among them is still caught, and named.
+      yield* tamper(filename, (sql) => sql`UPDATE chorus_events SET payload = replace(payload, '0: 🦊 said', '0: 🦊 sand') WHERE sequence = 0`)
+      const error = failureOf(yield* Effect.exit(onSqlite(filename)(contents)))
+      assert.strictEqual((error as Journal.JournalCorrupted).sequence, 0)
+      assert.include((error as Journal.JournalCorrupted).detail, "checksum mismatch")
+    }).pipe(Effect.scoped))
+
   it.effect("a missing row is JournalCorrupted when the journal opens", () =>
     Effect.gen(function*() {
       const filename = yield* sqliteWith(10)

@@ -68,14 +68,15 @@ export const crc32Byte = (byte: number, seed: number): number => (~(tables[(~see
 const encoder = new TextEncoder()
 
 /**
- * Continues the CRC-32 `seed` over the UTF-8 bytes of `text`: its ASCII
- * prefix here (a character is its byte), the rest from its UTF-8 encoding.
+ * Continues the CRC-32 `seed` over the UTF-8 bytes of `text` from character
+ * `start` on: its ASCII prefix here (a character is its byte), the rest from
+ * its UTF-8 encoding.
  */
-export const crc32Text = (text: string, seed: number): number => {
+export const crc32Text = (text: string, seed: number, start = 0): number => {
   const t = tables
   let crc = ~seed
   const length = text.length
-  let i = 0
+  let i = start
   for (; i < length; i++) {
     const code = text.charCodeAt(i)
     if (code >= 0x80) break

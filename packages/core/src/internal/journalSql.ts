@@ -22,6 +22,10 @@
  * one: a changed row read is caught; a changed row of another kind is caught
  * by the reads that include it (a full read checks every link).
  *
+ * On SQLite a full read of checksummed rows takes each row as one text, its
+ * checksum then the text it covers (`Row.rowText`): a row that text does not
+ * vouch for is read again column by column, which says what is wrong.
+ *
  * Older tables (rows but no `start` record, checksums NULL) open as before:
  * they are read without checksums and keep being appended without them. A
  * table with checksummed rows but no `start` record lost that record:
@@ -282,13 +286,48 @@ export const make = (
         return Effect.succeed(events)
       })
 
+    /** Up to `limit` rows from `from`, read column by column, decoded with the chain continued from `seed`. */
+    const columnsPage = (from: number, to: number, seed: number, limit: number) =>
+      sql<never>`SELECT sequence, author, timestamp, tag, payload, checksum FROM ${sql(table)}
+        WHERE sequence >= ${from} AND sequence <= ${to} ORDER BY sequence LIMIT ${limit}`.values.pipe(
+        Effect.mapError(sqlError("read", location)),
+        Effect.flatMap((rows) => decodeRows(rows, from, seed))
+      )
+
+    /**
+     * {@link columnsPage} for SQLite's checksummed rows: each row read as one
+     * text (`Row.rowText`); from the first row that path cannot vouch for,
+     * the rest of the page is read column by column (which says what is wrong).
+     */
+    const textPage = (from: number, to: number, seed: number) =>
+      sql<never>`SELECT ${sql.literal(Row.rowText)} FROM ${sql(table)}
+        WHERE sequence >= ${from} AND sequence <= ${to} ORDER BY sequence LIMIT ${pageRows}`.values.pipe(
+        Effect.mapError(sqlError("read", location)),
+        Effect.flatMap((rows) => {
+          const events: Array<Event.Event> = []
+          let crc = seed
+          while (events.length < rows.length) {
+            const event = reader.checkText(rows[events.length]![0], from + events.length, crc)
+            if (event === undefined) break
+            events.push(event)
+            crc = reader.chain
+          }
+          const count = rows.length
+          release(rows)
+          if (events.length === count) return Effect.succeed({ events, crc })
+          return Effect.map(columnsPage(from + events.length, to, crc, count - events.length), (rest) => {
+            for (const event of rest.events) events.push(event)
+            return { events, crc: rest.crc }
+          })
+        })
+      )
+
+    const byText = checksummed && sql.onDialectOrElse({ sqlite: () => true, orElse: () => false })
+
     const readAll = (begin: number, to: number) =>
       Stream.unwrap(Effect.map(checksummed ? checksumOf(begin - 1) : Effect.succeed(0), (seed) =>
         Stream.paginateChunkEffect([begin, seed] as const, ([from, chainSeed]) =>
-          sql<never>`SELECT sequence, author, timestamp, tag, payload, checksum FROM ${sql(table)}
-            WHERE sequence >= ${from} AND sequence <= ${to} ORDER BY sequence LIMIT ${pageRows}`.values.pipe(
-            Effect.mapError(sqlError("read", location)),
-            Effect.flatMap((rows) => decodeRows(rows, from, chainSeed)),
+          (byText ? textPage(from, to, chainSeed) : columnsPage(from, to, chainSeed, pageRows)).pipe(
             Effect.flatMap(({ crc, events }) => {
               const next = from + events.length
               if (events.length < pageRows && next <= to) {

@@ -62,11 +62,23 @@ const lowDigits = (value: number, at: number, width: number): number => {
 }
 
 /** 8 lowercase hex digits as a number (no RegExp: this runs for every row read). */
-export const parseChecksum = (value: unknown): number | undefined => {
-  if (typeof value !== "string" || value.length !== 8) return undefined
+export const parseChecksum = (value: unknown): number | undefined =>
+  typeof value === "string" && value.length === 8 ? hexAt(value, 0) : undefined
+
+/**
+ * A row's columns as one text, for SQLite: its stored checksum, then the
+ * text that checksum is computed over (see {@link rowCrc}). The driver
+ * builds one string a row instead of four strings and two numbers, and the
+ * CRC is one pass over it. NULL when the checksum is (an older row).
+ */
+export const rowText = "checksum || sequence || ':' || timestamp || ':' || tag || ':' || length(author) || ':' || author || payload"
+
+/** The 8 lowercase hex digits of `text` at `at` as a number, or undefined. */
+const hexAt = (text: string, at: number): number | undefined => {
+  if (text.length < at + 8) return undefined
   let result = 0
-  for (let i = 0; i < 8; i++) {
-    const code = value.charCodeAt(i)
+  for (let i = at; i < at + 8; i++) {
+    const code = text.charCodeAt(i)
     const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1
     if (digit < 0) return undefined
     result = result * 16 + digit
@@ -78,6 +90,8 @@ export const parseChecksum = (value: unknown): number | undefined => {
 export class Reader {
   /** The checksum chain after the last row {@link check} accepted. */
   chain = 0
+  /** Where {@link integerAt} stopped: after the colon. */
+  private at = 0
 
   constructor(readonly checksummed: boolean) {}
 
@@ -106,6 +120,51 @@ export class Reader {
       }
     }
     return this.checkSlowly(row, sequence, seed)
+  }
+
+  /**
+   * Decodes a checksummed row read as one text ({@link rowText}), whose
+   * sequence must be `expected`, the chain continued from `seed`: the event
+   * (the chain after it in `chain`), or `undefined` when this path cannot
+   * vouch for the row. That is a checksum that does not hold over the text
+   * (a changed row; an older row; an author with characters SQLite counts
+   * differently from JavaScript, outside the BMP), a field not as this code
+   * writes it, or a payload the trusted path gives up on: the caller then
+   * reads the row's columns and {@link check}s them, which says why.
+   */
+  checkText(text: unknown, expected: number, seed: number): Event.Event | undefined {
+    if (typeof text !== "string") return undefined
+    const stored = hexAt(text, 0)
+    if (stored === undefined) return undefined
+    const crc = Checksum.crc32Text(text, seed, 8)
+    if (crc !== stored) return undefined
+    const sequence = this.integerAt(text, 8)
+    if (sequence !== expected) return undefined
+    const timestamp = this.integerAt(text, this.at)
+    const tagEnd = text.indexOf(":", this.at)
+    if (Number.isNaN(timestamp) || tagEnd < 0) return undefined
+    const tag = text.slice(this.at, tagEnd)
+    const authorLength = this.integerAt(text, tagEnd + 1)
+    const authorEnd = this.at + authorLength
+    if (Number.isNaN(authorLength) || authorEnd > text.length) return undefined
+    const event = this.trusted(sequence, text.slice(this.at, authorEnd), timestamp, tag, text.slice(authorEnd))
+    if (event !== undefined) this.chain = crc
+    return event
+  }
+
+  /** The plain non-negative integer of the digits at `at`, up to a colon (`at` then after it); NaN otherwise. */
+  private integerAt(text: string, at: number): number {
+    let value = 0
+    let i = at
+    for (; i < text.length && i - at <= 15; i++) {
+      const code = text.charCodeAt(i)
+      if (code === colon) break
+      if (code < 48 || code > 57) return Number.NaN
+      value = value * 10 + code - 48
+    }
+    if (i === at || i - at > 15 || text.charCodeAt(i) !== colon) return Number.NaN
+    this.at = i + 1
+    return value
   }
 
   /**
