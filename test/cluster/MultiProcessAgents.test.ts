@@ -144,20 +144,26 @@ describe.runIf(enabled)("a hosted agent on three runner processes", () => {
       }))
     }).pipe(Effect.provide(Client())), 180_000)
 
-  it.live("its runner is SIGKILLed mid-stream: another runner resumes it at once, the cut run ends interrupted with its partial output", () =>
+  it.live("its runner is SIGKILLed mid-stream: another runner resumes it at once, the cut run ends interrupted with its partial output", (context) =>
     Effect.gen(function*() {
+      const steps = stepsOf(context)
       const id = yield* apart("explain")
+      yield* steps("placed apart")
       yield* inEnvironment(id, Effect.gen(function*() {
         const env = yield* Environment.Environment
         yield* joinHuman("alice")
         const before = yield* ClusterAgent.add(id, "ops")
+        yield* steps(`ops added on ${before}`)
         yield* Human.say("alice", "explain yourself")
         // Two words are out (and durable: subscribers see only what the journal holds).
         let words = 0
         yield* env.waitFor((event) => event.payload._tag === "TextDelta" && event.author === "ops" && ++words === 2)
+        yield* steps("two words out")
         yield* kill(before)
+        yield* steps("killed")
         // Nobody publishes anything: the agent comes back by itself (its keep-alive is redelivered).
         const ended = yield* env.waitFor((event) => event.payload._tag === "RunEnded" && event.author === "ops")
+        yield* steps("run ended")
         const outcome = ended.payload as Event.RunEnded
         assert.strictEqual(outcome.outcome, "interrupted")
         const after = yield* ClusterAgent.where(id, "ops")
