@@ -2,7 +2,7 @@
  * Agents as entities, in one process on the cluster's test runner: placed by the cluster, woken by the events
  * that may make them act, passivated when idle, rebuilt from the environment's history.
  */
-import { TestRunner } from "@effect/cluster"
+import { MessageStorage, TestRunner } from "@effect/cluster"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Ref, Schema, TestClock } from "effect"
 import { ContextItem, Environment, Event, Human, InputStream, ScriptedModel, Tool, Toolkit } from "@chorus/core"
@@ -126,6 +126,36 @@ describe("agents as entities", () => {
         const [, second] = yield* model.requests
         assert.deepStrictEqual(second!.items.map(ContextItem.text), ["alice: one", "first answer", "alice: two"])
         assert.deepStrictEqual(modelTexts(yield* events, "assistant"), ["first answer", "second answer"])
+      }))
+    }))
+
+  it.effect("a woken agent holds a stored keep-alive before it acts; woken for nothing, it lets go after the settle time", () =>
+    Effect.gen(function*() {
+      const model = yield* ScriptedModel.make({ turns: [[ScriptedModel.text("hello")]] })
+      const instances = yield* lifecycle
+      const agents = { assistant: ClusterAgent.agent(() => ({ id: "assistant" }), Layer.merge(model.layer, instances.layer)) }
+      yield* inConversation("room-6", agents, Effect.gen(function*() {
+        // Under TestClock the test runner's sharding waits for one tick before it accepts messages.
+        yield* TestClock.adjust(1)
+        const storage = yield* MessageStorage.MemoryDriver
+        // The persisted keep-alive a runner taking the shard over would redeliver (and so rebuild the agent).
+        const keptAlive = Effect.sync(() =>
+          [...storage.unprocessed].some((envelope) =>
+            envelope._tag === "Request" && envelope.tag === "Cluster/Entity/keepAlive" && envelope.address.entityId.endsWith("assistant")
+          )
+        )
+        // Added (a wake): the keep-alive is stored by the time the wake is answered, before the agent acts. Taken
+        // only once the agent was seen busy, a move or a runner's death in between cut a run nothing resumed.
+        yield* ClusterAgent.add("room-6", "assistant")
+        assert.isTrue(yield* keptAlive, "kept alive from the wake on")
+        // Nothing to do: after the settle time it lets go, and the idle instance is passivated.
+        assert.isTrue(yield* advanceUntil(Effect.map(Ref.get(instances.released), (n) => n === 1)), "passivated")
+        assert.isFalse(yield* keptAlive)
+        // A message wakes it again: kept alive through its run, let go once it is seen idle.
+        yield* Human.say("alice", "hi")
+        yield* runEndedAdvancing("assistant")
+        assert.isTrue(yield* advanceUntil(Effect.map(Ref.get(instances.released), (n) => n === 2)), "passivated again")
+        assert.isFalse(yield* keptAlive)
       }))
     }))
 

@@ -9,9 +9,13 @@
  *   member already (it was passivated, or its runner died), takes its place again: core's agent then folds its
  *   history and resumes (pending approvals still pending, a started call never re-run, a cut run ended
  *   interrupted with its partial output).
- * - **Busy.** While the agent is in inference or running calls, the instance holds `Entity.keepAlive`: it is
- *   not passivated, and the keep-alive is a persisted message, so if its runner dies the runner that takes
- *   the shard over redelivers it, which rebuilds the agent there at once.
+ * - **Busy.** From the moment it may act (woken, or rebuilt as a member) until it is seen settled, the instance
+ *   holds `Entity.keepAlive`: it is not passivated, and the keep-alive is a persisted message, so if its runner
+ *   dies, or its shard moves, the runner that takes the shard over redelivers it, which rebuilds the agent there
+ *   at once. It is taken before the agent acts: taken only once the agent was seen busy (its state reaching
+ *   this instance through the environment), a move or a death in between left a cut run that nothing resumed.
+ *   It is released when the agent is seen in a state that is not busy, or `settleTime` after the wake if the
+ *   agent never became busy (the event did not concern it).
  * - **Idle** (or awaiting an approval): passivated after `maxIdleTime` without a message; the next waking
  *   event rebuilds it.
  *
@@ -33,6 +37,9 @@ export interface Options {
 }
 
 const busy = (state: string) => state === "inference" || state === "function-calls"
+
+/** How long a woken agent never seen busy keeps its keep-alive (then it may be passivated when idle). */
+const settleTime = "30 seconds"
 
 const handlers = Effect.gen(function*() {
   const { entityId } = yield* Entity.CurrentAddress
@@ -67,16 +74,34 @@ const handlers = Effect.gen(function*() {
   // A keep-alive redelivered to this instance waits on the latch: open it until the agent is busy again.
   yield* keepAlive(false)
   let keptAlive = false
+  let busyNow = false
+  let wakes = 0
+  /** Holds the keep-alive before the agent may act; released by the watch, or after `settleTime` if never busy. */
+  const stayAwake = Effect.suspend(() => {
+    const wake = ++wakes
+    const settle = Effect.sleep(settleTime).pipe(
+      Effect.zipRight(Effect.suspend(() => {
+        if (wake !== wakes || !keptAlive || busyNow) return Effect.void
+        keptAlive = false
+        return keepAlive(false)
+      })),
+      Effect.forkIn(scope),
+      Effect.asVoid
+    )
+    if (keptAlive) return settle
+    keptAlive = true
+    return Effect.zipRight(keepAlive(true), settle)
+  })
   const watch = Effect.gen(function*() {
     const subscription = yield* env.subscribe({
       accepts: (event) => event.payload._tag === "StateChanged" && event.payload.participant === agent
     })
     yield* Stream.runForEach(subscription.stream, (event) => {
       if (event.payload._tag !== "StateChanged") return Effect.void
-      const now = busy(event.payload.to)
-      if (now === keptAlive) return Effect.void
-      keptAlive = now
-      return keepAlive(now)
+      busyNow = busy(event.payload.to)
+      if (busyNow === keptAlive) return Effect.void
+      keptAlive = busyNow
+      return keepAlive(busyNow)
     })
   }).pipe(
     Effect.scoped,
@@ -94,11 +119,11 @@ const handlers = Effect.gen(function*() {
 
   // Rebuilt (after a passivation, a move or its runner's death): a member already, it resumes at once.
   const members = yield* env.members
-  if (members.some((member) => member.id === agent)) yield* join
+  if (members.some((member) => member.id === agent)) yield* Effect.zipRight(stayAwake, join)
   yield* Effect.logDebug(`agent ${entityId}: built on ${where}, ${joined ? "rejoined" : "not a member"}`)
 
   return AgentEntity.of({
-    Wake: () => (joined ? Effect.succeed(where) : Effect.as(join, where)),
+    Wake: () => Effect.as(Effect.zipRight(stayAwake, joined ? Effect.void : join), where),
     Leave: () =>
       Effect.suspend(() => {
         joined = false
