@@ -10,8 +10,9 @@
  * - {@link add} puts a registered agent in an environment, from any node; {@link remove} takes it out.
  *
  * The environment entity wakes a hosted agent when a finished item, an approval or clarification answer, or
- * an interrupt from someone else is published. A busy agent (inference, function calls) is kept alive with a
- * persisted keep-alive, so when its runner dies the runner that takes its shard over rebuilds it at once, with
+ * an interrupt from someone else is published. From that wake until it is seen settled, an agent is kept alive
+ * with a persisted keep-alive, so when its runner dies (or its shard moves) the runner that takes its shard over
+ * rebuilds it at once, with
  * the guarantees of a restart: the cut run ends interrupted with its partial output, a pending approval stays
  * pending, a started call is never run again.
  *
