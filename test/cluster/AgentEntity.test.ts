@@ -181,6 +181,35 @@ describe("agents as entities", () => {
       }))
     }))
 
+  it.effect("an agent running a long function call is kept alive: the call is not cut by passivation", () =>
+    Effect.gen(function*() {
+      const slow = Tool.make("slow", {
+        description: "Takes its time",
+        parameters: Schema.Struct({}),
+        handler: () => Effect.as(Effect.sleep("3 minutes"), "done")
+      })
+      const model = yield* ScriptedModel.make({
+        turns: [[ScriptedModel.functionCall("slow", {}, { callId: "s1" })], [ScriptedModel.text("all done")]]
+      })
+      const instances = yield* lifecycle
+      const agents = {
+        worker: ClusterAgent.agent(() => ({ id: "worker" }), Layer.mergeAll(model.layer, Toolkit.make(slow).layer, instances.layer))
+      }
+      yield* inConversation("room-7", agents, Effect.gen(function*() {
+        // Under TestClock the test runner's sharding waits for one tick before it accepts messages.
+        yield* TestClock.adjust(1)
+        const env = yield* Environment.Environment
+        yield* joinHuman("alice")
+        yield* ClusterAgent.add("room-7", "worker")
+        yield* Human.say("alice", "go")
+        yield* env.waitFor((event) => event.payload._tag === "StateChanged" && event.payload.to === "function_calls")
+        const ended = yield* runEndedAdvancing("worker")
+        assert.strictEqual((ended.payload as Event.RunEnded).outcome, "completed")
+        assert.strictEqual(yield* Ref.get(instances.released), 0, "not passivated while its call runs")
+        assert.deepStrictEqual(modelTexts(yield* events, "worker"), ["all done"])
+      }))
+    }))
+
   it.effect("an approval pending across passivation is answered once after the rebuild; the call runs once", () =>
     Effect.gen(function*() {
       const runs = yield* Ref.make<ReadonlyArray<string>>([])

@@ -27,7 +27,7 @@ import type { Duration } from "effect"
 import { Effect, Stream } from "effect"
 import type { Participant } from "@chorus/core"
 import { Environment } from "@chorus/core"
-import { AgentEntity, AgentNotRegistered, AgentRegistry, parseAgentEntityId } from "./agentProtocol.js"
+import { AgentEntity, AgentNotRegistered, AgentRegistry, isBusy, parseAgentEntityId } from "./agentProtocol.js"
 import * as client from "./environmentClient.js"
 
 /** Options of the agent entity. */
@@ -36,7 +36,6 @@ export interface Options {
   readonly maxIdleTime?: Duration.DurationInput | undefined
 }
 
-const busy = (state: string) => state === "inference" || state === "function-calls"
 
 /** How long a woken agent never seen busy keeps its keep-alive (then it may be passivated when idle). */
 const settleTime = "30 seconds"
@@ -98,7 +97,7 @@ const handlers = Effect.gen(function*() {
     })
     yield* Stream.runForEach(subscription.stream, (event) => {
       if (event.payload._tag !== "StateChanged") return Effect.void
-      busyNow = busy(event.payload.to)
+      busyNow = isBusy(event.payload.to)
       if (busyNow === keptAlive) return Effect.void
       keptAlive = busyNow
       return keepAlive(busyNow)

@@ -58,6 +58,9 @@ export interface Registry {
 /** The registry tag. */
 export class AgentRegistry extends Context.Tag("@chorus/cluster/AgentRegistry")<AgentRegistry, Registry>() {}
 
+/** Whether an agent in this state is running (in inference or running function calls). */
+export const isBusy = (state: Event.AgentState): boolean => state === "inference" || state === "function_calls"
+
 /** Whether an event is of a kind that may make an idle (or waiting) agent act, when someone else publishes it. */
 export const mayWake = (event: Event.Event): boolean => {
   switch (event.payload._tag) {
