@@ -119,3 +119,47 @@ describe("a wake that dies with the environment's instance", () => {
       }).pipe(Effect.provide(ClusterEnvironment.layer("wake-2").pipe(Layer.provideMerge(cluster))), Effect.scoped)
     }).pipe(Effect.scoped))
 })
+
+describe("a busy agent that goes silent", () => {
+  it.effect("is woken again while it stays busy and silent (its run may have been cut), and no more once it settles", () =>
+    Effect.gen(function*() {
+      const outer = yield* Effect.scope
+      const wakes = yield* Ref.make(0)
+      const agent = AgentEntity.toLayer(Effect.succeed(AgentEntity.of({
+        Wake: () => Effect.as(Ref.update(wakes, (n) => n + 1), "here"),
+        Leave: () => Effect.void,
+        Where: () => Effect.succeed("here")
+      })))
+      const cluster = clusterOf(agent, ClusterEnvironment.layerEntity())
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const env = yield* Environment.Environment
+        const settle = Effect.gen(function*() {
+          for (let turn = 0; turn < 20; turn++) yield* Effect.yieldNow()
+        })
+        const advance = (seconds: number) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < seconds; i++) {
+              yield* TestClock.adjust("1 second")
+              yield* settle
+            }
+          })
+        yield* env.publish(Environment.author, new Event.ParticipantJoined({ participant: "flaky", kind: "agent" }))
+        yield* env.publish("flaky", new Event.StateChanged({ participant: "flaky", runId: "r1", from: "idle", to: "function_calls" }))
+        yield* advance(10)
+        const talking = yield* Ref.get(wakes)
+        // Silent past 15 s while busy: woken, wherever its shard is now (a lost instance is rebuilt and resumes).
+        yield* advance(12)
+        const silent = yield* Ref.get(wakes)
+        // Settled: no more wakes.
+        yield* env.publish("flaky", new Event.StateChanged({ participant: "flaky", runId: "r1", from: "function_calls", to: "idle" }))
+        yield* settle
+        yield* advance(40)
+        const settled = yield* Ref.get(wakes)
+        yield* Effect.forkIn(Effect.forever(Effect.zipRight(TestClock.adjust("1 second"), realMillisecond)), outer)
+        assert.strictEqual(talking, 0, "busy for less than 15 s: nothing to do")
+        assert.isAtLeast(silent, 1, "woken once silent for 15 s")
+        assert.strictEqual(settled, silent, "not woken once idle")
+      }).pipe(Effect.provide(ClusterEnvironment.layer("wake-3").pipe(Layer.provideMerge(cluster))), Effect.scoped)
+    }).pipe(Effect.scoped))
+})

@@ -10,11 +10,10 @@
  */
 import { Entity, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import type { Duration } from "effect"
-import { Chunk, Clock, Deferred, Effect, Option, Random, Schema, Stream } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Option, Random, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
-import { AgentEntity, agentEntityId, AgentRegistry, mayWake, wakes } from "./agentProtocol.js"
+import { AgentEntity, agentEntityId, AgentRegistry, isBusy, mayWake, wakes } from "./agentProtocol.js"
 import { deliver } from "./retry.js"
 
 const JournalFailure = Schema.Union(Journal.JournalError, Journal.JournalCorrupted)
@@ -54,17 +53,31 @@ export const EnvironmentEntity = Entity.make("chorus/Environment", [
 ])
 
 /**
- * Who is in the environment, the last event each participant published or joined at, and the last event of a
- * waking kind (see `mayWake`) each author published.
+ * Who is in the environment, the last event each participant published or joined at, the last event of a
+ * waking kind (see `mayWake`) each author published, the agents whose last state is busy (inference, function
+ * calls) and when each author last published.
  */
 export interface Roster {
   readonly members: Map<string, Event.ParticipantKind>
   readonly kinds: Map<string, Event.ParticipantKind>
   readonly lastSeen: Map<string, number>
   readonly lastWaking: Map<string, number>
+  readonly busy: Set<string>
+  readonly lastAt: Map<string, number>
 }
 
-export const emptyRoster = (): Roster => ({ members: new Map(), kinds: new Map(), lastSeen: new Map(), lastWaking: new Map() })
+export const emptyRoster = (): Roster => ({
+  members: new Map(),
+  kinds: new Map(),
+  lastSeen: new Map(),
+  lastWaking: new Map(),
+  busy: new Set(),
+  lastAt: new Map()
+})
+
+/** Hosted agents whose last state is busy and that published nothing since `before` (ms): their run may be cut. */
+export const stalled = (roster: Roster, before: number): Array<string> =>
+  [...roster.busy].filter((agent) => roster.members.has(agent) && (roster.lastAt.get(agent) ?? 0) < before)
 
 /** Whether someone else published an event that may make `agent` act after it last published or joined. */
 export const wakePending = (roster: Roster, agent: string): boolean => {
@@ -75,11 +88,16 @@ export const wakePending = (roster: Roster, agent: string): boolean => {
 
 /** One fold for the journal's history and for live events. */
 export const foldRoster = (roster: Roster, event: Event.Event): void => {
-  const { kinds, lastSeen, lastWaking, members } = roster
+  const { busy, kinds, lastAt, lastSeen, lastWaking, members } = roster
   if (kinds.has(event.author)) lastSeen.set(event.author, event.sequence)
   if (mayWake(event)) lastWaking.set(event.author, event.sequence)
+  lastAt.set(event.author, event.timestamp)
   const payload = event.payload
   switch (payload._tag) {
+    case "StateChanged":
+      if (isBusy(payload.to)) busy.add(payload.participant)
+      else busy.delete(payload.participant)
+      return
     case "ParticipantJoined":
       members.set(payload.participant, payload.kind)
       kinds.set(payload.participant, payload.kind)
@@ -106,6 +124,8 @@ export interface Options extends Environment.Options {
   readonly publishKeys?: number | undefined
   /** How often an instance with subscribers checks that its runner still owns it. Default 500 ms. */
   readonly releaseCheckInterval?: Duration.DurationInput | undefined
+  /** A busy hosted agent that publishes nothing for this long is woken again (see `stalled`). Default 15 s. */
+  readonly stallTime?: Duration.DurationInput | undefined
 }
 
 const handlers = (options: Options) =>
@@ -162,7 +182,20 @@ const handlers = (options: Options) =>
     // A wake in flight dies with the instance that sent it (its fibers are in this scope): when a move or a
     // passivation closed that instance before the agent answered, nothing else would wake the agent. So a new
     // instance wakes every hosted agent that has not published nor joined since an event that may make it act.
-    yield* wakeAll([...members].filter(([id, kind]) => hosted(id, kind) && wakePending(roster, id)).map(([id]) => id))
+    yield* wakeAll([...members].filter(([id, kind]) => hosted(id, kind) && (wakePending(roster, id) || roster.busy.has(id))).map(([id]) => id))
+    // A busy agent that has gone silent may have lost its run: its keep-alive (see agentEntity.ts) is what brings
+    // it back when its runner dies or its shard moves, but the cluster can mark that keep-alive processed while the
+    // agent still runs (delivered twice to the same instance, as a runner refreshes its shards, the second
+    // delivery is answered at once). A wake reaches it wherever its shard is now: a live instance answers it at
+    // once, a lost one is rebuilt and resumes (the cut run ends interrupted). Woken again every `stallTime`.
+    const stallTime = Duration.toMillis(options.stallTime ?? "15 seconds")
+    yield* Effect.gen(function*() {
+      while (true) {
+        yield* Effect.sleep(stallTime / 3)
+        const now = yield* Clock.currentTimeMillis
+        yield* wakeAll(stalled(roster, now - stallTime).filter((id) => hosted(id, members.get(id)!)))
+      }
+    }).pipe(Effect.forkIn(scope))
 
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
       Effect.flatMap(env.publishAll(author, payloads), (events) => {
