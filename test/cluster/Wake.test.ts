@@ -147,19 +147,23 @@ describe("a busy agent that goes silent", () => {
         yield* env.publish(Environment.author, new Event.ParticipantJoined({ participant: "flaky", kind: "agent" }))
         yield* env.publish("flaky", new Event.StateChanged({ participant: "flaky", runId: "r1", from: "idle", to: "function_calls" }))
         yield* advance(10)
-        const talking = yield* Ref.get(wakes)
-        // Silent past 15 s while busy: woken, wherever its shard is now (a lost instance is rebuilt and resumes).
+        const quiet = yield* Ref.get(wakes)
+        // Silent past 15 s while busy: woken, wherever its shard is now (a lost instance is rebuilt and resumes),
+        // and again every 15 s while it stays silent (checked every 5 s): at about 20, 35 and 50 s.
         yield* advance(12)
         const silent = yield* Ref.get(wakes)
+        yield* advance(30)
+        const stillSilent = yield* Ref.get(wakes)
         // Settled: no more wakes.
         yield* env.publish("flaky", new Event.StateChanged({ participant: "flaky", runId: "r1", from: "function_calls", to: "idle" }))
         yield* settle
         yield* advance(40)
         const settled = yield* Ref.get(wakes)
         yield* Effect.forkIn(Effect.forever(Effect.zipRight(TestClock.adjust("1 second"), realMillisecond)), outer)
-        assert.strictEqual(talking, 0, "busy for less than 15 s: nothing to do")
-        assert.isAtLeast(silent, 1, "woken once silent for 15 s")
-        assert.strictEqual(settled, silent, "not woken once idle")
+        assert.strictEqual(quiet, 0, "busy for less than 15 s: nothing to do")
+        assert.strictEqual(silent, 1, "woken once silent for 15 s")
+        assert.strictEqual(stillSilent, 3, "woken again every 15 s, not at every check")
+        assert.strictEqual(settled, stillSilent, "not woken once idle")
       }).pipe(Effect.provide(ClusterEnvironment.layer("wake-3").pipe(Layer.provideMerge(cluster))), Effect.scoped)
     }).pipe(Effect.scoped))
 })

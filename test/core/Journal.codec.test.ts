@@ -273,8 +273,9 @@ describe("a SQLite row read as one text", () => {
     assert.isAbove(read, 200)
   })
 
-  it("never gives up on a delta as this code writes it, with any author inside the BMP (property)", () => {
-    const bmp = FastCheck.string({ unit: "binary", maxLength: 12 }).filter((author) => [...author].length === author.length)
+  it("never gives up on a delta as this code writes it, with any author inside the BMP and without a NUL (property)", () => {
+    // (SQLite's length() also stops at a NUL: such an author is read by columns, see Journal.test.ts.)
+    const bmp = FastCheck.string({ unit: "binary", maxLength: 12 }).filter((author) => [...author].length === author.length && !author.includes("\u0000"))
     FastCheck.assert(
       FastCheck.property(bmp, FastCheck.nat({ max: 2 ** 40 }), FastCheck.stringMatching(/^[a-z0-9 ,.:;ëæ€😀-]*$/u), FastCheck.nat(), (author, sequence, delta, seed) => {
         const event = new Event.Event({ sequence, author, timestamp: 1_700_000_000_000 + sequence, payload: Event.unsafeTextDelta("m1", 0, delta) }, true)

@@ -10,7 +10,7 @@
  */
 import { Entity, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Chunk, Clock, Deferred, Duration, Effect, Option, Random, Schema, Stream } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Option, Random, Schedule, Schema, Stream } from "effect"
 import { Environment, Event, Journal } from "@chorus/core"
 import * as Journals from "../Journals.js"
 import { AgentEntity, agentEntityId, AgentRegistry, isBusy, mayWake, wakes } from "./agentProtocol.js"
@@ -75,9 +75,9 @@ export const emptyRoster = (): Roster => ({
   lastAt: new Map()
 })
 
-/** Hosted agents whose last state is busy and that published nothing since `before` (ms): their run may be cut. */
+/** Member agents whose last state is busy and that published nothing since `before` (ms): their run may be cut. */
 export const stalled = (roster: Roster, before: number): Array<string> =>
-  [...roster.busy].filter((agent) => roster.members.has(agent) && (roster.lastAt.get(agent) ?? 0) < before)
+  [...roster.busy].filter((agent) => roster.members.get(agent) === "agent" && (roster.lastAt.get(agent) ?? 0) < before)
 
 /** Whether someone else published an event that may make `agent` act after it last published or joined. */
 export const wakePending = (roster: Roster, agent: string): boolean => {
@@ -102,15 +102,18 @@ export const foldRoster = (roster: Roster, event: Event.Event): void => {
       members.set(payload.participant, payload.kind)
       kinds.set(payload.participant, payload.kind)
       lastSeen.set(payload.participant, event.sequence)
+      lastAt.set(payload.participant, event.timestamp)
       return
     case "ParticipantLeft":
     case "ParticipantFailed":
       members.delete(payload.participant)
+      busy.delete(payload.participant)
       return
     case "ParticipantRestarted": {
       const kind = kinds.get(payload.participant)
       if (kind !== undefined) members.set(payload.participant, kind)
       lastSeen.set(payload.participant, event.sequence)
+      lastAt.set(payload.participant, event.timestamp)
       return
     }
   }
@@ -124,7 +127,7 @@ export interface Options extends Environment.Options {
   readonly publishKeys?: number | undefined
   /** How often an instance with subscribers checks that its runner still owns it. Default 500 ms. */
   readonly releaseCheckInterval?: Duration.DurationInput | undefined
-  /** A busy hosted agent that publishes nothing for this long is woken again (see `stalled`). Default 15 s. */
+  /** A busy hosted agent that publishes nothing for this long is woken, and again every as long (see `stalled`). Default 15 s. */
   readonly stallTime?: Duration.DurationInput | undefined
 }
 
@@ -189,13 +192,15 @@ const handlers = (options: Options) =>
     // delivery is answered at once). A wake reaches it wherever its shard is now: a live instance answers it at
     // once, a lost one is rebuilt and resumes (the cut run ends interrupted). Woken again every `stallTime`.
     const stallTime = Duration.toMillis(options.stallTime ?? "15 seconds")
-    yield* Effect.gen(function*() {
-      while (true) {
-        yield* Effect.sleep(stallTime / 3)
-        const now = yield* Clock.currentTimeMillis
-        yield* wakeAll(stalled(roster, now - stallTime).filter((id) => hosted(id, members.get(id)!)))
-      }
-    }).pipe(Effect.forkIn(scope))
+    const stallWoken = new Map<string, number>()
+    const wakeStalled = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const woken = stalled(roster, now - stallTime).filter((id) =>
+        hosted(id, "agent") && (stallWoken.get(id) ?? Number.NEGATIVE_INFINITY) <= now - stallTime
+      )
+      for (const id of woken) stallWoken.set(id, now)
+      return wakeAll(woken)
+    })
+    yield* wakeStalled.pipe(Effect.repeat(Schedule.spaced(Math.max(stallTime / 3, 100))), Effect.delay(Math.max(stallTime / 3, 100)), Effect.forkIn(scope))
 
     const publishAll = (author: string, payloads: Iterable<Event.Payload>) =>
       Effect.flatMap(env.publishAll(author, payloads), (events) => {
